@@ -1,0 +1,25 @@
+# crypto-risk-monitor: the bot and its jobs. Build: docker build -t crypto-risk-monitor .
+# Run the embedded default with its data on a volume:
+#   docker run --rm -v crypto-data:/data crypto-risk-monitor
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# Optional dependencies carry the native DuckDB binary: never omit them.
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production \
+    DATA_DIR=/data
+WORKDIR /app
+RUN mkdir -p /data && chown node:node /data
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY sql ./sql
+USER node
+VOLUME ["/data"]
+ENTRYPOINT ["node", "--enable-source-maps", "dist/cli.js"]
+CMD ["run"]
