@@ -1,0 +1,220 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { ExitCode, UserError } from './errors.js';
+import { coinIdSchema } from './market/record.js';
+
+/**
+ * The settings, one zod schema. This module is the only reader of `process.env` (via `loadConfig`,
+ * called from the composition root). Every setting has a local default; the README's configuration
+ * table lists them. A JSON config file may set the same keys; the environment wins over the file.
+ */
+
+export const DEFAULT_ASSETS = ['bitcoin', 'ethereum', 'solana', 'cardano', 'dogecoin'] as const;
+
+/** Settings whose values are secrets: never echoed in messages or logs. */
+export const SECRET_SETTINGS: ReadonlySet<string> = new Set(['COINGECKO_API_KEY']);
+
+export type MarketSourceSetting =
+  | { kind: 'auto' }
+  | { kind: 'coingecko' }
+  | { kind: 'simulator' }
+  | { kind: 'replay'; file: string; asset: string };
+
+const SOURCE_HELP = 'auto, coingecko, simulator or replay:FILE[@ASSET]';
+
+/** Parses `auto | coingecko | simulator | replay:FILE[@ASSET]`; the asset defaults to bitcoin. */
+export function parseMarketSource(text: string): MarketSourceSetting | undefined {
+  const value = text.trim();
+  if (value === 'auto' || value === 'coingecko' || value === 'simulator') return { kind: value };
+  if (!value.startsWith('replay:')) return undefined;
+  const spec = value.slice('replay:'.length);
+  const at = spec.lastIndexOf('@');
+  const tail = at >= 0 ? spec.slice(at + 1) : '';
+  const hasAsset = at > 0 && coinIdSchema.safeParse(tail).success;
+  const file = hasAsset ? spec.slice(0, at) : spec;
+  if (file === '') return undefined;
+  return { kind: 'replay', file, asset: hasAsset ? tail : 'bitcoin' };
+}
+
+const intIn = (min: number, max: number, what: string) =>
+  z.coerce
+    .number({ error: `must be ${what}` })
+    .int({ error: `must be ${what}` })
+    .min(min, { error: `must be ${what}` })
+    .max(max, { error: `must be ${what}` });
+
+const optionalText = z
+  .string()
+  .trim()
+  .transform((s) => (s === '' ? undefined : s))
+  .optional();
+
+function assetItems(value: unknown): string[] | undefined {
+  const items = Array.isArray(value) ? value : typeof value === 'string' ? value.split(',') : undefined;
+  return items?.map((s) => String(s).trim().toLowerCase()).filter(Boolean);
+}
+
+const assetList = z
+  .union([z.string(), z.array(z.string())])
+  .transform((v) => assetItems(v) ?? [])
+  .pipe(
+    z
+      .array(coinIdSchema, { error: 'must list CoinGecko coin ids, comma-separated (e.g. bitcoin,ethereum)' })
+      .min(1, { error: 'must name at least one CoinGecko coin id' })
+      .max(250, { error: 'may name at most 250 coin ids (one /coins/markets page)' }),
+  );
+
+/** The raw settings, by their environment names. */
+const settingsSchema = z.strictObject({
+  DATA_DIR: z.string().trim().min(1).default('./data'),
+  DUCKDB_PATH: optionalText,
+  MARKET_SOURCE: z
+    .string()
+    .default('auto')
+    .transform((s, ctx) => {
+      const parsed = parseMarketSource(s);
+      if (!parsed) ctx.addIssue({ code: 'custom', message: `must be ${SOURCE_HELP}` });
+      return parsed ?? { kind: 'auto' as const };
+    }),
+  CRYPTO_ASSETS: assetList.default([...DEFAULT_ASSETS]),
+  COINGECKO_API_KEY: optionalText,
+  COINGECKO_API_PLAN: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.enum(['demo', 'pro'], { error: 'must be demo or pro' }).optional(),
+  ),
+  COINGECKO_API_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  COINGECKO_TIMEOUT_MS: intIn(100, 120_000, 'a whole number of milliseconds from 100 to 120000').default(10_000),
+  SIMULATOR_SEED: intIn(0, 2 ** 31 - 1, 'a whole number from 0 to 2147483647').default(42),
+  SIMULATOR_TICK_SECONDS: intIn(1, 3600, 'a whole number of seconds from 1 to 3600').default(60),
+  SIMULATOR_HISTORY_HOURS: intIn(0, 24 * 90, 'a whole number of hours from 0 to 2160').default(24),
+  LOG_LEVEL: z
+    .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], {
+      error: 'must be one of trace, debug, info, warn, error, fatal, silent',
+    })
+    .default('info'),
+  LOG_FORMAT: z.enum(['pretty', 'json'], { error: 'must be pretty or json' }).default('pretty'),
+});
+
+export const SETTING_NAMES = Object.keys(settingsSchema.shape) as Array<keyof typeof settingsSchema.shape>;
+
+export interface Config {
+  dataDir: string;
+  dbPath: string;
+  landingDir: string;
+  market: {
+    source: MarketSourceSetting;
+    assets: string[];
+    coingecko: {
+      plan: 'public' | 'demo' | 'pro';
+      apiKey?: string;
+      baseUrl?: string;
+      timeoutMs: number;
+    };
+    simulator: { seed: number; tickSeconds: number; historyHours: number };
+  };
+  log: { level: string; format: 'pretty' | 'json' };
+}
+
+export interface LoadConfigInput {
+  env: Record<string, string | undefined>;
+  cwd: string;
+  /** Values from the command line (e.g. --db), applied over the environment. */
+  overrides?: Partial<Record<(typeof SETTING_NAMES)[number], string>>;
+}
+
+export class ConfigError extends UserError {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    const n = problems.length;
+    super(
+      `The configuration has ${n} problem${n === 1 ? '' : 's'}; nothing was started:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+      { exitCode: ExitCode.Usage },
+    );
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Reads the optional JSON config file: CRYPTO_RISK_CONFIG, else ./crypto-risk.config.json if present. */
+function readConfigFile(env: LoadConfigInput['env'], cwd: string): { values: Record<string, unknown>; problems: string[] } {
+  const explicit = env.CRYPTO_RISK_CONFIG?.trim();
+  const path = resolve(cwd, explicit || 'crypto-risk.config.json');
+  if (!existsSync(path)) {
+    return { values: {}, problems: explicit ? [`CRYPTO_RISK_CONFIG: the file ${path} does not exist`] : [] };
+  }
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      return { values: {}, problems: [`config file ${path}: must be a JSON object of settings`] };
+    }
+    return { values: parsed as Record<string, unknown>, problems: [] };
+  } catch (err) {
+    return { values: {}, problems: [`config file ${path}: not valid JSON (${(err as Error).message})`] };
+  }
+}
+
+/**
+ * Builds the configuration from the environment, the optional config file and command-line
+ * overrides. Throws a ConfigError that lists every problem at once; values are never echoed.
+ */
+export function loadConfig(input: LoadConfigInput): Config {
+  const file = readConfigFile(input.env, input.cwd);
+  const raw: Record<string, unknown> = { ...file.values };
+  for (const name of SETTING_NAMES) {
+    const value = input.env[name];
+    if (value !== undefined) raw[name] = value;
+  }
+  for (const [name, value] of Object.entries(input.overrides ?? {})) {
+    if (value !== undefined) raw[name] = value;
+  }
+  const result = settingsSchema.safeParse(raw);
+  const problems = [...file.problems];
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const key = issue.path[0];
+      if (issue.code === 'unrecognized_keys') {
+        problems.push(`config file: unknown setting${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`);
+      } else if (key === 'CRYPTO_ASSETS' && typeof issue.path[1] === 'number') {
+        const item = (assetItems(raw.CRYPTO_ASSETS) ?? [])[issue.path[1]];
+        problems.push(`CRYPTO_ASSETS: "${item}" is not ${issue.message}`);
+      } else {
+        problems.push(`${String(key)}: ${issue.message}`);
+      }
+    }
+  }
+  const s = result.data;
+  if (raw.COINGECKO_API_PLAN === 'pro' && !String(raw.COINGECKO_API_KEY ?? '').trim()) {
+    problems.push('COINGECKO_API_PLAN: pro needs COINGECKO_API_KEY to be set');
+  }
+  if (problems.length > 0 || !s) throw new ConfigError(problems);
+
+  const dataDir = resolve(input.cwd, s.DATA_DIR);
+  const source = s.MARKET_SOURCE;
+  return {
+    dataDir,
+    dbPath:
+      s.DUCKDB_PATH === ':memory:'
+        ? ':memory:'
+        : s.DUCKDB_PATH
+          ? resolve(input.cwd, s.DUCKDB_PATH)
+          : resolve(dataDir, 'crypto.duckdb'),
+    landingDir: resolve(dataDir, 'landing'),
+    market: {
+      source: source.kind === 'replay' ? { ...source, file: resolve(input.cwd, source.file) } : source,
+      assets: s.CRYPTO_ASSETS,
+      coingecko: {
+        plan: s.COINGECKO_API_KEY ? (s.COINGECKO_API_PLAN ?? 'demo') : 'public',
+        apiKey: s.COINGECKO_API_KEY,
+        baseUrl: s.COINGECKO_API_URL,
+        timeoutMs: s.COINGECKO_TIMEOUT_MS,
+      },
+      simulator: {
+        seed: s.SIMULATOR_SEED,
+        tickSeconds: s.SIMULATOR_TICK_SECONDS,
+        historyHours: s.SIMULATOR_HISTORY_HOURS,
+      },
+    },
+    log: { level: s.LOG_LEVEL, format: s.LOG_FORMAT },
+  };
+}

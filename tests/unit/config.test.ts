@@ -1,0 +1,104 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parseMarketSource } from '../../src/config.js';
+import { ExitCode } from '../../src/errors.js';
+
+const load = (env: Record<string, string>, cwd = '/srv/app') => loadConfig({ env, cwd });
+
+function problemsOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).exitCode).toBe(ExitCode.Usage);
+    return (err as ConfigError).problems;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('configuration', () => {
+  it('has a local default for everything', () => {
+    const config = load({});
+    expect(config).toMatchObject({
+      dataDir: '/srv/app/data',
+      dbPath: '/srv/app/data/crypto.duckdb',
+      landingDir: '/srv/app/data/landing',
+      market: {
+        source: { kind: 'auto' },
+        assets: ['bitcoin', 'ethereum', 'solana', 'cardano', 'dogecoin'],
+        coingecko: { plan: 'public', timeoutMs: 10_000 },
+        simulator: { seed: 42, tickSeconds: 60, historyHours: 24 },
+      },
+      log: { level: 'info', format: 'pretty' },
+    });
+  });
+
+  it('lists every problem at once, by setting name', () => {
+    const problems = problemsOf(() =>
+      load({
+        MARKET_SOURCE: 'kraken',
+        CRYPTO_ASSETS: 'bitcoin,Eth$',
+        COINGECKO_TIMEOUT_MS: 'soon',
+        SIMULATOR_SEED: '-1',
+        LOG_LEVEL: 'loud',
+        COINGECKO_API_PLAN: 'pro',
+      }),
+    );
+    expect(problems).toHaveLength(6);
+    expect(problems.join('\n')).toMatch(/^MARKET_SOURCE: must be auto, coingecko, simulator or replay:FILE\[@ASSET\]$/m);
+    expect(problems.join('\n')).toMatch(/^CRYPTO_ASSETS: "eth\$" is not a CoinGecko coin id/m);
+    expect(problems.join('\n')).toMatch(/^COINGECKO_TIMEOUT_MS: must be a whole number/m);
+    expect(problems.join('\n')).toMatch(/^SIMULATOR_SEED: /m);
+    expect(problems.join('\n')).toMatch(/^LOG_LEVEL: /m);
+    expect(problems.join('\n')).toMatch(/^COINGECKO_API_PLAN: pro needs COINGECKO_API_KEY/m);
+  });
+
+  it('never echoes a secret, even when the settings around it are wrong', () => {
+    let message = '';
+    try {
+      load({ COINGECKO_API_KEY: 'CG-sekret-123', COINGECKO_API_PLAN: 'platinum', PORT_TYPO: 'x' });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/COINGECKO_API_PLAN: must be demo or pro/);
+    expect(message).not.toContain('CG-sekret-123');
+  });
+
+  it('reads a JSON config file; the environment wins over it; unknown keys are refused', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'crm-config-'));
+    await writeFile(
+      join(dir, 'crypto-risk.config.json'),
+      JSON.stringify({ CRYPTO_ASSETS: ['bitcoin', 'ripple'], SIMULATOR_SEED: 7, LOG_LEVEL: 'debug' }),
+    );
+    const config = load({ LOG_LEVEL: 'warn' }, dir);
+    expect(config.market.assets).toEqual(['bitcoin', 'ripple']);
+    expect(config.market.simulator.seed).toBe(7);
+    expect(config.log.level).toBe('warn');
+
+    await writeFile(join(dir, 'other.json'), JSON.stringify({ SIMULATOR_SEEDS: 1 }));
+    expect(problemsOf(() => load({ CRYPTO_RISK_CONFIG: 'other.json' }, dir))).toEqual([
+      'config file: unknown setting SIMULATOR_SEEDS',
+    ]);
+    expect(problemsOf(() => load({ CRYPTO_RISK_CONFIG: 'missing.json' }, dir))[0]).toMatch(/does not exist/);
+  });
+
+  it('parses market sources, with the replay asset defaulting to bitcoin', () => {
+    expect(parseMarketSource('simulator')).toEqual({ kind: 'simulator' });
+    expect(parseMarketSource('replay:data/btc.csv')).toEqual({ kind: 'replay', file: 'data/btc.csv', asset: 'bitcoin' });
+    expect(parseMarketSource('replay:data/eth.csv@ethereum')).toEqual({
+      kind: 'replay',
+      file: 'data/eth.csv',
+      asset: 'ethereum',
+    });
+    expect(parseMarketSource('replay:')).toBeUndefined();
+    expect(parseMarketSource('binance')).toBeUndefined();
+    expect(load({ MARKET_SOURCE: 'replay:x.csv@solana' }).market.source).toEqual({
+      kind: 'replay',
+      file: '/srv/app/x.csv',
+      asset: 'solana',
+    });
+    expect(load({ COINGECKO_API_KEY: 'k' }).market.coingecko.plan).toBe('demo');
+  });
+});
