@@ -47,7 +47,9 @@ describe('configuration', () => {
       }),
     );
     expect(problems).toHaveLength(6);
-    expect(problems.join('\n')).toMatch(/^MARKET_SOURCE: must be auto, coingecko, simulator or replay:FILE\[@ASSET\]$/m);
+    expect(problems.join('\n')).toMatch(
+      /^MARKET_SOURCE: must be auto, coingecko, simulator or replay:FILE\[@ASSET\]$/m,
+    );
     expect(problems.join('\n')).toMatch(/^CRYPTO_ASSETS: "eth\$" is not a CoinGecko coin id/m);
     expect(problems.join('\n')).toMatch(/^COINGECKO_TIMEOUT_MS: must be a whole number/m);
     expect(problems.join('\n')).toMatch(/^SIMULATOR_SEED: /m);
@@ -86,7 +88,11 @@ describe('configuration', () => {
 
   it('parses market sources, with the replay asset defaulting to bitcoin', () => {
     expect(parseMarketSource('simulator')).toEqual({ kind: 'simulator' });
-    expect(parseMarketSource('replay:data/btc.csv')).toEqual({ kind: 'replay', file: 'data/btc.csv', asset: 'bitcoin' });
+    expect(parseMarketSource('replay:data/btc.csv')).toEqual({
+      kind: 'replay',
+      file: 'data/btc.csv',
+      asset: 'bitcoin',
+    });
     expect(parseMarketSource('replay:data/eth.csv@ethereum')).toEqual({
       kind: 'replay',
       file: 'data/eth.csv',
