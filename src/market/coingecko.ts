@@ -1,0 +1,301 @@
+import axios, { type AxiosError, type AxiosRequestConfig, isAxiosError } from 'axios';
+import axiosRetry, { exponentialDelay, isNetworkError, retryAfter } from 'axios-retry';
+import { z } from 'zod';
+import { ExitCode, UserError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { type MarketRecord, marketRecordSchema } from './record.js';
+
+export type CoinGeckoPlan = 'public' | 'demo' | 'pro';
+
+export interface CoinGeckoOptions {
+  plan: CoinGeckoPlan;
+  apiKey?: string;
+  /** Overrides the plan's root URL, e.g. a loopback emulator. */
+  baseUrl?: string;
+  timeoutMs: number;
+  retries: number;
+  /** A Retry-After longer than this fails at once with a clear message instead of waiting. */
+  maxRetryAfterMs: number;
+  /** Base of the exponential backoff between retries (2×, 4×, 8× this, plus jitter); 500 ms by default. */
+  retryBaseDelayMs?: number;
+  logger: Logger;
+}
+
+export interface CoinGeckoClient {
+  /** Quick reachability check: no retries, short timeout. Resolves or throws UserError. */
+  ping(timeoutMs?: number): Promise<void>;
+  /** Current market records for these coin ids (validated). Ids CoinGecko doesn't know are logged as a warning and absent from the result. */
+  markets(ids: readonly string[]): Promise<MarketRecord[]>;
+  /** The last `days` of history for one coin as market records: one per point of `prices`, with current_price, total_volume (matched by timestamp; null when absent), last_updated = the point's time as ISO-8601 UTC with ms, and id/symbol/name taken from `meta`. */
+  marketChart(
+    meta: { id: string; symbol?: string | null; name?: string | null },
+    days: number,
+  ): Promise<MarketRecord[]>;
+}
+
+const ROOT_URL: Record<CoinGeckoPlan, string> = {
+  public: 'https://api.coingecko.com/api/v3',
+  demo: 'https://api.coingecko.com/api/v3',
+  pro: 'https://pro-api.coingecko.com/api/v3',
+};
+/** The header that carries the key; the public plan sends none. */
+const KEY_HEADER: Record<CoinGeckoPlan, string | undefined> = {
+  public: undefined,
+  demo: 'x-cg-demo-api-key',
+  pro: 'x-cg-pro-api-key',
+};
+const VS_CURRENCY = 'usd';
+/** CoinGecko's largest page of /coins/markets. */
+const PAGE_SIZE = 250;
+const PING_TIMEOUT_MS = 5_000;
+
+const marketsSchema = z.array(marketRecordSchema);
+const pointSchema = z.tuple([z.number().int().min(0).max(8.64e15), z.number().nullable()]);
+const marketChartSchema = z.object({
+  prices: z.array(pointSchema),
+  total_volumes: z.array(pointSchema).optional(),
+});
+const pingSchema = z.object({ gecko_says: z.string() });
+
+export function createCoinGeckoClient(options: CoinGeckoOptions): CoinGeckoClient {
+  const { plan, logger, retries, maxRetryAfterMs } = options;
+  const apiKey = options.apiKey?.trim() || undefined;
+  if (plan === 'pro' && !apiKey) {
+    const message =
+      'The CoinGecko Pro plan needs an API key: set COINGECKO_API_KEY, or COINGECKO_API_PLAN=demo.';
+    throw new UserError(message, { exitCode: ExitCode.Usage });
+  }
+  const keyHeader = apiKey ? KEY_HEADER[plan] : undefined;
+  const baseURL = (options.baseUrl ?? ROOT_URL[plan]).replace(/\/+$/, '');
+  const retryBaseDelayMs = options.retryBaseDelayMs ?? 500;
+
+  const http = axios.create({
+    baseURL,
+    timeout: options.timeoutMs,
+    responseType: 'text',
+    headers: { accept: 'application/json', ...(keyHeader && apiKey ? { [keyHeader]: apiKey } : {}) },
+    transitional: { clarifyTimeoutError: true },
+  });
+
+  /** Removes the key from text CoinGecko (or anyone) sends back, before it reaches a message. */
+  const clean = (text: string) => (apiKey ? text.split(apiKey).join('[redacted]') : text);
+  const waitTooLong = (error: AxiosError) => retryAfter(error) > maxRetryAfterMs;
+  /** Waits computed by `retryDelay`, read back by `onRetry` for its log line. */
+  const waits = new WeakMap<AxiosError, number>();
+
+  axiosRetry(http, {
+    retries,
+    shouldResetTimeout: true,
+    retryCondition: (error) => {
+      if (error.config?.method?.toLowerCase() !== 'get' || waitTooLong(error)) return false;
+      const status = error.response?.status;
+      if (status !== undefined) return status === 429 || (status >= 500 && status <= 599);
+      return isTimeout(error) || isNetworkError(error);
+    },
+    retryDelay: (retryCount, error) => {
+      const wait = Math.round(exponentialDelay(retryCount, error, retryBaseDelayMs));
+      waits.set(error, wait);
+      return wait;
+    },
+    onRetry: (retryCount, error, config) => {
+      const wait = waits.get(error) ?? 0;
+      const reason = describeFailure(error);
+      logger.warn(
+        { path: config.url, retry: retryCount, retries, reason, waitMs: wait },
+        `CoinGecko request failed (${reason}); retry ${retryCount} of ${retries} in ${duration(wait)}`,
+      );
+    },
+  });
+
+  async function get<S extends z.ZodType>(
+    path: string,
+    params: Record<string, string | number | boolean>,
+    schema: S,
+    config: AxiosRequestConfig = {},
+  ): Promise<z.output<S>> {
+    const started = Date.now();
+    let text: string;
+    try {
+      const response = await http.get<string>(path, { ...config, params });
+      text = response.data;
+      logger.debug({ path, status: response.status, ms: Date.now() - started }, 'CoinGecko answered');
+    } catch (err) {
+      throw toUserError(err, path);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      throw unexpected(path, `the body is not JSON (${preview(text)})`, err);
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) throw unexpected(path, describeIssues(parsed.error.issues), parsed.error);
+    return parsed.data;
+  }
+
+  function unexpected(path: string, detail: string, cause: unknown): UserError {
+    return new UserError(`CoinGecko returned an unexpected response for ${path}: ${clean(detail)}`, {
+      cause,
+    });
+  }
+
+  function toUserError(err: unknown, path: string): UserError {
+    if (!isAxiosError(err)) {
+      const message = err instanceof Error ? err.message : String(err);
+      return new UserError(`The request to CoinGecko (${path}) failed: ${clean(message)}`, { cause: err });
+    }
+    scrub(err, keyHeader, clean);
+    const retried = err.config?.['axios-retry']?.retryCount ?? 0;
+    const after = retried > 0 ? ` after ${retried} ${retried === 1 ? 'retry' : 'retries'}` : '';
+    const status = err.response?.status;
+    const upstream = errorMessage(err.response?.data);
+    const says = upstream ? ` ("${clean(upstream)}")` : '';
+    const moreQuota =
+      plan === 'public' ? 'set COINGECKO_API_KEY for a higher limit' : 'poll fewer assets or less often';
+    const message = ((): string => {
+      if (status !== undefined && waitTooLong(err)) {
+        const wait = `asks to wait ${duration(retryAfter(err))} (Retry-After), longer than the ${duration(maxRetryAfterMs)} this client waits`;
+        return status === 429
+          ? `CoinGecko rate-limited the request (HTTP 429) and ${wait}; wait and try again, or ${moreQuota}.`
+          : `CoinGecko answered HTTP ${status} for ${path} and ${wait}; try again later.`;
+      }
+      if (status === 429) {
+        return `CoinGecko rate-limited the request (HTTP 429) and still did${after}; wait a minute or ${moreQuota}.`;
+      }
+      if (status === 401 || status === 403) {
+        return apiKey
+          ? `CoinGecko answered HTTP ${status}: the API key was refused${says}; check COINGECKO_API_KEY and COINGECKO_API_PLAN.`
+          : `CoinGecko answered HTTP ${status}: access was refused without an API key${says}; set COINGECKO_API_KEY (and COINGECKO_API_PLAN) or try again later.`;
+      }
+      if (status !== undefined && status >= 500) {
+        return `CoinGecko answered HTTP ${status} for ${path}${says} and still did${after}; CoinGecko seems to be having trouble, try again later.`;
+      }
+      if (status !== undefined) {
+        return `CoinGecko answered HTTP ${status} for ${path}${says}; check the coin ids, COINGECKO_API_URL and COINGECKO_API_PLAN.`;
+      }
+      if (isTimeout(err)) {
+        const limit = err.config?.timeout ? `within ${duration(err.config.timeout)} ` : '';
+        return `CoinGecko did not answer ${limit}(timeout)${after}; check the network or try again.`;
+      }
+      const hint = options.baseUrl
+        ? 'check the network connection and COINGECKO_API_URL'
+        : 'check the network connection';
+      return `CoinGecko could not be reached (${describeFailure(err)} ${new URL(baseURL).host})${after}: ${hint}.`;
+    })();
+    return new UserError(message, { cause: err });
+  }
+
+  return {
+    async ping(timeoutMs = Math.min(options.timeoutMs, PING_TIMEOUT_MS)) {
+      await get('/ping', {}, pingSchema, { timeout: timeoutMs, 'axios-retry': { retries: 0 } });
+    },
+
+    async markets(ids) {
+      const wanted = [...new Set(ids)];
+      const records: MarketRecord[] = [];
+      for (let i = 0; i < wanted.length; i += PAGE_SIZE) {
+        const page = await get(
+          '/coins/markets',
+          {
+            vs_currency: VS_CURRENCY,
+            ids: wanted.slice(i, i + PAGE_SIZE).join(','),
+            per_page: PAGE_SIZE,
+            page: 1,
+            sparkline: false,
+          },
+          marketsSchema,
+        );
+        records.push(...page);
+      }
+      const found = new Set(records.map((r) => r.id));
+      const unknown = wanted.filter((id) => !found.has(id));
+      if (unknown.length > 0) {
+        logger.warn(
+          { ids: unknown },
+          `CoinGecko does not know ${unknown.join(', ')}; skipping them (check CRYPTO_ASSETS)`,
+        );
+      }
+      return records;
+    },
+
+    async marketChart(meta, days) {
+      if (!Number.isFinite(days) || days <= 0) {
+        throw new UserError(`A CoinGecko history needs a positive number of days, not ${days}.`, {
+          exitCode: ExitCode.Usage,
+        });
+      }
+      const path = `/coins/${encodeURIComponent(meta.id)}/market_chart`;
+      const chart = await get(path, { vs_currency: VS_CURRENCY, days }, marketChartSchema);
+      const volumes = new Map(chart.total_volumes ?? []);
+      return chart.prices.map(([ms, price]) => ({
+        id: meta.id,
+        symbol: meta.symbol ?? null,
+        name: meta.name ?? null,
+        current_price: price,
+        total_volume: volumes.get(ms) ?? null,
+        last_updated: new Date(ms).toISOString(),
+      }));
+    },
+  };
+}
+
+function isTimeout(error: AxiosError): boolean {
+  return error.code === 'ETIMEDOUT' || error.code === 'ECONNABORTED';
+}
+
+/** A short reason for a failed attempt, without secrets: "HTTP 429", "timeout", "ECONNRESET". */
+function describeFailure(error: AxiosError): string {
+  if (error.response) return `HTTP ${error.response.status}`;
+  if (isTimeout(error)) return 'timeout';
+  return error.code ?? error.message;
+}
+
+/**
+ * The key must not travel further in the error kept as `cause`: blank it in the request headers
+ * and in an error body that echoes it, and drop the raw request (whose header text holds it too).
+ */
+function scrub(error: AxiosError, keyHeader: string | undefined, clean: (text: string) => string): void {
+  if (keyHeader) {
+    error.config?.headers?.set(keyHeader, '[redacted]');
+    error.response?.config?.headers?.set(keyHeader, '[redacted]');
+  }
+  error.request = undefined;
+  if (error.response) {
+    error.response.request = undefined;
+    if (typeof error.response.data === 'string') error.response.data = clean(error.response.data);
+  }
+}
+
+/** CoinGecko's own words from an error body: `{"status":{"error_message":…}}` or `{"error":…}`. */
+function errorMessage(body: unknown): string | undefined {
+  if (typeof body !== 'string' || body === '') return undefined;
+  try {
+    const json = JSON.parse(body) as { status?: { error_message?: unknown }; error?: unknown };
+    const text = json?.status?.error_message ?? json?.error;
+    return typeof text === 'string' ? truncate(text, 160) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
+  const shown = issues.slice(0, 3).map((issue) => {
+    const at = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
+    return at ? `${at.replace(/^\./, '')}: ${issue.message}` : issue.message;
+  });
+  const more = issues.length > shown.length ? ` (and ${issues.length - shown.length} more)` : '';
+  return `${shown.join('; ')}${more}`;
+}
+
+function preview(text: string): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat === '' ? 'empty body' : `starts with ${JSON.stringify(truncate(flat, 40))}`;
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+function duration(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${Math.round(ms / 100) / 10} s`;
+}
