@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { dirname, join, sep } from 'node:path';
+import type { LandingRecord } from '../../market/record.js';
+import type { LandingBatch, LandingStore, LandingWrite } from '../port.js';
+
+/**
+ * Landing files on the local disk, laid out like the Unity Catalog volume:
+ * `<root>/date=YYYY-MM-DD/hour=HH/<batch>.jsonl`, one file per ingest batch, one record per line.
+ * A batch is written to a hidden temporary file, flushed to disk and renamed into place, so a
+ * reader never sees a partial file. Names sort in the order batches were written.
+ */
+export function createLocalLanding(root: string): LandingStore & { list(): Promise<string[]> } {
+  return {
+    async write(batch: LandingBatch): Promise<LandingWrite> {
+      const name = landingName(batch);
+      const path = join(root, name);
+      const dir = dirname(path);
+      await mkdir(dir, { recursive: true });
+      const tmp = join(dir, `.${randomUUID()}.tmp`);
+      const body = toJsonLines(batch);
+      const handle = await open(tmp, 'wx');
+      try {
+        await handle.writeFile(body, 'utf8');
+        await handle.sync();
+      } catch (err) {
+        await handle.close();
+        await rm(tmp, { force: true });
+        throw err;
+      }
+      await handle.close();
+      await rename(tmp, path);
+      await syncDir(dir);
+      return { file: name, records: batch.records.length, bytes: Buffer.byteLength(body) };
+    },
+
+    /** Every complete landing file, relative to the root, in the order they were written. */
+    async list(): Promise<string[]> {
+      let entries: string[];
+      try {
+        entries = await readdir(root, { recursive: true });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+        throw err;
+      }
+      return entries
+        .map((e) => e.split(sep).join('/'))
+        .filter((e) => e.endsWith('.jsonl') && !e.split('/').some((part) => part.startsWith('.')))
+        .sort();
+    },
+  };
+}
+
+/** `date=…/hour=…/<UTC stamp>-<seq>-<source>-<random>.jsonl`; seq orders batches of one ingest. */
+export function landingName(batch: LandingBatch): string {
+  const stamp = batch.ingestTs.toISOString(); // 2025-01-07T00:01:00.000Z
+  const date = stamp.slice(0, 10);
+  const hour = stamp.slice(11, 13);
+  const compact = stamp.replace(/[-:]/g, '').replace('.', '');
+  const seq = String(batch.seq).padStart(3, '0');
+  return `date=${date}/hour=${hour}/${compact}-${seq}-${batch.source}-${randomUUID().slice(0, 8)}.jsonl`;
+}
+
+function toJsonLines(batch: LandingBatch): string {
+  const ingest_ts = batch.ingestTs.toISOString();
+  let out = '';
+  for (const record of batch.records) {
+    const line: LandingRecord = { ...record, ingest_ts, ingest_source: batch.source };
+    out += `${JSON.stringify(line)}\n`;
+  }
+  return out;
+}
+
+/** Makes the rename itself durable (a crash right after it must not lose the file). */
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

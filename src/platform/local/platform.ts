@@ -1,0 +1,205 @@
+import type { Clock } from '../../clock.js';
+import { ExitCode, UserError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { SimEvent } from '../../market/record.js';
+import { sqlFile } from '../../sql-files.js';
+import type {
+  AnomalyRow,
+  JobStatus,
+  LeaderboardRow,
+  Platform,
+  StageStatus,
+  StatusReport,
+  TopQuery,
+  TopResult,
+} from '../port.js';
+import { type Db, openDb } from './db.js';
+import { createLocalLanding } from './landing.js';
+import { runLocalPipeline } from './pipeline.js';
+
+export interface LocalPlatformDeps {
+  dbPath: string;
+  landingDir: string;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** The embedded default: the lakehouse in one DuckDB file, landing files in a folder. */
+export async function createLocalPlatform(deps: LocalPlatformDeps): Promise<Platform & { db: Db }> {
+  const db = await openDb(deps.dbPath);
+  await db.script(sqlFile('local/schema'));
+  const landing = createLocalLanding(deps.landingDir);
+
+  return {
+    kind: 'local',
+    db,
+    landing,
+
+    state: {
+      async get<T>(key: string) {
+        const rows = await db.all<{ value: string }>(
+          'SELECT CAST(value AS VARCHAR) AS value FROM kv_state WHERE key = :key',
+          {
+            key,
+          },
+        );
+        return rows[0] ? (JSON.parse(rows[0].value) as T) : undefined;
+      },
+      async set(key, value) {
+        await db.run(
+          'INSERT OR REPLACE INTO kv_state VALUES (:key, CAST(:value AS JSON), CAST(:at AS TIMESTAMP))',
+          {
+            key,
+            value: JSON.stringify(value),
+            at: deps.clock.now().toISOString(),
+          },
+        );
+      },
+    },
+
+    runPipeline: () =>
+      runLocalPipeline({
+        db,
+        landingRoot: deps.landingDir,
+        listLanding: () => landing.list(),
+        clock: deps.clock,
+        logger: deps.logger,
+      }),
+
+    async recordGroundTruth(events: readonly SimEvent[]) {
+      if (events.length === 0) return;
+      await db.run(
+        `INSERT OR IGNORE INTO sim_events
+         SELECT e.asset, e.kind, CAST(e.start AS TIMESTAMPTZ), CAST(e."end" AS TIMESTAMPTZ), e.magnitude
+         FROM (SELECT unnest(from_json(:events,
+           '[{"asset":"VARCHAR","kind":"VARCHAR","start":"VARCHAR","end":"VARCHAR","magnitude":"DOUBLE"}]')) AS e)`,
+        { events: JSON.stringify(events) },
+      );
+    },
+
+    async recordJobRun(run) {
+      await db.run(
+        `INSERT INTO job_runs VALUES (:job, CAST(:started AS TIMESTAMP), CAST(:finished AS TIMESTAMP),
+           :result, :summary, CAST(:detail AS JSON))`,
+        {
+          job: run.job,
+          started: run.startedAt.toISOString(),
+          finished: run.finishedAt.toISOString(),
+          result: run.result,
+          summary: run.summary,
+          detail: JSON.stringify(run.detail ?? null),
+        },
+      );
+    },
+
+    async topAnomalies(query: TopQuery): Promise<TopResult> {
+      const params = {
+        since: query.since.toISOString(),
+        until: query.until.toISOString(),
+        asset: query.asset ?? '',
+      };
+      const leaderboard = await db.all<LeaderboardRow>(sqlFile('queries/top_leaderboard'), params);
+      const windows = await db.all<AnomalyRow>(sqlFile('queries/top_windows'), {
+        ...params,
+        limit: query.limit,
+      });
+      return {
+        leaderboard: leaderboard.filter((r) => r.anomalies > 0),
+        windows,
+        scored_windows: leaderboard.reduce((n, r) => n + r.windows_scored, 0),
+      };
+    },
+
+    async status(now: Date): Promise<StatusReport> {
+      const age = (latest: string | null) =>
+        latest === null ? null : Math.max(0, Math.round((now.getTime() - Date.parse(latest)) / 1000));
+      const files = await landing.list();
+      const [processed] = await db.all<{ n: number }>('SELECT count(*) AS n FROM pipeline_files');
+      const latestFile = files.at(-1);
+      const landingStage: StageStatus = {
+        stage: 'landing',
+        rows: files.length,
+        latest: latestFile ? landingTime(latestFile) : null,
+        age_seconds: null,
+        counters: { files: files.length, pending_files: Math.max(0, files.length - (processed?.n ?? 0)) },
+      };
+      landingStage.age_seconds = age(landingStage.latest);
+      const stageRows = await db.all<Record<string, number | string | null>>(sqlFile('local/status_stages'));
+      const stages: StageStatus[] = [landingStage];
+      for (const row of stageRows) {
+        const { stage, rows, latest, ...rest } = row;
+        const counters: Record<string, number> = {};
+        for (const [k, v] of Object.entries(rest)) if (v !== null) counters[k] = Number(v);
+        stages.push({
+          stage: stage as StageStatus['stage'],
+          rows: Number(rows),
+          latest: (latest as string | null) ?? null,
+          age_seconds: age((latest as string | null) ?? null),
+          counters,
+        });
+      }
+      const watermarks = await db.all<{ stage: string; max_event_ts: string }>(
+        'SELECT * FROM pipeline_watermarks',
+      );
+      const mark = (stage: string, delayMinutes: number) => {
+        const row = watermarks.find((w) => w.stage === stage);
+        return row ? new Date(Date.parse(row.max_event_ts) - delayMinutes * 60_000).toISOString() : null;
+      };
+      const assets = await db.all<{ asset: string; sources: string[] }>(sqlFile('local/status_assets'));
+      const jobs = await db.all<JobStatus>(sqlFile('local/status_jobs'));
+      const [recent] = await db.all<{ n: number }>(
+        'SELECT count(*) AS n FROM anomalies WHERE is_anomaly = 1 AND window_end > CAST(:since AS TIMESTAMP)',
+        { since: new Date(now.getTime() - 24 * 3600_000).toISOString() },
+      );
+      return {
+        platform: 'local',
+        generated_at: now.toISOString(),
+        assets: assets.map((a) => ({ ...a, simulated: a.sources.includes('simulator') })),
+        stages,
+        watermarks: { silver: mark('silver', 20), gold: mark('gold', 2) },
+        jobs,
+        anomalies_24h: recent?.n ?? 0,
+      };
+    },
+
+    async readOnlySql(text, maxRows) {
+      let types: string[];
+      try {
+        types = await db.statementTypes(text);
+      } catch (err) {
+        throw new UserError(`The query is not valid SQL: ${firstLine(err)}`, {
+          exitCode: ExitCode.Usage,
+          cause: err,
+        });
+      }
+      if (types.length !== 1) {
+        throw new UserError(`Give exactly one statement (got ${types.length}).`, {
+          exitCode: ExitCode.Usage,
+        });
+      }
+      if (types[0] !== 'SELECT' && types[0] !== 'EXPLAIN') {
+        throw new UserError(
+          `Only read-only queries (SELECT, EXPLAIN) are allowed here; this is a ${types[0]} statement. Nothing was run.`,
+          { exitCode: ExitCode.Usage },
+        );
+      }
+      try {
+        return await db.readOnly(() => db.query(text, maxRows));
+      } catch (err) {
+        throw new UserError(`The query failed: ${firstLine(err)}`, { exitCode: ExitCode.Usage, cause: err });
+      }
+    },
+
+    close: () => db.close(),
+  };
+}
+
+/** The ingest time encoded in a landing file name (`…/20250107T000100000Z-…`). */
+function landingTime(file: string): string | null {
+  const m = /\/(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z-/.exec(file);
+  return m ? `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}.${m[7]}Z` : null;
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
+}

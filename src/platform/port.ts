@@ -1,0 +1,147 @@
+import type { MarketRecord, SimEvent, SourceKind } from '../market/record.js';
+
+/**
+ * The Platform port: what commands and jobs need from wherever the lakehouse runs. `local` is
+ * DuckDB in this process; `databricks` (a later issue) is a SQL warehouse plus REST APIs. Values
+ * crossing the port are plain data: timestamps as ISO-8601 UTC strings.
+ */
+export interface Platform {
+  readonly kind: 'local' | 'databricks';
+  /** Where ingest batches land (a folder here, a Unity Catalog volume on Databricks). */
+  readonly landing: LandingStore;
+  /** Small persistent state of the market sources. */
+  readonly state: StateStore;
+  /** Bronze → Silver → Gold over the landing files not processed yet. */
+  runPipeline(): Promise<PipelineRun>;
+  /** Records the simulator's injected events (idempotent). */
+  recordGroundTruth(events: readonly SimEvent[]): Promise<void>;
+  recordJobRun(run: JobRun): Promise<void>;
+  topAnomalies(query: TopQuery): Promise<TopResult>;
+  status(now: Date): Promise<StatusReport>;
+  /** Runs one read-only statement; anything else is refused before it runs. */
+  readOnlySql(text: string, maxRows: number): Promise<SqlResult>;
+  close(): Promise<void>;
+}
+
+export interface LandingBatch {
+  records: readonly MarketRecord[];
+  source: SourceKind;
+  ingestTs: Date;
+  /** Orders the batches of one ingest run (e.g. the backfill before the snapshot). */
+  seq: number;
+}
+
+export interface LandingWrite {
+  file: string;
+  records: number;
+  bytes: number;
+}
+
+export interface LandingStore {
+  write(batch: LandingBatch): Promise<LandingWrite>;
+}
+
+export interface StateStore {
+  get<T>(key: string): Promise<T | undefined>;
+  set(key: string, value: unknown): Promise<void>;
+}
+
+export interface StageCounts {
+  rows_in: number;
+  rows_out: number;
+  rescued: number;
+  dropped_missing: number;
+  dropped_future: number;
+  dropped_late: number;
+  dropped_duplicate: number;
+  price_warnings: number;
+  windows_emitted: number;
+}
+
+export interface PipelineRun {
+  /** Landing files processed by this run (each one micro-batch). */
+  files: number;
+  bronze: StageCounts;
+  silver: StageCounts;
+  gold: StageCounts;
+}
+
+export interface JobRun {
+  job: string;
+  startedAt: Date;
+  finishedAt: Date;
+  result: 'succeeded' | 'failed';
+  summary: string;
+  detail?: unknown;
+}
+
+export interface TopQuery {
+  limit: number;
+  since: Date;
+  until: Date;
+  asset?: string;
+}
+
+export interface LeaderboardRow {
+  asset: string;
+  symbol: string | null;
+  anomalies: number;
+  windows_scored: number;
+  mean_score: number | null;
+  last_event: string | null;
+  simulated: boolean;
+}
+
+export interface AnomalyRow {
+  asset: string;
+  symbol: string | null;
+  window_end: string;
+  price_avg: number | null;
+  ret_window: number | null;
+  anomaly_score: number;
+  model_version: number;
+  simulated: boolean;
+}
+
+export interface TopResult {
+  leaderboard: LeaderboardRow[];
+  windows: AnomalyRow[];
+  /** Windows scored in the period at all: tells "no anomalies" apart from "nothing scored yet". */
+  scored_windows: number;
+}
+
+export interface StageStatus {
+  stage: 'landing' | 'bronze' | 'silver' | 'gold' | 'anomalies';
+  rows: number;
+  /** Freshness: the newest timestamp the stage holds (load time, event time or window end). */
+  latest: string | null;
+  age_seconds: number | null;
+  /** Stage-specific counters, e.g. dropped rows by reason. */
+  counters: Record<string, number>;
+}
+
+export interface JobStatus {
+  job: string;
+  started_at: string;
+  finished_at: string;
+  duration_ms: number;
+  result: 'succeeded' | 'failed';
+  summary: string;
+}
+
+export interface StatusReport {
+  platform: 'local' | 'databricks';
+  generated_at: string;
+  /** Which source fed each asset; simulated data is labelled as such. */
+  assets: Array<{ asset: string; sources: string[]; simulated: boolean }>;
+  stages: StageStatus[];
+  watermarks: { silver: string | null; gold: string | null };
+  jobs: JobStatus[];
+  anomalies_24h: number;
+}
+
+export interface SqlResult {
+  columns: string[];
+  rows: Array<Record<string, unknown>>;
+  truncated: boolean;
+}

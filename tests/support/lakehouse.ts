@@ -1,0 +1,85 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { type Clock, fixedClock } from '../../src/clock.js';
+import { silentLogger } from '../../src/log.js';
+import type { MarketRecord, SourceKind } from '../../src/market/record.js';
+import type { Db } from '../../src/platform/local/db.js';
+import { createLocalPlatform } from '../../src/platform/local/platform.js';
+import type { Platform } from '../../src/platform/port.js';
+
+/** A local platform on an in-memory DuckDB and a temporary landing folder, with a settable clock. */
+export interface TestLakehouse {
+  platform: Platform & { db: Db };
+  landingDir: string;
+  dir: string;
+  setNow(iso: string): void;
+  clock: Clock;
+  /** Lands records as one batch (one file), stamped at the current test time. */
+  land(records: MarketRecord[], source?: SourceKind): Promise<string>;
+  /** Lands a file with exactly these lines (for malformed input). */
+  landRaw(lines: string[] | Buffer, name?: string): Promise<string>;
+  table<T = Record<string, unknown>>(sql: string): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+export async function createTestLakehouse(startIso = '2025-01-07T00:00:00Z'): Promise<TestLakehouse> {
+  const dir = await mkdtemp(join(tmpdir(), 'crm-test-'));
+  const landingDir = join(dir, 'landing');
+  let now = new Date(startIso);
+  const clock: Clock = { now: () => new Date(now.getTime()) };
+  const platform = await createLocalPlatform({
+    dbPath: ':memory:',
+    landingDir,
+    clock,
+    logger: silentLogger(),
+  });
+  let seq = 0;
+  return {
+    platform,
+    landingDir,
+    dir,
+    clock,
+    setNow(iso) {
+      now = new Date(iso);
+    },
+    async land(records, source = 'replay') {
+      const written = await platform.landing.write({ records, source, ingestTs: clock.now(), seq: seq++ });
+      return written.file;
+    },
+    async landRaw(lines, name) {
+      const stamp = clock.now().toISOString();
+      const file =
+        name ??
+        `date=${stamp.slice(0, 10)}/hour=${stamp.slice(11, 13)}/${stamp.replace(/[-:.]/g, '')}-${String(seq++).padStart(3, '0')}-raw.jsonl`;
+      const path = join(landingDir, file);
+      await mkdir(dirname(path), { recursive: true });
+      await writeFile(path, Buffer.isBuffer(lines) ? lines : `${lines.join('\n')}\n`);
+      return file;
+    },
+    table: (sql) => platform.db.all(sql),
+    async close() {
+      await platform.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A CoinGecko-shaped record at an instant. */
+export function tick(
+  asset: string,
+  iso: string,
+  price: number | null,
+  volume: number | null = 1,
+): MarketRecord {
+  return {
+    id: asset,
+    symbol: asset.slice(0, 3),
+    name: asset[0]?.toUpperCase() + asset.slice(1),
+    current_price: price,
+    total_volume: volume,
+    last_updated: iso,
+  };
+}
+
+export { fixedClock };
