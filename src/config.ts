@@ -84,7 +84,9 @@ const settingsSchema = z.strictObject({
     z.enum(['demo', 'pro'], { error: 'must be demo or pro' }).optional(),
   ),
   COINGECKO_API_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
-  COINGECKO_TIMEOUT_MS: intIn(100, 120_000, 'a whole number of milliseconds from 100 to 120000').default(10_000),
+  COINGECKO_TIMEOUT_MS: intIn(100, 120_000, 'a whole number of milliseconds from 100 to 120000').default(
+    10_000,
+  ),
   SIMULATOR_SEED: intIn(0, 2 ** 31 - 1, 'a whole number from 0 to 2147483647').default(42),
   SIMULATOR_TICK_SECONDS: intIn(1, 3600, 'a whole number of seconds from 1 to 3600').default(60),
   SIMULATOR_HISTORY_HOURS: intIn(0, 24 * 90, 'a whole number of hours from 0 to 2160').default(24),
@@ -137,7 +139,10 @@ export class ConfigError extends UserError {
 }
 
 /** Reads the optional JSON config file: CRYPTO_RISK_CONFIG, else ./crypto-risk.config.json if present. */
-function readConfigFile(env: LoadConfigInput['env'], cwd: string): { values: Record<string, unknown>; problems: string[] } {
+function readConfigFile(
+  env: LoadConfigInput['env'],
+  cwd: string,
+): { values: Record<string, unknown>; problems: string[] } {
   const explicit = env.CRYPTO_RISK_CONFIG?.trim();
   const path = resolve(cwd, explicit || 'crypto-risk.config.json');
   if (!existsSync(path)) {
@@ -174,7 +179,9 @@ export function loadConfig(input: LoadConfigInput): Config {
     for (const issue of result.error.issues) {
       const key = issue.path[0];
       if (issue.code === 'unrecognized_keys') {
-        problems.push(`config file: unknown setting${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`);
+        problems.push(
+          `config file: unknown setting${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`,
+        );
       } else if (key === 'CRYPTO_ASSETS' && typeof issue.path[1] === 'number') {
         const item = (assetItems(raw.CRYPTO_ASSETS) ?? [])[issue.path[1]];
         problems.push(`CRYPTO_ASSETS: "${item}" is not ${issue.message}`);

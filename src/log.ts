@@ -22,7 +22,12 @@ export interface LogOptions {
 
 export function createLogger(options: LogOptions): Logger {
   const key = (k: string) => (/^[A-Za-z_]\w*$/.test(k) ? `.${k}` : `["${k}"]`);
-  const paths = SECRET_KEYS.flatMap((k) => [key(k).replace(/^\./, ''), `*${key(k)}`, `*.*${key(k)}`, `*.*.*${key(k)}`]);
+  const paths = SECRET_KEYS.flatMap((k) => [
+    key(k).replace(/^\./, ''),
+    `*${key(k)}`,
+    `*.*${key(k)}`,
+    `*.*.*${key(k)}`,
+  ]);
   const redact = { paths, censor: '[redacted]' };
   const destination =
     options.format === 'pretty'

@@ -32,7 +32,7 @@ export async function recordRun<T>(
       summary,
       detail: result,
     });
-    deps.logger.info({ job }, summary);
+    deps.logger.debug({ job }, summary);
     return result;
   } catch (err) {
     const summary = err instanceof Error ? (err.message.split('\n')[0] ?? 'failed') : String(err);

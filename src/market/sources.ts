@@ -176,7 +176,7 @@ export async function resolveSource(
         await deps.state.set(KEY, { kind: 'simulator', reason });
         return {
           source: simulatorSource(deps),
-          notice: `CoinGecko cannot be reached (${reason}). Using the market simulator instead: prices are SIMULATED.`,
+          notice: `${reason.replace(/\.$/, '')}. Using the market simulator instead: prices are SIMULATED.`,
         };
       }
     }

@@ -158,7 +158,9 @@ describe('ingest from CoinGecko', () => {
     const first = await resolveSource({ kind: 'auto' }, deps);
     expect(first.source.kind).toBe('simulator');
     expect(first.source.simulated).toBe(true);
-    expect(first.notice).toMatch(/CoinGecko cannot be reached .*simulator.*SIMULATED/);
+    expect(first.notice).toMatch(
+      /^CoinGecko could not be reached .*\. Using the market simulator instead: prices are SIMULATED\.$/,
+    );
     const later = await resolveSource({ kind: 'auto' }, deps);
     expect(later.source.kind).toBe('simulator');
     expect(later.notice).toMatch(/chose the simulator for this data folder earlier/);

@@ -1,0 +1,236 @@
+#!/usr/bin/env node
+import { existsSync, realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { type Clock, fixedClock, systemClock } from './clock.js';
+import { ingestCommand } from './commands/ingest.js';
+import { pipelineCommand } from './commands/pipeline.js';
+import { sqlCommand } from './commands/sql.js';
+import { statusCommand } from './commands/status.js';
+import { topArgsSchema, topCommand } from './commands/top.js';
+import { type Config, ConfigError, loadConfig, parseMarketSource } from './config.js';
+import { ExitCode, UserError } from './errors.js';
+import { createLogger, type Logger } from './log.js';
+import { type App, createApp } from './main.js';
+import type { Reply } from './render/reply.js';
+import { renderText } from './render/text.js';
+
+/**
+ * `crypto-risk`: every command of the bot on the command line. Output goes to stdout (text, or
+ * JSON with --json); logs go to stderr. Exit codes: 0 ok, 1 failed, 2 bad input or settings,
+ * 3 database file busy.
+ */
+
+interface GlobalOptions {
+  db?: string;
+  json?: boolean;
+  now?: Date;
+}
+
+export interface CliIo {
+  env: Record<string, string | undefined>;
+  cwd: string;
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  let exitCode: number = ExitCode.Ok;
+  const program = new Command('crypto-risk')
+    .description('Crypto market risk monitor: lakehouse pipeline, anomaly model and operator commands')
+    .option('--db <path>', 'local DuckDB file (default: $DATA_DIR/crypto.duckdb)')
+    .option('--json', 'machine-readable output on stdout')
+    .option('--now <iso>', 'evaluate "since" windows and lookbacks at this instant (ISO-8601)', parseInstant)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+
+  /** Wires the app for one command, prints its reply, and turns errors into exit codes. */
+  const execute =
+    <A extends unknown[]>(work: (app: App, now: Date, ...args: A) => Promise<Reply>) =>
+    async (...args: [...A, Command]) => {
+      const command = args.at(-1) as Command;
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      exitCode = await withApp(io, globals, (app, now) => work(app, now, ...(args.slice(0, -1) as A)));
+    };
+
+  program
+    .command('run')
+    .description('the main job: ingest new market data, then run the pipeline (what `npm start` runs)')
+    .action(
+      execute(async (app, now) => {
+        const { source, notice } = await app.marketSource();
+        const deps = { platform: app.platform, clock: app.clock, logger: app.logger };
+        const ingest = await ingestCommand({ ...deps, source, notice });
+        io.stdout(renderText(ingest));
+        await pipelineCommand(deps);
+        return statusCommand({ platform: app.platform, now });
+      }),
+    );
+
+  program
+    .command('ingest')
+    .description('fetch new market data and write it to landing, one file per batch')
+    .addOption(
+      new Option(
+        '--source <source>',
+        'auto | coingecko | simulator | replay:FILE[@ASSET] (default: MARKET_SOURCE)',
+      ).argParser((value) => {
+        if (!parseMarketSource(value)) {
+          throw new InvalidArgumentError('expected auto, coingecko, simulator or replay:FILE[@ASSET]');
+        }
+        return value;
+      }),
+    )
+    .action(
+      execute(async (app, _now, options: { source?: string }) => {
+        const setting = options.source ? parseMarketSource(options.source) : undefined;
+        if (setting?.kind === 'replay') setting.file = resolve(io.cwd, setting.file);
+        const { source, notice } = await app.marketSource(setting);
+        return ingestCommand({
+          platform: app.platform,
+          clock: app.clock,
+          logger: app.logger,
+          source,
+          notice,
+        });
+      }),
+    );
+
+  program
+    .command('pipeline')
+    .description('Bronze → Silver → Gold once, over the landing files not processed yet')
+    .action(
+      execute((app) => pipelineCommand({ platform: app.platform, clock: app.clock, logger: app.logger })),
+    );
+
+  program
+    .command('status')
+    .description('stages, freshness, last job runs, anomalies in the last 24 h')
+    .action(execute((app, now) => statusCommand({ platform: app.platform, now })));
+
+  program
+    .command('top')
+    .description('leaderboard of anomalies per asset and the N most anomalous windows')
+    .argument('[N]', 'how many windows to list (1-500)', '10')
+    .option('--since <duration>', 'look-back: 90m, 24h, 7d, 2w', '24h')
+    .option('--asset <id>', 'one asset (CoinGecko id)')
+    .action(
+      execute(async (app, now, n: string, options: { since: string; asset?: string }) => {
+        const parsed = topArgsSchema.safeParse({ limit: n, since: options.since, asset: options.asset });
+        if (!parsed.success) throw usage(parsed.error.issues.map((i) => describeIssue(i)).join('; '));
+        return topCommand(parsed.data, { platform: app.platform, now });
+      }),
+    );
+
+  program
+    .command('sql')
+    .description('one read-only SQL statement (SELECT or EXPLAIN) against the lakehouse')
+    .argument('<query>', 'the statement, quoted')
+    .option('--max-rows <n>', 'rows to show at most', parsePositiveInt, 100)
+    .action(
+      execute((app, _now, query: string, options: { maxRows: number }) =>
+        sqlCommand(query, options.maxRows, app),
+      ),
+    );
+
+  try {
+    if (argv.length === 0) {
+      program.outputHelp();
+      return ExitCode.Usage;
+    }
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
+    }
+    throw err;
+  }
+  return exitCode;
+}
+
+async function withApp(
+  io: CliIo,
+  globals: GlobalOptions,
+  work: (app: App, now: Date) => Promise<Reply>,
+): Promise<number> {
+  let config: Config;
+  try {
+    config = loadConfig({ env: io.env, cwd: io.cwd, overrides: { DUCKDB_PATH: globals.db } });
+  } catch (err) {
+    return report(io, globals, err, undefined);
+  }
+  const clock: Clock = globals.now ? fixedClock(globals.now) : systemClock;
+  const logger = createLogger(config.log);
+  let app: App | undefined;
+  try {
+    app = await createApp(config, { clock, logger });
+    const reply = await work(app, clock.now());
+    io.stdout(globals.json ? `${JSON.stringify(reply.data, null, 2)}\n` : renderText(reply));
+    return ExitCode.Ok;
+  } catch (err) {
+    return report(io, globals, err, logger);
+  } finally {
+    await app?.close();
+  }
+}
+
+/** Prints an error as a sentence (and as JSON on stdout with --json); returns the exit code. */
+function report(io: CliIo, globals: GlobalOptions, err: unknown, logger: Logger | undefined): number {
+  const known = err instanceof UserError;
+  const message = known
+    ? err.message
+    : `Unexpected error: ${err instanceof Error ? err.message : String(err)}. ` +
+      'This is a bug; run again with LOG_LEVEL=debug for the details.';
+  if (!known) logger?.debug({ err }, 'unexpected error');
+  const code = known ? err.exitCode : ExitCode.Failure;
+  io.stderr(`${message}\n`);
+  if (globals.json) {
+    const problems = err instanceof ConfigError ? err.problems : undefined;
+    io.stdout(`${JSON.stringify({ error: { message, exit_code: code, problems } }, null, 2)}\n`);
+  }
+  return code;
+}
+
+function usage(message: string): UserError {
+  return new UserError(message, { exitCode: ExitCode.Usage });
+}
+
+function describeIssue(issue: { path: PropertyKey[]; message: string }): string {
+  const name = String(issue.path[0] ?? '');
+  return name === 'limit' ? issue.message : `--${name} must be ${issue.message}`;
+}
+
+function parseInstant(value: string): Date {
+  const date = new Date(value);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(date.getTime())) {
+    throw new InvalidArgumentError('expected an ISO-8601 instant such as 2025-01-22T12:00:00Z');
+  }
+  return date;
+}
+
+function parsePositiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 100_000)
+    throw new InvalidArgumentError('expected a whole number from 1 to 100000');
+  return n;
+}
+
+/** True when this file is the program being run (directly, through tsx, or through the bin link). */
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  return (
+    script !== undefined && existsSync(script) && realpathSync(script) === fileURLToPath(import.meta.url)
+  );
+}
+
+if (isEntryPoint()) {
+  const code = await runCli(process.argv.slice(2), {
+    env: process.env,
+    cwd: process.cwd(),
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+  });
+  process.exitCode = code;
+}

@@ -1,0 +1,101 @@
+import type { Platform, StageStatus } from '../platform/port.js';
+import { formatAge, formatCount, formatDuration, formatTime } from '../render/format.js';
+import type { Reply } from '../render/reply.js';
+
+/** Health of every stage, freshness, the last run of each job, and anomalies in the last 24 h. */
+export async function statusCommand(deps: { platform: Platform; now: Date }): Promise<Reply> {
+  const report = await deps.platform.status(deps.now);
+  const simulated = report.assets.filter((a) => a.simulated).map((a) => a.asset);
+  const stage = (name: StageStatus['stage']) => report.stages.find((s) => s.stage === name);
+  const notes: string[] = [];
+  const landing = stage('landing');
+  if (!landing || landing.rows === 0) notes.push('No market data has landed yet: run `crypto-risk ingest`.');
+  else if ((landing.counters.pending_files ?? 0) > 0) {
+    notes.push(
+      `${landing.counters.pending_files} landing file(s) wait for the pipeline: run \`crypto-risk pipeline\`.`,
+    );
+  }
+  const gold = stage('gold');
+  if (gold && (gold.counters.open_windows ?? 0) > 0) {
+    notes.push(
+      `${gold.counters.open_windows} Gold window(s) stay open until the 2-minute watermark passes their end (new data moves it).`,
+    );
+  }
+  return {
+    title: `Pipeline status (${report.platform})`,
+    badge:
+      simulated.length > 0
+        ? `SIMULATED DATA: ${simulated.join(', ')} come from the market simulator`
+        : undefined,
+    fields: [
+      {
+        label: 'Assets',
+        value:
+          report.assets.length === 0
+            ? 'none yet'
+            : report.assets.map((a) => `${a.asset} (${a.sources.join('+')})`).join(', '),
+      },
+      { label: 'Silver watermark', value: formatTime(report.watermarks.silver) },
+      { label: 'Gold watermark', value: formatTime(report.watermarks.gold) },
+      { label: 'Anomalies, last 24 h', value: formatCount(report.anomalies_24h) },
+    ],
+    tables: [
+      {
+        title: 'Stages',
+        columns: [
+          { header: 'stage' },
+          { header: 'rows', align: 'right' },
+          { header: 'newest' },
+          { header: 'age', align: 'right' },
+          { header: 'details' },
+        ],
+        rows: report.stages.map((s) => [
+          s.stage,
+          formatCount(s.rows),
+          formatTime(s.latest),
+          formatAge(s.age_seconds),
+          describeCounters(s.counters),
+        ]),
+      },
+      {
+        title: 'Jobs (last run)',
+        columns: [
+          { header: 'job' },
+          { header: 'finished' },
+          { header: 'result' },
+          { header: 'took', align: 'right' },
+          { header: 'summary' },
+        ],
+        rows: report.jobs.map((j) => [
+          j.job,
+          formatTime(j.finished_at),
+          j.result,
+          formatDuration(j.duration_ms),
+          j.summary,
+        ]),
+      },
+    ],
+    notes,
+    data: report,
+  };
+}
+
+const COUNTER_LABELS: Record<string, string> = {
+  files: 'files',
+  pending_files: 'pending',
+  rescued: 'rescued',
+  dropped_missing: 'missing fields',
+  dropped_future: 'future',
+  dropped_late: 'late',
+  dropped_duplicate: 'duplicates',
+  price_warnings: 'price<=0 warnings',
+  open_windows: 'open windows',
+};
+
+function describeCounters(counters: Record<string, number>): string {
+  return Object.entries(counters)
+    .filter(([key, n]) => n > 0 || key === 'pending_files' || key === 'rescued')
+    .filter(([key]) => key !== 'files')
+    .map(([key, n]) => `${COUNTER_LABELS[key] ?? key} ${formatCount(n)}`)
+    .join(', ');
+}

@@ -1,0 +1,102 @@
+import { z } from 'zod';
+import { coinIdSchema } from '../market/record.js';
+import type { Platform } from '../platform/port.js';
+import { formatCount, formatPercent, formatPrice, formatScore, formatTime } from '../render/format.js';
+import type { Reply } from '../render/reply.js';
+import { durationSchema, formatDurationSpec } from './duration.js';
+
+export const topArgsSchema = z.object({
+  limit: z.coerce
+    .number({ error: 'N must be a whole number from 1 to 500' })
+    .int({ error: 'N must be a whole number from 1 to 500' })
+    .min(1, { error: 'N must be a whole number from 1 to 500' })
+    .max(500, { error: 'N must be a whole number from 1 to 500' })
+    .default(10),
+  since: durationSchema.default(24 * 3_600_000),
+  asset: coinIdSchema.optional(),
+});
+export type TopArgs = z.infer<typeof topArgsSchema>;
+
+/** The leaderboard of anomalies per asset and the N most anomalous windows in a period. */
+export async function topCommand(args: TopArgs, deps: { platform: Platform; now: Date }): Promise<Reply> {
+  const since = new Date(deps.now.getTime() - args.since);
+  const result = await deps.platform.topAnomalies({
+    limit: args.limit,
+    since,
+    until: deps.now,
+    asset: args.asset,
+  });
+  const period = formatDurationSpec(args.since);
+  const scope = args.asset ? ` for ${args.asset}` : '';
+  const simulated = [
+    ...new Set([...result.leaderboard, ...result.windows].filter((r) => r.simulated).map((r) => r.asset)),
+  ];
+  const total = result.leaderboard.reduce((n, r) => n + r.anomalies, 0);
+  const notes: string[] = [];
+  if (result.scored_windows === 0) {
+    notes.push(
+      `No windows were scored in the last ${period}${scope}: anomaly scores appear once the model has scored Gold windows.`,
+    );
+  } else if (total === 0) {
+    notes.push(`${formatCount(result.scored_windows)} windows were scored; none was anomalous.`);
+  }
+  return {
+    title: `Top anomalies, last ${period}${scope}`,
+    badge:
+      simulated.length > 0
+        ? `SIMULATED DATA: ${simulated.join(', ')} come from the market simulator`
+        : undefined,
+    summary:
+      total > 0
+        ? `${formatCount(total)} anomalous windows across ${result.leaderboard.length} asset(s), out of ${formatCount(result.scored_windows)} scored.`
+        : undefined,
+    tables: [
+      {
+        title: 'Leaderboard',
+        columns: [
+          { header: 'asset' },
+          { header: 'anomalies', align: 'right' },
+          { header: 'mean score', align: 'right' },
+          { header: 'last event' },
+        ],
+        rows: result.leaderboard.map((r) => [
+          label(r.asset, r.symbol, r.simulated),
+          formatCount(r.anomalies),
+          formatScore(r.mean_score),
+          formatTime(r.last_event),
+        ]),
+      },
+      {
+        title: `Most anomalous windows (lowest score first, up to ${args.limit})`,
+        columns: [
+          { header: 'window end' },
+          { header: 'asset' },
+          { header: 'score', align: 'right' },
+          { header: 'avg price', align: 'right' },
+          { header: 'range', align: 'right' },
+          { header: 'model', align: 'right' },
+        ],
+        rows: result.windows.map((w) => [
+          formatTime(w.window_end),
+          label(w.asset, w.symbol, w.simulated),
+          formatScore(w.anomaly_score),
+          formatPrice(w.price_avg),
+          formatPercent(w.ret_window),
+          `v${w.model_version}`,
+        ]),
+      },
+    ],
+    notes,
+    data: {
+      period: period,
+      since: since.toISOString(),
+      until: deps.now.toISOString(),
+      asset: args.asset ?? null,
+      ...result,
+    },
+  };
+}
+
+function label(asset: string, symbol: string | null, simulated: boolean): string {
+  return `${asset}${symbol ? ` (${symbol.toUpperCase()})` : ''}${simulated ? ' [sim]' : ''}`;
+}
