@@ -12,9 +12,6 @@ import { coinIdSchema } from './market/record.js';
 
 export const DEFAULT_ASSETS = ['bitcoin', 'ethereum', 'solana', 'cardano', 'dogecoin'] as const;
 
-/** Settings whose values are secrets: never echoed in messages or logs. */
-export const SECRET_SETTINGS: ReadonlySet<string> = new Set(['COINGECKO_API_KEY']);
-
 export type MarketSourceSetting =
   | { kind: 'auto' }
   | { kind: 'coingecko' }
@@ -98,7 +95,7 @@ const settingsSchema = z.strictObject({
   LOG_FORMAT: z.enum(['pretty', 'json'], { error: 'must be pretty or json' }).default('pretty'),
 });
 
-export const SETTING_NAMES = Object.keys(settingsSchema.shape) as Array<keyof typeof settingsSchema.shape>;
+const SETTING_NAMES = Object.keys(settingsSchema.shape) as Array<keyof typeof settingsSchema.shape>;
 
 export interface Config {
   dataDir: string;

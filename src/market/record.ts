@@ -18,8 +18,6 @@ export type MarketRecord = z.infer<typeof marketRecordSchema>;
 /** Where a record came from. Simulated data is labelled as such wherever it is shown. */
 export type SourceKind = 'coingecko' | 'simulator' | 'replay';
 
-export const SIMULATED_SOURCES: ReadonlySet<SourceKind> = new Set(['simulator']);
-
 /** A line of a landing file: the record plus the stamps the ingest job adds. */
 export type LandingRecord = MarketRecord & { ingest_ts: string; ingest_source: SourceKind };
 

@@ -23,6 +23,28 @@ interface Row {
   volume: number;
 }
 
+/** A replay source over `file` as bitcoin, keeping its progress in the test lakehouse. */
+function replayOf(file: string) {
+  const logger = silentLogger();
+  const deps = {
+    state: lake.platform.state,
+    logger,
+    assets: ['bitcoin'],
+    coingecko: createCoinGeckoClient({
+      plan: 'public',
+      timeoutMs: 100,
+      retries: 0,
+      maxRetryAfterMs: 0,
+      logger,
+    }),
+    simulator: { seed: 1, tickSeconds: 60, historyHours: 0 },
+  };
+  return replaySource(deps, file, 'bitcoin');
+}
+
+const ingest = (source: ReturnType<typeof replayOf>) =>
+  runIngest({ platform: lake.platform, clock: lake.clock, logger: silentLogger(), source });
+
 /** The windows computed independently of the pipeline, straight from the CSV rows. */
 function expectedWindows(rows: Row[]) {
   const groups = new Map<number, Row[]>();
@@ -68,23 +90,7 @@ describe('replay of the real BTC/USD minute data', () => {
       return { ts: ts as number, close: close as number, volume: volume as number };
     });
 
-    const source = replaySource(
-      {
-        state: lake.platform.state,
-        logger: silentLogger(),
-        assets: ['bitcoin'],
-        coingecko: createCoinGeckoClient({
-          plan: 'public',
-          timeoutMs: 100,
-          retries: 0,
-          maxRetryAfterMs: 0,
-          logger: silentLogger(),
-        }),
-        simulator: { seed: 1, tickSeconds: 60, historyHours: 0 },
-      },
-      file,
-      'bitcoin',
-    );
+    const source = replayOf(file);
     const ingest = await runIngest({
       platform: lake.platform,
       clock: lake.clock,
@@ -149,29 +155,10 @@ describe('replay of the real BTC/USD minute data', () => {
     lake = await createTestLakehouse('2025-01-07T01:00:30Z');
     const file = join(lake.dir, 'btc-2h.csv');
     await writeFile(file, `${lines.join('\n')}\n`);
-    const deps = {
-      state: lake.platform.state,
-      logger: silentLogger(),
-      assets: ['bitcoin'],
-      coingecko: createCoinGeckoClient({
-        plan: 'public',
-        timeoutMs: 100,
-        retries: 0,
-        maxRetryAfterMs: 0,
-        logger: silentLogger(),
-      }),
-      simulator: { seed: 1, tickSeconds: 60, historyHours: 0 },
-    } as const;
-    const ingest = () =>
-      runIngest({
-        platform: lake.platform,
-        clock: lake.clock,
-        logger: silentLogger(),
-        source: replaySource({ ...deps }, file, 'bitcoin'),
-      });
-    expect((await ingest()).records).toBe(60); // 00:01 … 01:00
+    const source = replayOf(file);
+    expect((await ingest(source)).records).toBe(60); // 00:01 … 01:00
     lake.setNow('2025-01-07T02:00:00Z');
-    expect((await ingest()).records).toBe(60); // 01:01 … 02:00
+    expect((await ingest(replayOf(file))).records).toBe(60); // 01:01, by a new source reading the saved progress … 02:00
     await lake.platform.runPipeline();
     expect(
       await lake.table(

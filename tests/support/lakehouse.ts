@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { type Clock, fixedClock } from '../../src/clock.js';
+import type { Clock } from '../../src/clock.js';
 import { silentLogger } from '../../src/log.js';
 import type { MarketRecord, SourceKind } from '../../src/market/record.js';
 import type { Db } from '../../src/platform/local/db.js';
@@ -81,5 +81,3 @@ export function tick(
     last_updated: iso,
   };
 }
-
-export { fixedClock };
