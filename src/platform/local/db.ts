@@ -20,19 +20,26 @@ export type Row = Record<string, unknown>;
  * One DuckDB database (a file, or `:memory:`) and one connection to it. Statements take named
  * parameters (`:name`, as in the project's .sql files); values are always bound, never spliced.
  * Results come back as plain objects: timestamps as ISO-8601 UTC strings, integers as numbers.
+ *
+ * The connection is used by one operation at a time: jobs and commands run concurrently in one
+ * process, and a transaction must not see another caller's statements. `transaction` and
+ * `readOnly` hold the connection for their whole callback and hand it a `Queries` to work with.
  */
-export interface Db {
-  readonly path: string;
+export interface Queries {
   run(sql: string, params?: Params): Promise<number>;
   all<T = Row>(sql: string, params?: Params): Promise<T[]>;
   /** Runs every statement of a script in order; each statement gets the parameters it names. */
   script(sql: string, params?: Params): Promise<void>;
   /** At most `maxRows` rows of a query, with its column names; reads no further than needed. */
   query(sql: string, maxRows: number): Promise<{ columns: string[]; rows: Row[]; truncated: boolean }>;
+}
+
+export interface Db extends Queries {
+  readonly path: string;
   /** Runs `fn` in one transaction: all of it is committed, or none of it. */
-  transaction<T>(fn: () => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: Queries) => Promise<T>): Promise<T>;
   /** Runs `fn` in a transaction that is always rolled back, whatever it did. */
-  readOnly<T>(fn: () => Promise<T>): Promise<T>;
+  readOnly<T>(fn: (tx: Queries) => Promise<T>): Promise<T>;
   /** The statement types of a text, without running it (for the read-only `sql` command). */
   statementTypes(sql: string): Promise<string[]>;
   close(): Promise<void>;
@@ -57,14 +64,12 @@ export async function openDb(path: string): Promise<Db> {
 }
 
 function createDb(path: string, instance: DuckDBInstance, conn: DuckDBConnection): Db {
-  let inTransaction = false;
-
   async function prepare(sql: string, params: Params | undefined): Promise<DuckDBPreparedStatement> {
     return bindNamed(await conn.prepare(toDuckDbParams(sql).text), params);
   }
 
-  const db: Db = {
-    path,
+  /** The statements themselves, run on the connection directly (the caller holds it). */
+  const direct: Queries = {
     async run(sql, params) {
       const prepared = await prepare(sql, params);
       const result = await prepared.run();
@@ -93,46 +98,59 @@ function createDb(path: string, instance: DuckDBInstance, conn: DuckDBConnection
         await statement.run();
       }
     },
-    async transaction(fn) {
-      if (inTransaction) return fn();
-      await conn.run('BEGIN TRANSACTION');
-      inTransaction = true;
-      try {
-        const result = await fn();
-        await conn.run('COMMIT');
-        return result;
-      } catch (err) {
-        await conn.run('ROLLBACK').catch(() => undefined);
-        throw err;
-      } finally {
-        inTransaction = false;
-      }
-    },
-    async readOnly(fn) {
-      await conn.run('BEGIN TRANSACTION');
-      inTransaction = true;
-      try {
-        return await fn();
-      } finally {
-        inTransaction = false;
-        await conn.run('ROLLBACK').catch(() => undefined);
-      }
-    },
-    async statementTypes(sql) {
-      const extracted = await conn.extractStatements(sql);
-      const types: string[] = [];
-      for (let i = 0; i < extracted.count; i++) {
-        const statement = await extracted.prepare(i);
-        types.push(statementTypeName(statement.statementType));
-      }
-      return types;
-    },
-    async close() {
-      conn.closeSync();
-      instance.closeSync();
-    },
   };
-  return db;
+
+  // One operation at a time: each waits for the one before it (a promise chain as the lock).
+  let tail: Promise<unknown> = Promise.resolve();
+  function exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const result = tail.then(work, work);
+    tail = result.catch(() => undefined);
+    return result;
+  }
+
+  return {
+    path,
+    run: (sql, params) => exclusive(() => direct.run(sql, params)),
+    all: <T>(sql: string, params?: Params) => exclusive(() => direct.all<T>(sql, params)),
+    query: (sql, maxRows) => exclusive(() => direct.query(sql, maxRows)),
+    script: (sql, params) => exclusive(() => direct.script(sql, params)),
+    transaction: (fn) =>
+      exclusive(async () => {
+        await conn.run('BEGIN TRANSACTION');
+        try {
+          const result = await fn(direct);
+          await conn.run('COMMIT');
+          return result;
+        } catch (err) {
+          await conn.run('ROLLBACK').catch(() => undefined);
+          throw err;
+        }
+      }),
+    readOnly: (fn) =>
+      exclusive(async () => {
+        await conn.run('BEGIN TRANSACTION');
+        try {
+          return await fn(direct);
+        } finally {
+          await conn.run('ROLLBACK').catch(() => undefined);
+        }
+      }),
+    statementTypes: (sql) =>
+      exclusive(async () => {
+        const extracted = await conn.extractStatements(sql);
+        const types: string[] = [];
+        for (let i = 0; i < extracted.count; i++) {
+          const statement = await extracted.prepare(i);
+          types.push(statementTypeName(statement.statementType));
+        }
+        return types;
+      }),
+    close: () =>
+      exclusive(async () => {
+        conn.closeSync();
+        instance.closeSync();
+      }),
+  };
 }
 
 /** Binds each parameter the statement names; a missing value is a programming error. */

@@ -9,13 +9,14 @@ import type { Db } from './db.js';
 export interface PipelineDeps {
   db: Db;
   landingRoot: string;
+  /** Files per transaction at most. */
+  groupFiles: number;
   listLanding(): Promise<string[]>;
   clock: Clock;
   logger: Logger;
 }
 
-/** A transaction takes at most this many files, or about this much text, so memory stays bounded. */
-const GROUP_FILES = 500;
+/** A transaction takes at most about this much text (and `groupFiles` files), so memory stays bounded. */
 const GROUP_BYTES = 64 * 1024 * 1024;
 
 /**
@@ -41,7 +42,7 @@ export async function runLocalPipeline(deps: PipelineDeps): Promise<PipelineRun>
     const names: string[] = [];
     const contents: string[] = [];
     let bytes = 0;
-    while (done + names.length < pending.length && names.length < GROUP_FILES && bytes < GROUP_BYTES) {
+    while (done + names.length < pending.length && names.length < deps.groupFiles && bytes < GROUP_BYTES) {
       const name = pending[done + names.length] as string;
       const raw = await readFile(join(deps.landingRoot, name));
       names.push(name);
@@ -54,8 +55,11 @@ export async function runLocalPipeline(deps: PipelineDeps): Promise<PipelineRun>
       first_batch_no: firstBatch + done,
       load_ts: clock.now().toISOString(),
     };
-    await db.transaction(() => db.script(batchSql, params));
-    logger.debug({ files: names.length, first: names[0] }, 'pipeline group committed');
+    await db.transaction((tx) => tx.script(batchSql, params));
+    logger.debug(
+      { files: names.length, done: done + names.length, pending: pending.length },
+      'pipeline group committed',
+    );
     done += names.length;
   }
   return summarise(db, firstBatch, firstBatch + pending.length - 1, pending.length);
