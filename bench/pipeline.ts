@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Clock } from '../src/clock.js';
+import { loadConfig } from '../src/config.js';
 import { silentLogger } from '../src/log.js';
 import { createSimulator, syntheticAssets } from '../src/market/simulator.js';
 import { createLocalPlatform } from '../src/platform/local/platform.js';
@@ -26,6 +27,7 @@ const clock: Clock = { now: () => now };
 const platform = await createLocalPlatform({
   dbPath: join(dir, 'bench.duckdb'),
   landingDir: join(dir, 'landing'),
+  model: loadConfig({ env: {}, cwd: dir }).model,
   clock,
   logger: silentLogger(),
 });

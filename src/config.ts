@@ -1,6 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import cron from 'node-cron';
 import { z } from 'zod';
+import { durationSchema } from './commands/duration.js';
 import { ExitCode, UserError } from './errors.js';
 import { coinIdSchema } from './market/record.js';
 
@@ -62,6 +64,19 @@ const assetList = z
       .max(250, { error: 'may name at most 250 coin ids (one /coins/markets page)' }),
   );
 
+const cronSchema = (fallback: string) =>
+  z
+    .string()
+    .trim()
+    .default(fallback)
+    .refine((expr) => cron.validate(expr), {
+      error: 'must be a cron expression such as "*/2 * * * *" (minute hour day month weekday, UTC)',
+    });
+
+const contaminationSchema = z
+  .union([z.literal('auto'), z.coerce.number()])
+  .refine((v) => v === 'auto' || (v > 0 && v <= 0.5), { error: 'must be auto or a number in (0, 0.5]' });
+
 /** The raw settings, by their environment names. */
 const settingsSchema = z.strictObject({
   DATA_DIR: z.string().trim().min(1).default('./data'),
@@ -87,6 +102,22 @@ const settingsSchema = z.strictObject({
   SIMULATOR_SEED: intIn(0, 2 ** 31 - 1, 'a whole number from 0 to 2147483647').default(42),
   SIMULATOR_TICK_SECONDS: intIn(1, 3600, 'a whole number of seconds from 1 to 3600').default(60),
   SIMULATOR_HISTORY_HOURS: intIn(0, 24 * 90, 'a whole number of hours from 0 to 2160').default(24),
+  SIMULATOR_SPEED: intIn(1, 3600, 'a whole number from 1 (real time) to 3600').default(1),
+  MODEL_FEATURES: z.enum(['seed', 'default'], { error: 'must be seed or default' }).default('default'),
+  MODEL_CONTAMINATION: z.preprocess(
+    (v) => (typeof v === 'string' ? v.trim() : v),
+    contaminationSchema.default(0.02),
+  ),
+  MODEL_TREES: intIn(10, 2000, 'a whole number of trees from 10 to 2000').default(200),
+  MODEL_SEED: intIn(0, 2 ** 31 - 1, 'a whole number from 0 to 2147483647').default(42),
+  MODEL_PROMOTION: z.enum(['auto', 'manual'], { error: 'must be auto or manual' }).default('auto'),
+  TRAIN_LOOKBACK: z.preprocess((v) => v ?? '7d', durationSchema),
+  TRAIN_MAX_ROWS: intIn(100, 5_000_000, 'a whole number from 100 to 5000000').default(200_000),
+  PIPELINE_GROUP_FILES: intIn(1, 10_000, 'a whole number of files from 1 to 10000').default(500),
+  SCHEDULE_INGEST: cronSchema('*/2 * * * *'),
+  SCHEDULE_PIPELINE: cronSchema('* * * * *'),
+  SCHEDULE_INFER: cronSchema('*/10 * * * *'),
+  SCHEDULE_TRAIN: cronSchema('0 3 * * *'),
   LOG_LEVEL: z
     .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], {
       error: 'must be one of trace, debug, info, warn, error, fatal, silent',
@@ -97,10 +128,24 @@ const settingsSchema = z.strictObject({
 
 const SETTING_NAMES = Object.keys(settingsSchema.shape) as Array<keyof typeof settingsSchema.shape>;
 
+export interface ModelSettings {
+  featureSet: 'seed' | 'default';
+  contamination: 'auto' | number;
+  trees: number;
+  seed: number;
+  promotion: 'auto' | 'manual';
+  /** Training looks back this far from the clock (ms). */
+  lookbackMs: number;
+  /** At most this many (most recent) Gold windows train a model. */
+  maxRows: number;
+}
+
 export interface Config {
   dataDir: string;
   dbPath: string;
   landingDir: string;
+  /** Landing files the pipeline takes in one transaction at most. */
+  pipelineGroupFiles: number;
   market: {
     source: MarketSourceSetting;
     assets: string[];
@@ -110,8 +155,11 @@ export interface Config {
       baseUrl?: string;
       timeoutMs: number;
     };
-    simulator: { seed: number; tickSeconds: number; historyHours: number };
+    simulator: { seed: number; tickSeconds: number; historyHours: number; speed: number };
   };
+  model: ModelSettings;
+  /** Cron expressions (UTC) of the scheduled jobs. */
+  schedule: { ingest: string; pipeline: string; infer: string; train: string };
   log: { level: string; format: 'pretty' | 'json' };
 }
 
@@ -204,6 +252,7 @@ export function loadConfig(input: LoadConfigInput): Config {
           ? resolve(input.cwd, s.DUCKDB_PATH)
           : resolve(dataDir, 'crypto.duckdb'),
     landingDir: resolve(dataDir, 'landing'),
+    pipelineGroupFiles: s.PIPELINE_GROUP_FILES,
     market: {
       source: source.kind === 'replay' ? { ...source, file: resolve(input.cwd, source.file) } : source,
       assets: s.CRYPTO_ASSETS,
@@ -217,7 +266,23 @@ export function loadConfig(input: LoadConfigInput): Config {
         seed: s.SIMULATOR_SEED,
         tickSeconds: s.SIMULATOR_TICK_SECONDS,
         historyHours: s.SIMULATOR_HISTORY_HOURS,
+        speed: s.SIMULATOR_SPEED,
       },
+    },
+    model: {
+      featureSet: s.MODEL_FEATURES,
+      contamination: s.MODEL_CONTAMINATION,
+      trees: s.MODEL_TREES,
+      seed: s.MODEL_SEED,
+      promotion: s.MODEL_PROMOTION,
+      lookbackMs: s.TRAIN_LOOKBACK,
+      maxRows: s.TRAIN_MAX_ROWS,
+    },
+    schedule: {
+      ingest: s.SCHEDULE_INGEST,
+      pipeline: s.SCHEDULE_PIPELINE,
+      infer: s.SCHEDULE_INFER,
+      train: s.SCHEDULE_TRAIN,
     },
     log: { level: s.LOG_LEVEL, format: s.LOG_FORMAT },
   };

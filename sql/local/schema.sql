@@ -127,3 +127,20 @@ CREATE TABLE IF NOT EXISTS sim_events (
   magnitude DOUBLE    NOT NULL,
   PRIMARY KEY (asset, start_ts, kind)
 );
+
+-- Model registry: every trained version, and aliases (champion) pointing at versions.
+CREATE TABLE IF NOT EXISTS model_versions (
+  version     INTEGER   PRIMARY KEY,
+  created_at  TIMESTAMP NOT NULL,
+  feature_set VARCHAR   NOT NULL,   -- seed | default
+  params      JSON      NOT NULL,   -- trees, max_samples, contamination, seed
+  training    JSON      NOT NULL,   -- period, rows, holdout rows, assets
+  metrics     JSON      NOT NULL,   -- train and holdout score mean/std, flagged shares
+  model       JSON      NOT NULL    -- the serialised forest
+);
+
+CREATE TABLE IF NOT EXISTS model_aliases (
+  alias      VARCHAR   PRIMARY KEY,
+  version    INTEGER   NOT NULL,
+  updated_at TIMESTAMP NOT NULL
+);

@@ -18,6 +18,15 @@ export interface Platform {
   recordJobRun(run: JobRun): Promise<void>;
   topAnomalies(query: TopQuery): Promise<TopResult>;
   status(now: Date): Promise<StatusReport>;
+  /** Fits a new model version on the Gold lookback ending at `now`; promotes it per policy. */
+  train(request: TrainRequest): Promise<TrainResult>;
+  /** Scores the Gold windows not scored yet with the champion and MERGEs them into anomalies. */
+  infer(request: InferRequest): Promise<InferResult>;
+  models(): Promise<ModelsReport>;
+  /** Points the champion alias at a version (manual promotion). */
+  promote(version: number): Promise<ModelVersion>;
+  /** An asset's window prices with anomaly flags, for charts. */
+  priceSeries(asset: string, since: Date, until: Date): Promise<PriceSeries>;
   /** Runs one read-only statement; anything else is refused before it runs. */
   readOnlySql(text: string, maxRows: number): Promise<SqlResult>;
   close(): Promise<void>;
@@ -138,10 +147,91 @@ export interface StatusReport {
   watermarks: { silver: string | null; gold: string | null };
   jobs: JobStatus[];
   anomalies_24h: number;
+  model: { champion: ModelVersion | null; versions: number };
 }
 
 export interface SqlResult {
   columns: string[];
   rows: Array<Record<string, unknown>>;
   truncated: boolean;
+}
+
+export interface ModelMetrics {
+  /** decision_function over the training part (the earlier 80 % of the period). */
+  train_mean: number;
+  train_std: number;
+  /** decision_function over the holdout (the latest 20 % of the period). */
+  holdout_mean: number | null;
+  holdout_std: number | null;
+  train_flagged_share: number;
+  holdout_flagged_share: number | null;
+  /** The threshold: windows with score_samples below it are anomalies. */
+  offset: number;
+}
+
+export interface ModelVersion {
+  version: number;
+  created_at: string;
+  feature_set: string;
+  params: { trees: number; max_samples: number; contamination: 'auto' | number; seed: number };
+  training: {
+    since: string;
+    until: string;
+    rows: number;
+    train_rows: number;
+    holdout_rows: number;
+    assets: string[];
+  };
+  metrics: ModelMetrics;
+  aliases: string[];
+}
+
+export interface TrainRequest {
+  now: Date;
+  /** Overrides the configured feature set for this run. */
+  featureSet?: 'seed' | 'default';
+}
+
+export interface TrainResult {
+  version: ModelVersion;
+  promoted: boolean;
+  /** The champion after this run (the new version when promoted), and the one before it. */
+  champion: ModelVersion | null;
+  previous_champion: ModelVersion | null;
+}
+
+export interface InferRequest {
+  now: Date;
+  /** Score again every window after this instant, not only the new ones (after a retrain). */
+  rescoreSince?: Date;
+}
+
+export interface InferResult {
+  model_version: number;
+  /** Windows scored in this run. */
+  scored: number;
+  /** Rows the MERGE inserted and updated (re-scored by another model). */
+  inserted: number;
+  updated: number;
+  /** Windows that became anomalous in this run (new rows, or re-scored into an anomaly). */
+  new_anomalies: AnomalyRow[];
+}
+
+export interface ModelsReport {
+  champion: number | null;
+  versions: ModelVersion[];
+}
+
+export interface PricePoint {
+  window_end: string;
+  price_avg: number;
+  is_anomaly: boolean;
+  anomaly_score: number | null;
+}
+
+export interface PriceSeries {
+  asset: string;
+  symbol: string | null;
+  simulated: boolean;
+  points: PricePoint[];
 }

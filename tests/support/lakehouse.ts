@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Clock } from '../../src/clock.js';
+import { type Config, loadConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/log.js';
 import type { MarketRecord, SourceKind } from '../../src/market/record.js';
 import type { Db } from '../../src/platform/local/db.js';
@@ -23,7 +24,15 @@ export interface TestLakehouse {
   close(): Promise<void>;
 }
 
-export async function createTestLakehouse(startIso = '2025-01-07T00:00:00Z'): Promise<TestLakehouse> {
+/** The configured defaults, with these settings (by their environment names) over them. */
+export function testConfig(env: Record<string, string> = {}): Config {
+  return loadConfig({ env: { LOG_LEVEL: 'silent', ...env }, cwd: tmpdir() });
+}
+
+export async function createTestLakehouse(
+  startIso = '2025-01-07T00:00:00Z',
+  model: Config['model'] = testConfig().model,
+): Promise<TestLakehouse> {
   const dir = await mkdtemp(join(tmpdir(), 'crm-test-'));
   const landingDir = join(dir, 'landing');
   let now = new Date(startIso);
@@ -31,6 +40,7 @@ export async function createTestLakehouse(startIso = '2025-01-07T00:00:00Z'): Pr
   const platform = await createLocalPlatform({
     dbPath: ':memory:',
     landingDir,
+    model,
     clock,
     logger: silentLogger(),
   });

@@ -1,4 +1,5 @@
 import type { Clock } from '../../clock.js';
+import type { ModelSettings } from '../../config.js';
 import { ExitCode, UserError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { SimEvent } from '../../market/record.js';
@@ -8,6 +9,7 @@ import type {
   JobStatus,
   LeaderboardRow,
   Platform,
+  PricePoint,
   StageStatus,
   StatusReport,
   TopQuery,
@@ -15,11 +17,15 @@ import type {
 } from '../port.js';
 import { type Db, openDb } from './db.js';
 import { createLocalLanding } from './landing.js';
+import { createLocalModels } from './models.js';
 import { runLocalPipeline } from './pipeline.js';
 
 export interface LocalPlatformDeps {
   dbPath: string;
   landingDir: string;
+  model: ModelSettings;
+  /** Landing files per pipeline transaction at most (default 500). */
+  pipelineGroupFiles?: number;
   clock: Clock;
   logger: Logger;
 }
@@ -29,6 +35,7 @@ export async function createLocalPlatform(deps: LocalPlatformDeps): Promise<Plat
   const db = await openDb(deps.dbPath);
   await db.script(sqlFile('local/schema'));
   const landing = createLocalLanding(deps.landingDir);
+  const models = createLocalModels(db, deps.model, deps.logger);
 
   return {
     kind: 'local',
@@ -61,6 +68,7 @@ export async function createLocalPlatform(deps: LocalPlatformDeps): Promise<Plat
       runLocalPipeline({
         db,
         landingRoot: deps.landingDir,
+        groupFiles: deps.pipelineGroupFiles ?? 500,
         listLanding: () => landing.list(),
         clock: deps.clock,
         logger: deps.logger,
@@ -90,6 +98,29 @@ export async function createLocalPlatform(deps: LocalPlatformDeps): Promise<Plat
           detail: JSON.stringify(run.detail ?? null),
         },
       );
+    },
+
+    train: (request) => models.train(request),
+    infer: (request) => models.infer(request),
+    models: () => models.report(),
+    promote: (version) => models.promote(version, deps.clock.now()),
+
+    async priceSeries(asset, since, until) {
+      const points = await db.all<PricePoint & { symbol: string | null; source: string | null }>(
+        sqlFile('queries/price_series'),
+        { asset, since: since.toISOString(), until: until.toISOString() },
+      );
+      return {
+        asset,
+        symbol: points.at(-1)?.symbol ?? null,
+        simulated: points.some((p) => (p.source ?? '').includes('simulator')),
+        points: points.map(({ window_end, price_avg, is_anomaly, anomaly_score }) => ({
+          window_end,
+          price_avg,
+          is_anomaly: Boolean(is_anomaly),
+          anomaly_score,
+        })),
+      };
     },
 
     async topAnomalies(query: TopQuery): Promise<TopResult> {
@@ -159,6 +190,7 @@ export async function createLocalPlatform(deps: LocalPlatformDeps): Promise<Plat
         watermarks: { silver: mark('silver', 20), gold: mark('gold', 2) },
         jobs,
         anomalies_24h: recent?.n ?? 0,
+        model: { champion: await models.champion(), versions: (await models.versions()).length },
       };
     },
 
@@ -184,7 +216,7 @@ export async function createLocalPlatform(deps: LocalPlatformDeps): Promise<Plat
         );
       }
       try {
-        return await db.readOnly(() => db.query(text, maxRows));
+        return await db.readOnly((tx) => tx.query(text, maxRows));
       } catch (err) {
         throw new UserError(`The query failed: ${firstLine(err)}`, { exitCode: ExitCode.Usage, cause: err });
       }
