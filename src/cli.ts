@@ -3,14 +3,19 @@ import { existsSync, realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { type Clock, fixedClock, systemClock } from './clock.js';
+import { acceleratedClock, type Clock, fixedClock, systemClock } from './clock.js';
+import { durationSchema } from './commands/duration.js';
+import { inferCommand } from './commands/infer.js';
 import { ingestCommand } from './commands/ingest.js';
+import { modelsCommand } from './commands/models.js';
 import { pipelineCommand } from './commands/pipeline.js';
 import { sqlCommand } from './commands/sql.js';
 import { statusCommand } from './commands/status.js';
 import { topArgsSchema, topCommand } from './commands/top.js';
+import { trainCommand } from './commands/train.js';
 import { type Config, ConfigError, loadConfig, parseMarketSource } from './config.js';
 import { ExitCode, UserError } from './errors.js';
+import { startMainJob } from './jobs/main-job.js';
 import { createLogger, type Logger } from './log.js';
 import { type App, createApp } from './main.js';
 import type { Reply } from './render/reply.js';
@@ -33,6 +38,8 @@ export interface CliIo {
   cwd: string;
   stdout: (text: string) => void;
   stderr: (text: string) => void;
+  /** Resolves when the process is asked to stop (SIGINT, SIGTERM): `run` then stops cleanly. */
+  stopRequested?: Promise<string>;
 }
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
@@ -57,17 +64,20 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 
   program
     .command('run')
-    .description('the main job: ingest new market data, then run the pipeline (what `npm start` runs)')
-    .action(
-      execute(async (app, now) => {
-        const { source, notice } = await app.marketSource();
-        const deps = { platform: app.platform, clock: app.clock, logger: app.logger };
-        const ingest = await ingestCommand({ ...deps, source, notice });
-        io.stdout(renderText(ingest));
-        await pipelineCommand(deps);
-        return statusCommand({ platform: app.platform, now });
-      }),
-    );
+    .description(
+      'the main job: ingest, pipeline, inference and training on their schedules (what `npm start` runs)',
+    )
+    .action(async (_options: unknown, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      if (globals.now) {
+        io.stderr(
+          '`run` follows the clock; --now applies to one-off commands such as train, infer and top.\n',
+        );
+        exitCode = ExitCode.Usage;
+        return;
+      }
+      exitCode = await withApp(io, globals, (app) => runMainJob(app, io), runClock);
+    });
 
   program
     .command('ingest')
@@ -103,6 +113,57 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .description('Bronze → Silver → Gold once, over the landing files not processed yet')
     .action(
       execute((app) => pipelineCommand({ platform: app.platform, clock: app.clock, logger: app.logger })),
+    );
+
+  program
+    .command('train')
+    .description(
+      'fit a new model version on the Gold lookback ending at the clock (--now for replayed history)',
+    )
+    .addOption(
+      new Option('--features <set>', 'feature set (default: MODEL_FEATURES)').choices(['seed', 'default']),
+    )
+    .action(
+      execute((app, _now, options: { features?: 'seed' | 'default' }) =>
+        trainCommand(
+          { platform: app.platform, clock: app.clock, logger: app.logger },
+          { featureSet: options.features },
+        ),
+      ),
+    );
+
+  program
+    .command('infer')
+    .description('score the Gold windows not scored yet with the champion and MERGE them into anomalies')
+    .option('--rescore <duration>', 'also score again every window of this last stretch, e.g. 24h')
+    .action(
+      execute(async (app, _now, options: { rescore?: string }) => {
+        const rescore = options.rescore === undefined ? undefined : durationSchema.safeParse(options.rescore);
+        if (rescore && !rescore.success) throw usage(`--rescore ${rescore.error.issues[0]?.message}`);
+        return inferCommand(
+          { platform: app.platform, clock: app.clock, logger: app.logger },
+          { rescoreSinceMs: rescore?.data },
+        );
+      }),
+    );
+
+  program
+    .command('models')
+    .description('model versions, their metrics, and which one is champion')
+    .action(execute((app, now) => modelsCommand({ platform: app.platform, now })));
+
+  program
+    .command('promote')
+    .description('make a model version the champion (with MODEL_PROMOTION=manual)')
+    .argument('<version>', 'the version number, e.g. 3 (see `models`)', parsePositiveInt)
+    .action(
+      execute(async (app, now, version: number) => {
+        const promoted = await app.platform.promote(version);
+        return {
+          ...(await modelsCommand({ platform: app.platform, now })),
+          title: `Model v${promoted.version} is champion`,
+        };
+      }),
     );
 
   program
@@ -154,6 +215,7 @@ async function withApp(
   io: CliIo,
   globals: GlobalOptions,
   work: (app: App, now: Date) => Promise<Reply>,
+  makeClock: (config: Config) => Clock = () => (globals.now ? fixedClock(globals.now) : systemClock),
 ): Promise<number> {
   let config: Config;
   try {
@@ -161,7 +223,7 @@ async function withApp(
   } catch (err) {
     return report(io, globals, err, undefined);
   }
-  const clock: Clock = globals.now ? fixedClock(globals.now) : systemClock;
+  const clock = makeClock(config);
   const logger = createLogger(config.log);
   let app: App | undefined;
   try {
@@ -193,13 +255,49 @@ function report(io: CliIo, globals: GlobalOptions, err: unknown, logger: Logger 
   return code;
 }
 
+/** `run`: the wall clock, or the accelerated one of the simulator demo (SIMULATOR_SPEED). */
+function runClock(config: Config): Clock {
+  return config.market.simulator.speed > 1 ? acceleratedClock(config.market.simulator.speed) : systemClock;
+}
+
+/** Starts the scheduled jobs, prints their live account, and stops cleanly when asked to. */
+async function runMainJob(app: App, io: CliIo): Promise<Reply> {
+  const { source, notice } = await app.marketSource();
+  const { config } = app;
+  const speed = config.market.simulator.speed;
+  io.stdout(
+    [
+      `crypto-risk-monitor: embedded lakehouse in ${config.dbPath}`,
+      `source: ${source.description}${speed > 1 ? `, running ${speed}× faster than real time` : ''}`,
+      ...(notice ? [notice] : []),
+      `schedules (UTC cron): ingest "${config.schedule.ingest}", pipeline "${config.schedule.pipeline}", ` +
+        `infer "${config.schedule.infer}", train "${config.schedule.train}"`,
+      'stop with Ctrl-C: the jobs in flight finish first',
+      '',
+    ].join('\n'),
+  );
+  const main = await startMainJob({
+    platform: app.platform,
+    clock: app.clock,
+    logger: app.logger,
+    source,
+    schedule: config.schedule,
+    print: (line) => io.stdout(`${line}\n`),
+  });
+  const signal = await (io.stopRequested ?? new Promise<string>(() => {}));
+  io.stdout(`${signal}: stopping; waiting for the jobs in flight\n`);
+  await main.stop();
+  return { title: 'Stopped cleanly.', data: { stopped: signal } };
+}
+
 function usage(message: string): UserError {
   return new UserError(message, { exitCode: ExitCode.Usage });
 }
 
 function describeIssue(issue: { path: PropertyKey[]; message: string }): string {
   const name = String(issue.path[0] ?? '');
-  return name === 'limit' ? issue.message : `--${name} must be ${issue.message}`;
+  if (name === 'limit') return issue.message;
+  return `--${name} ${issue.message.startsWith('must') ? '' : 'must be '}${issue.message}`;
 }
 
 function parseInstant(value: string): Date {
@@ -226,11 +324,21 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
+  const stopRequested = new Promise<string>((resolve) => {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(signal, () => {
+        resolve(signal);
+        // A second signal while stopping means: stop now.
+        process.once(signal, () => process.exit(130));
+      });
+    }
+  });
   const code = await runCli(process.argv.slice(2), {
     env: process.env,
     cwd: process.cwd(),
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
+    stopRequested,
   });
   process.exitCode = code;
 }

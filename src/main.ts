@@ -25,6 +25,8 @@ export async function createApp(config: Config, deps: { clock: Clock; logger: Lo
   const platform = await createLocalPlatform({
     dbPath: config.dbPath,
     landingDir: config.landingDir,
+    model: config.model,
+    pipelineGroupFiles: config.pipelineGroupFiles,
     clock,
     logger,
   });

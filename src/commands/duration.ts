@@ -7,9 +7,9 @@ export const durationSchema = z
   .string()
   .trim()
   .toLowerCase()
-  .regex(/^\d{1,4}[mhdw]$/, { error: 'a duration like 90m, 24h, 7d or 2w' })
+  .regex(/^\d{1,4}[mhdw]$/, { error: 'must be a duration like 90m, 24h, 7d or 2w' })
   .transform((text) => Number(text.slice(0, -1)) * UNITS[text.slice(-1) as keyof typeof UNITS])
-  .refine((ms) => ms > 0 && ms <= 90 * UNITS.d, { error: 'a duration from 1m to 90d' });
+  .refine((ms) => ms > 0 && ms <= 90 * UNITS.d, { error: 'must be a duration from 1m to 90d' });
 
 /** `24h`, `7d`, `90m`: days from two days up, else hours, else minutes. */
 export function formatDurationSpec(ms: number): string {

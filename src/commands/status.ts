@@ -1,5 +1,5 @@
-import type { Platform, StageStatus } from '../platform/port.js';
-import { formatAge, formatCount, formatDuration, formatTime } from '../render/format.js';
+import type { Platform, StageStatus, StatusReport } from '../platform/port.js';
+import { formatAge, formatCount, formatDuration, formatPercent, formatTime } from '../render/format.js';
 import type { Reply } from '../render/reply.js';
 
 /** Health of every stage, freshness, the last run of each job, and anomalies in the last 24 h. */
@@ -37,6 +37,7 @@ export async function statusCommand(deps: { platform: Platform; now: Date }): Pr
       },
       { label: 'Silver watermark', value: formatTime(report.watermarks.silver) },
       { label: 'Gold watermark', value: formatTime(report.watermarks.gold) },
+      { label: 'Champion model', value: describeChampion(report, deps.now) },
       { label: 'Anomalies, last 24 h', value: formatCount(report.anomalies_24h) },
     ],
     tables: [
@@ -78,6 +79,21 @@ export async function statusCommand(deps: { platform: Platform; now: Date }): Pr
     notes,
     data: report,
   };
+}
+
+function describeChampion(report: StatusReport, now: Date): string {
+  const champion = report.model.champion;
+  if (!champion) {
+    return report.model.versions === 0
+      ? 'none yet (run `crypto-risk train`)'
+      : `none set; ${report.model.versions} version(s)`;
+  }
+  const age = formatAge((now.getTime() - Date.parse(champion.created_at)) / 1000);
+  return (
+    `v${champion.version}, trained ${age} ago on ${formatCount(champion.training.rows)} windows (${champion.feature_set} features); ` +
+    `flagged ${formatPercent(champion.metrics.train_flagged_share, 1)} in training, ` +
+    `${formatPercent(champion.metrics.holdout_flagged_share, 1)} in holdout`
+  );
 }
 
 const COUNTER_LABELS: Record<string, string> = {

@@ -1,4 +1,5 @@
 import type { MarketSource } from '../market/sources.js';
+import { formatCount } from '../render/format.js';
 import { type JobDeps, recordRun } from './record-run.js';
 
 export interface IngestResult {
@@ -48,8 +49,14 @@ export function runIngest(deps: JobDeps & { source: MarketSource }): Promise<Ing
       }
       return result;
     },
-    (r) =>
-      `ingest: ${r.records} records in ${r.batches.length} file(s) from ${r.source}` +
-      (r.events > 0 ? `, ${r.events} simulated event(s)` : ''),
+    describeIngest,
+  );
+}
+
+export function describeIngest(r: IngestResult): string {
+  if (r.records === 0) return `ingest: nothing new from ${r.source}`;
+  return (
+    `ingest: ${formatCount(r.records)} records in ${r.batches.length} file(s) from ${r.source}` +
+    (r.events > 0 ? `, ${r.events} injected event(s) recorded` : '')
   );
 }

@@ -1,4 +1,5 @@
 import type { PipelineRun } from '../platform/port.js';
+import { formatCount } from '../render/format.js';
 import { type JobDeps, recordRun } from './record-run.js';
 
 /** Bronze → Silver → Gold once, over the landing files not processed yet. */
@@ -11,7 +12,7 @@ export function describePipelineRun(r: PipelineRun): string {
   const dropped =
     r.silver.dropped_missing + r.silver.dropped_future + r.silver.dropped_late + r.silver.dropped_duplicate;
   return (
-    `pipeline: ${r.files} file(s), ${r.bronze.rows_in} lines → ${r.silver.rows_out} Silver rows ` +
-    `(${dropped} dropped, ${r.bronze.rescued} rescued) → ${r.gold.windows_emitted} Gold windows`
+    `pipeline: ${formatCount(r.files)} file(s), ${formatCount(r.bronze.rows_in)} lines → ${formatCount(r.silver.rows_out)} Silver rows ` +
+    `(${formatCount(dropped)} dropped, ${formatCount(r.bronze.rescued)} rescued) → ${formatCount(r.gold.windows_emitted)} Gold windows`
   );
 }

@@ -1,0 +1,46 @@
+import type { ModelVersion, Platform } from '../platform/port.js';
+import { formatAge, formatCount, formatPercent, formatScore, formatTime } from '../render/format.js';
+import type { Reply, Table } from '../render/reply.js';
+
+/** The model versions with their metrics, and which is champion. */
+export async function modelsCommand(deps: { platform: Platform; now: Date }): Promise<Reply> {
+  const report = await deps.platform.models();
+  return {
+    title: 'Models',
+    summary:
+      report.versions.length === 0
+        ? 'No model yet: run `crypto-risk train` (the daily job trains one too).'
+        : `${report.versions.length} version(s); champion ${report.champion === null ? 'unset (inference uses the latest version)' : `v${report.champion}`}.`,
+    tables: report.versions.length === 0 ? [] : [versionsTable(report.versions, deps.now)],
+    data: report,
+  };
+}
+
+export function versionsTable(versions: readonly ModelVersion[], now: Date): Table {
+  return {
+    columns: [
+      { header: 'version' },
+      { header: 'trained' },
+      { header: 'age', align: 'right' },
+      { header: 'features' },
+      { header: 'windows', align: 'right' },
+      { header: 'flagged train', align: 'right' },
+      { header: 'flagged holdout', align: 'right' },
+      { header: 'holdout mean±std', align: 'right' },
+      { header: 'aliases' },
+    ],
+    rows: versions.map((v) => [
+      `v${v.version}`,
+      formatTime(v.created_at),
+      formatAge((now.getTime() - Date.parse(v.created_at)) / 1000),
+      v.feature_set,
+      formatCount(v.training.rows),
+      formatPercent(v.metrics.train_flagged_share, 1),
+      formatPercent(v.metrics.holdout_flagged_share, 1),
+      v.metrics.holdout_mean === null
+        ? '—'
+        : `${formatScore(v.metrics.holdout_mean)}±${formatScore(v.metrics.holdout_std)}`,
+      v.aliases.join(', '),
+    ]),
+  };
+}

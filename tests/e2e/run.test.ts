@@ -1,0 +1,92 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli.js';
+import { type CliProcess, spawnCli } from '../support/cli-process.js';
+
+let dir: string;
+let proc: CliProcess | undefined;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'crm-run-'));
+});
+afterEach(async () => {
+  proc?.child.kill('SIGKILL');
+  proc = undefined;
+  await rm(dir, { recursive: true, force: true });
+});
+
+const env = () => ({
+  DATA_DIR: join(dir, 'data'),
+  MARKET_SOURCE: 'simulator',
+  SIMULATOR_HISTORY_HOURS: '6',
+  LOG_LEVEL: 'warn',
+});
+
+async function status() {
+  let out = '';
+  const code = await runCli(['status', '--json'], {
+    env: env(),
+    cwd: dir,
+    stdout: (t) => {
+      out += t;
+    },
+    stderr: () => {},
+  });
+  expect(code).toBe(0);
+  return JSON.parse(out);
+}
+
+describe('crypto-risk run (npm start)', () => {
+  it('on empty storage backfills, trains and scores at once, tells what ran, and stops cleanly on SIGINT', async () => {
+    proc = spawnCli(['run'], env());
+    await proc.waitFor(/^source: market simulator \(seed 42\): SIMULATED data/);
+    await proc.waitFor(/^\d\d:\d\d:\d\d ingest: [\d,]+ records in 1 file\(s\)/);
+    await proc.waitFor(/^\d\d:\d\d:\d\d pipeline: 1 file\(s\), [\d,]+ lines → [\d,]+ Silver rows/);
+    await proc.waitFor(
+      /^\d\d:\d\d:\d\d train: model v1 \(default features\) on [\d,]+ windows, .*; champion v1$/,
+    );
+    await proc.waitFor(
+      /^\d\d:\d\d:\d\d infer: [\d,]+ windows scored with model v1 \([\d,]+ new, 0 re-scored\), \d+ new anomal/,
+    );
+    proc.child.kill('SIGINT');
+    expect(await proc.exited).toEqual({ code: 0, signal: null });
+    expect(proc.stdout()).toMatch(/SIGINT: stopping; waiting for the jobs in flight\nStopped cleanly\.\n$/);
+
+    const report = await status();
+    expect(report.model.champion.version).toBe(1);
+    expect(report.jobs.map((j: { job: string; result: string }) => `${j.job}:${j.result}`)).toEqual([
+      'infer:succeeded',
+      'ingest:succeeded',
+      'pipeline:succeeded',
+      'train:succeeded',
+    ]);
+    const anomalies = report.stages.find((s: { stage: string }) => s.stage === 'anomalies');
+    expect(anomalies.rows).toBeGreaterThan(0);
+
+    // a second start carries on: no new model, nothing scored twice
+    proc = spawnCli(['run'], env());
+    await proc.waitFor(/^\d\d:\d\d:\d\d infer: /);
+    proc.child.kill('SIGTERM');
+    expect((await proc.exited).code).toBe(0);
+    expect(proc.stdout()).not.toMatch(/ train: /);
+    const again = await status();
+    expect(again.model.versions).toBe(1);
+    const rows = again.stages.find((s: { stage: string }) => s.stage === 'anomalies').rows;
+    expect(rows).toBeGreaterThanOrEqual(anomalies.rows);
+  });
+
+  it('refuses --now, which has no meaning for a job that follows the clock', async () => {
+    let err = '';
+    const code = await runCli(['run', '--now', '2025-01-01T00:00:00Z'], {
+      env: env(),
+      cwd: dir,
+      stdout: () => {},
+      stderr: (t) => {
+        err += t;
+      },
+    });
+    expect(code).toBe(2);
+    expect(err).toMatch(/`run` follows the clock/);
+  });
+});

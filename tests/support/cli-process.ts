@@ -1,0 +1,72 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** The command line as a separate process (through tsx, as `npm run cli` runs it). */
+export interface CliProcess {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the first line of the stream that matches, rejects if the process ends first. */
+  waitFor(pattern: RegExp, stream?: 'stdout' | 'stderr', timeoutMs?: number): Promise<string>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export function spawnCli(args: string[], env: Record<string, string>): CliProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const text = { stdout: '', stderr: '' };
+  const waiters: Array<() => void> = [];
+  for (const stream of ['stdout', 'stderr'] as const) {
+    child[stream]?.on('data', (chunk: Buffer) => {
+      text[stream] += chunk.toString();
+      for (const wake of waiters.splice(0)) wake();
+    });
+  }
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.on('exit', (code, signal) => {
+      resolve({ code, signal });
+      for (const wake of waiters.splice(0)) wake();
+    });
+  });
+  let ended = false;
+  void exited.then(() => {
+    ended = true;
+  });
+  return {
+    child,
+    stdout: () => text.stdout,
+    stderr: () => text.stderr,
+    exited,
+    waitFor(pattern, stream = 'stdout', timeoutMs = 60_000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () =>
+            reject(new Error(`timed out waiting for ${pattern} in ${stream}:\n${text[stream].slice(-2000)}`)),
+          timeoutMs,
+        );
+        const check = () => {
+          const line = text[stream].split('\n').find((l) => pattern.test(l));
+          if (line !== undefined) {
+            clearTimeout(timer);
+            resolve(line);
+          } else if (ended) {
+            clearTimeout(timer);
+            reject(
+              new Error(
+                `the process ended before ${pattern} appeared in ${stream}:\n${text[stream].slice(-2000)}${text.stderr.slice(-2000)}`,
+              ),
+            );
+          } else {
+            waiters.push(check);
+          }
+        };
+        check();
+      });
+    },
+  };
+}
