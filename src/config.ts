@@ -239,6 +239,10 @@ export function loadConfig(input: LoadConfigInput): Config {
   if (raw.COINGECKO_API_PLAN === 'pro' && !String(raw.COINGECKO_API_KEY ?? '').trim()) {
     problems.push('COINGECKO_API_PLAN: pro needs COINGECKO_API_KEY to be set');
   }
+  const speed = Number(raw.SIMULATOR_SPEED ?? 1);
+  if (speed > 1 && parseMarketSource(String(raw.MARKET_SOURCE ?? 'auto'))?.kind !== 'simulator') {
+    problems.push('SIMULATOR_SPEED: only the simulator can run faster than real time; set MARKET_SOURCE=simulator');
+  }
   if (problems.length > 0 || !s) throw new ConfigError(problems);
 
   const dataDir = resolve(input.cwd, s.DATA_DIR);
