@@ -3,7 +3,9 @@ import { existsSync, realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { z } from 'zod';
 import { acceleratedClock, type Clock, fixedClock, systemClock } from './clock.js';
+import { chartCommand } from './commands/chart.js';
 import { durationSchema } from './commands/duration.js';
 import { inferCommand } from './commands/infer.js';
 import { ingestCommand } from './commands/ingest.js';
@@ -18,6 +20,7 @@ import { ExitCode, UserError } from './errors.js';
 import { startMainJob } from './jobs/main-job.js';
 import { createLogger, type Logger } from './log.js';
 import { type App, createApp } from './main.js';
+import { coinIdSchema } from './market/record.js';
 import type { Reply } from './render/reply.js';
 import { renderText } from './render/text.js';
 
@@ -186,6 +189,23 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     );
 
   program
+    .command('chart')
+    .description('price with anomaly markers as a PNG (the chart the Slack bot posts)')
+    .argument('<asset>', 'CoinGecko id, e.g. bitcoin')
+    .option('--since <duration>', 'look-back: 90m, 24h, 7d, 2w', '24h')
+    .requiredOption('--out <file>', 'where to write the PNG')
+    .action(
+      execute(async (app, now, asset: string, options: { since: string; out: string }) => {
+        const parsed = chartArgsSchema.safeParse({ asset, since: options.since });
+        if (!parsed.success) throw usage(parsed.error.issues.map((i) => describeIssue(i)).join('; '));
+        return chartCommand(
+          { asset: parsed.data.asset, sinceMs: parsed.data.since, out: resolve(io.cwd, options.out) },
+          { platform: app.platform, now },
+        );
+      }),
+    );
+
+  program
     .command('sql')
     .description('one read-only SQL statement (SELECT or EXPLAIN) against the lakehouse')
     .argument('<query>', 'the statement, quoted')
@@ -314,6 +334,8 @@ function parsePositiveInt(value: string): number {
     throw new InvalidArgumentError('expected a whole number from 1 to 100000');
   return n;
 }
+
+const chartArgsSchema = z.object({ asset: coinIdSchema, since: durationSchema });
 
 /** True when this file is the program being run (directly, through tsx, or through the bin link). */
 function isEntryPoint(): boolean {

@@ -241,7 +241,9 @@ export function loadConfig(input: LoadConfigInput): Config {
   }
   const speed = Number(raw.SIMULATOR_SPEED ?? 1);
   if (speed > 1 && parseMarketSource(String(raw.MARKET_SOURCE ?? 'auto'))?.kind !== 'simulator') {
-    problems.push('SIMULATOR_SPEED: only the simulator can run faster than real time; set MARKET_SOURCE=simulator');
+    problems.push(
+      'SIMULATOR_SPEED: only the simulator can run faster than real time; set MARKET_SOURCE=simulator',
+    );
   }
   if (problems.length > 0 || !s) throw new ConfigError(problems);
 

@@ -25,6 +25,8 @@ export interface Platform {
   models(): Promise<ModelsReport>;
   /** Points the champion alias at a version (manual promotion). */
   promote(version: number): Promise<ModelVersion>;
+  /** The assets that have Gold windows, in order. */
+  assets(): Promise<string[]>;
   /** An asset's window prices with anomaly flags, for charts. */
   priceSeries(asset: string, since: Date, until: Date): Promise<PriceSeries>;
   /** Runs one read-only statement; anything else is refused before it runs. */

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,6 +88,42 @@ describe('crypto-risk command line', () => {
       'ethereum',
       'solana',
     ]);
+  });
+
+  it('trains, scores, lists models, shows the top anomalies and writes the chart', async () => {
+    expect((await cli(['ingest', NOW])).code).toBe(0);
+    expect((await cli(['pipeline', NOW])).code).toBe(0);
+    const train = await cli(['train', NOW]);
+    expect(train.code).toBe(0);
+    expect(train.stdout).toMatch(/^Model v1 trained\n/);
+    expect(train.stdout).toMatch(/Period: +2025-02-22 12:00 UTC – 2025-03-01 12:00 UTC/);
+    const infer = await cli(['infer', NOW, '--json']);
+    expect(infer.code).toBe(0);
+    const scored = infer.json();
+    expect(scored).toMatchObject({ model_version: 1, updated: 0 });
+    expect(scored.scored).toBeGreaterThan(150);
+    expect(scored.new_anomalies.length).toBeGreaterThan(0);
+
+    const models = await cli(['models', NOW, '--json']);
+    expect(models.json()).toMatchObject({ champion: 1, versions: [{ version: 1, aliases: ['champion'] }] });
+    const top = await cli(['top', '3', '--since', '24h', NOW, '--json']);
+    const result = top.json();
+    expect(result.scored_windows).toBe(scored.scored);
+    expect(result.windows).toHaveLength(3);
+    expect(result.windows[0].anomaly_score).toBe(scored.new_anomalies[0].anomaly_score);
+    expect((await cli(['top', '3', NOW])).stdout).toMatch(/!! SIMULATED DATA/);
+
+    const out = join(dir, 'charts', 'btc.png');
+    const chart = await cli(['chart', 'bitcoin', '--out', out, NOW]);
+    expect(chart.code).toBe(0);
+    expect(readFileSync(out).subarray(1, 4).toString()).toBe('PNG');
+    expect(chart.stdout).toMatch(
+      /bitcoin \(BTC\): 5-minute average price, last 24h · \d+ anomal(y|ies) · SIMULATED DATA/,
+    );
+    const unknown = await cli(['chart', 'bitcoinn', '--out', out, NOW]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/There is no data for "bitcoinn"\. Assets with data: bitcoin, cardano/);
+    expect((await cli(['promote', '9'])).stderr).toMatch(/There is no model version 9/);
   });
 
   it('refuses anything but one read-only statement, and changes nothing', async () => {

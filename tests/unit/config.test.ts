@@ -59,7 +59,12 @@ describe('configuration', () => {
 
   it('checks the model and schedule settings, and that only the simulator can be sped up', () => {
     const problems = problemsOf(() =>
-      load({ MODEL_CONTAMINATION: '0.7', SCHEDULE_TRAIN: 'daily', TRAIN_LOOKBACK: '7y', SIMULATOR_SPEED: '60' }),
+      load({
+        MODEL_CONTAMINATION: '0.7',
+        SCHEDULE_TRAIN: 'daily',
+        TRAIN_LOOKBACK: '7y',
+        SIMULATOR_SPEED: '60',
+      }),
     );
     expect(problems).toEqual([
       'MODEL_CONTAMINATION: must be auto or a number in (0, 0.5]',
@@ -70,7 +75,12 @@ describe('configuration', () => {
     expect(problemsOf(() => load({ SIMULATOR_SPEED: '60' }))).toEqual([
       'SIMULATOR_SPEED: only the simulator can run faster than real time; set MARKET_SOURCE=simulator',
     ]);
-    const config = load({ MARKET_SOURCE: 'simulator', SIMULATOR_SPEED: '60', MODEL_CONTAMINATION: 'auto', TRAIN_LOOKBACK: '3d' });
+    const config = load({
+      MARKET_SOURCE: 'simulator',
+      SIMULATOR_SPEED: '60',
+      MODEL_CONTAMINATION: 'auto',
+      TRAIN_LOOKBACK: '3d',
+    });
     expect(config.market.simulator.speed).toBe(60);
     expect(config.model).toMatchObject({ contamination: 'auto', lookbackMs: 3 * 86_400_000 });
   });

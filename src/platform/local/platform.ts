@@ -105,6 +105,12 @@ export async function createLocalPlatform(deps: LocalPlatformDeps): Promise<Plat
     models: () => models.report(),
     promote: (version) => models.promote(version, deps.clock.now()),
 
+    async assets() {
+      return (await db.all<{ asset: string }>('SELECT DISTINCT asset FROM metrics_gold ORDER BY asset')).map(
+        (r) => r.asset,
+      );
+    },
+
     async priceSeries(asset, since, until) {
       const points = await db.all<PricePoint & { symbol: string | null; source: string | null }>(
         sqlFile('queries/price_series'),
