@@ -5,6 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli.js';
 import { type CliProcess, spawnCli } from '../support/cli-process.js';
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 let dir: string;
 let proc: CliProcess | undefined;
 beforeEach(async () => {
@@ -74,6 +76,33 @@ describe('crypto-risk run (npm start)', () => {
     expect(again.model.versions).toBe(1);
     const rows = again.stages.find((s: { stage: string }) => s.stage === 'anomalies').rows;
     expect(rows).toBeGreaterThanOrEqual(anomalies.rows);
+  });
+
+  it('runs the simulator demo faster than real time, on the configured schedules', async () => {
+    proc = spawnCli(['run'], {
+      ...env(),
+      SIMULATOR_HISTORY_HOURS: '3',
+      SIMULATOR_SPEED: '120',
+      SCHEDULE_INGEST: '*/3 * * * * *', // every 3 seconds (a seconds field is allowed)
+    });
+    await proc.waitFor(
+      /^source: market simulator \(seed 42\): SIMULATED data, running 120× faster than real time$/,
+    );
+    await proc.waitFor(/^\d\d:\d\d:\d\d infer: /);
+    // 3 s of wall time are 6 simulated minutes: every scheduled ingest lands a few minutes of ticks
+    const ingests = () =>
+      proc
+        ?.stdout()
+        .split('\n')
+        .filter((l) => / ingest: [\d,]+ records/.test(l)) ?? [];
+    for (let waited = 0; ingests().length < 2 && waited < 20_000; waited += 250) await sleep(250);
+    const [first, scheduled] = ingests().map((l) =>
+      Number(/ingest: ([\d,]+) records/.exec(l)?.[1]?.replace(/,/g, '')),
+    );
+    expect(scheduled).toBeGreaterThanOrEqual(5); // five assets, at least one simulated minute each
+    expect(first).toBeGreaterThan(scheduled as number); // the first round carried the history
+    proc.child.kill('SIGINT');
+    expect((await proc.exited).code).toBe(0);
   });
 
   it('refuses --now, which has no meaning for a job that follows the clock', async () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { acceleratedClock } from '../../src/clock.js';
 import { createScheduler } from '../../src/jobs/scheduler.js';
 import { silentLogger } from '../../src/log.js';
 
@@ -76,5 +77,16 @@ describe('scheduler', () => {
     expect(await scheduler.runNow('ingest')).toBe(true);
     expect(calls).toBe(2);
     await scheduler.stop();
+  });
+});
+
+describe('accelerated clock', () => {
+  it('runs the given number of times faster than the wall clock from its origin', async () => {
+    const origin = new Date('2025-01-07T00:00:00Z');
+    const clock = acceleratedClock(600, origin);
+    await sleep(200);
+    const elapsed = clock.now().getTime() - origin.getTime();
+    expect(elapsed).toBeGreaterThanOrEqual(600 * 190);
+    expect(elapsed).toBeLessThan(600 * 1_000);
   });
 });
