@@ -14,7 +14,6 @@ import type { Clock } from '../src/clock.js';
 import { loadConfig } from '../src/config.js';
 import { runIngest } from '../src/jobs/ingest.js';
 import { silentLogger } from '../src/log.js';
-import { createCoinGeckoClient } from '../src/market/coingecko.js';
 import { simulatorSource } from '../src/market/sources.js';
 import { createLocalPlatform } from '../src/platform/local/platform.js';
 
@@ -50,15 +49,7 @@ const dataFile = join(dir, 'data.duckdb');
   });
   const source = simulatorSource({
     state: platform.state,
-    logger,
     assets: base.market.assets,
-    coingecko: createCoinGeckoClient({
-      plan: 'public',
-      timeoutMs: 100,
-      retries: 0,
-      maxRetryAfterMs: 0,
-      logger,
-    }),
     simulator: base.market.simulator,
   });
   await runIngest({ platform, clock, logger, source });

@@ -35,7 +35,7 @@ export interface SourceDeps {
 }
 
 /** CoinGecko: the first poll backfills the last 24 h per coin, then every poll takes a snapshot. */
-export function coinGeckoSource(deps: SourceDeps): MarketSource {
+export function coinGeckoSource(deps: Pick<SourceDeps, 'state' | 'assets' | 'coingecko'>): MarketSource {
   const BACKFILLED = 'coingecko.backfilled';
   return {
     kind: 'coingecko',
@@ -64,7 +64,7 @@ export function coinGeckoSource(deps: SourceDeps): MarketSource {
  * The market simulator, one seeded stream per asset. The first poll of an asset produces its
  * history (SIMULATOR_HISTORY_HOURS back from now); later polls continue it up to now.
  */
-export function simulatorSource(deps: SourceDeps): MarketSource {
+export function simulatorSource(deps: Pick<SourceDeps, 'state' | 'assets' | 'simulator'>): MarketSource {
   const { seed, tickSeconds, historyHours } = deps.simulator;
   const key = (asset: string) => `simulator.${seed}.${tickSeconds}.${asset}`;
   return {
@@ -103,7 +103,11 @@ export function simulatorSource(deps: SourceDeps): MarketSource {
 }
 
 /** Replay of an OHLCV CSV as one asset: every row up to `now` not landed before, a batch per UTC day. */
-export function replaySource(deps: SourceDeps, file: string, asset: string): MarketSource {
+export function replaySource(
+  deps: Pick<SourceDeps, 'state' | 'logger'>,
+  file: string,
+  asset: string,
+): MarketSource {
   const key = `replay.${file}@${asset}`;
   const spec = assetSpecFor(asset);
   let parsed: OhlcvFile | undefined;

@@ -2,7 +2,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.js';
 import { runIngest } from '../../src/jobs/ingest.js';
 import { silentLogger } from '../../src/log.js';
-import { createCoinGeckoClient } from '../../src/market/coingecko.js';
 import { simulatorSource } from '../../src/market/sources.js';
 import { createTestLakehouse, type TestLakehouse, testConfig } from '../support/lakehouse.js';
 
@@ -20,15 +19,7 @@ async function simulatedLake(hours: number, env: Record<string, string> = {}) {
   const logger = silentLogger();
   const source = simulatorSource({
     state: lake.platform.state,
-    logger,
     assets: config.market.assets,
-    coingecko: createCoinGeckoClient({
-      plan: 'public',
-      timeoutMs: 100,
-      retries: 0,
-      maxRetryAfterMs: 0,
-      logger,
-    }),
     simulator: config.market.simulator,
   });
   const step = async (iso: string) => {

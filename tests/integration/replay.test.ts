@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runIngest } from '../../src/jobs/ingest.js';
 import { silentLogger } from '../../src/log.js';
-import { createCoinGeckoClient } from '../../src/market/coingecko.js';
 import { replaySource } from '../../src/market/sources.js';
 import { createTestLakehouse, type TestLakehouse } from '../support/lakehouse.js';
 
@@ -25,21 +24,7 @@ interface Row {
 
 /** A replay source over `file` as bitcoin, keeping its progress in the test lakehouse. */
 function replayOf(file: string) {
-  const logger = silentLogger();
-  const deps = {
-    state: lake.platform.state,
-    logger,
-    assets: ['bitcoin'],
-    coingecko: createCoinGeckoClient({
-      plan: 'public',
-      timeoutMs: 100,
-      retries: 0,
-      maxRetryAfterMs: 0,
-      logger,
-    }),
-    simulator: { seed: 1, tickSeconds: 60, historyHours: 0 },
-  };
-  return replaySource(deps, file, 'bitcoin');
+  return replaySource({ state: lake.platform.state, logger: silentLogger() }, file, 'bitcoin');
 }
 
 const ingest = (source: ReturnType<typeof replayOf>) =>
