@@ -6,6 +6,8 @@ import { fitIsolationForest, type IsolationForest } from './isolation-forest.js'
 export const MIN_TRAIN_ROWS = 100;
 /** The latest share of the period is held out to see how scores hold up on newer data. */
 export const HOLDOUT_SHARE = 0.2;
+/** Windows a training period needs at least, so that MIN_TRAIN_ROWS remain after the holdout. */
+export const MIN_PERIOD_ROWS = Math.ceil(MIN_TRAIN_ROWS / (1 - HOLDOUT_SHARE));
 
 export interface FitSettings {
   trees: number;

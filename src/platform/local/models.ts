@@ -3,7 +3,7 @@ import { ExitCode, UserError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { computeFeatures, type FeatureRow, type GoldWindow, TRAILING_WINDOWS } from '../../model/features.js';
 import { loadIsolationForest } from '../../model/isolation-forest.js';
-import { fitModel, MIN_TRAIN_ROWS } from '../../model/training.js';
+import { fitModel, MIN_PERIOD_ROWS } from '../../model/training.js';
 import { sqlFile } from '../../sql-files.js';
 import type {
   AnomalyRow,
@@ -74,9 +74,9 @@ export function createLocalModels(db: Db, settings: ModelSettings, logger: Logge
       const gold = await goldWithWarmup(since, until, settings.maxRows);
       const rows = computeFeatures(gold, featureSet).filter((r) => r.window_end > since.toISOString());
       const period = `${since.toISOString()} – ${until.toISOString()}`;
-      if (rows.length < MIN_TRAIN_ROWS / (1 - 0.2)) {
+      if (rows.length < MIN_PERIOD_ROWS) {
         throw new UserError(
-          `Too little data to train: ${rows.length} Gold windows in ${period} (at least ${Math.ceil(MIN_TRAIN_ROWS / 0.8)} are needed). ` +
+          `Too little data to train: ${rows.length} Gold windows in ${period} (at least ${MIN_PERIOD_ROWS} are needed). ` +
             'Let ingest and the pipeline run longer, or pass --now at the end of replayed history. No model was made.',
         );
       }
