@@ -1,6 +1,8 @@
+import type { ChartInput } from './chart.js';
+
 /**
  * A command's answer, independent of where it is shown: the CLI renders it as text (render/text),
- * Slack as Block Kit. `data` is the machine-readable form printed by `--json`.
+ * Slack as Block Kit (render/blocks). `data` is the machine-readable form printed by `--json`.
  */
 export interface Reply {
   title: string;
@@ -9,6 +11,10 @@ export interface Reply {
   summary?: string;
   fields?: Field[];
   tables?: Table[];
+  /** A price chart; surfaces that show images render it (render/chart). */
+  chart?: ChartInput;
+  /** Buttons; surfaces without buttons tell the user the equivalent command instead. */
+  actions?: Action[];
   /** Hints: what the numbers mean, what to do next. */
   notes?: string[];
   data: unknown;
@@ -28,4 +34,14 @@ export interface Table {
 export interface Column {
   header: string;
   align?: 'left' | 'right';
+}
+
+export interface Action {
+  /** Identifies the handler (Slack action_id). */
+  id: string;
+  label: string;
+  value: string;
+  style?: 'primary' | 'danger';
+  /** A confirmation dialog shown before the action runs. */
+  confirm?: { title: string; text: string; confirm: string; deny: string };
 }
