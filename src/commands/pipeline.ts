@@ -1,8 +1,9 @@
-import { describePipelineRun, runPipeline } from '../jobs/pipeline.js';
+import { runPipeline } from '../jobs/pipeline.js';
 import type { JobDeps } from '../jobs/record-run.js';
 import type { StageCounts } from '../platform/port.js';
 import { formatCount } from '../render/format.js';
 import type { Reply } from '../render/reply.js';
+import { describePipelineRun } from '../render/summaries.js';
 
 /** Bronze → Silver → Gold once over the new landing files, with the per-stage counts. */
 export async function pipelineCommand(deps: JobDeps): Promise<Reply> {

@@ -3,6 +3,7 @@ import { coinIdSchema } from '../market/record.js';
 import type { Platform } from '../platform/port.js';
 import { formatCount, formatPercent, formatPrice, formatScore, formatTime } from '../render/format.js';
 import type { Reply } from '../render/reply.js';
+import { priceChart } from './chart.js';
 import { durationSchema, formatDurationSpec } from './duration.js';
 
 export const topArgsSchema = z.object({
@@ -40,8 +41,11 @@ export async function topCommand(args: TopArgs, deps: { platform: Platform; now:
   } else if (total === 0) {
     notes.push(`${formatCount(result.scored_windows)} windows were scored; none was anomalous.`);
   }
+  const chartAsset = args.asset ?? result.leaderboard[0]?.asset;
+  const chart = chartAsset ? await priceChart({ asset: chartAsset, sinceMs: args.since }, deps) : undefined;
   return {
     title: `Top anomalies, last ${period}${scope}`,
+    chart,
     badge:
       simulated.length > 0
         ? `SIMULATED DATA: ${simulated.join(', ')} come from the market simulator`

@@ -1,5 +1,5 @@
 import type { MarketSource } from '../market/sources.js';
-import { formatCount } from '../render/format.js';
+import { describeIngest } from '../render/summaries.js';
 import { type JobDeps, recordRun } from './record-run.js';
 
 export interface IngestResult {
@@ -50,13 +50,5 @@ export function runIngest(deps: JobDeps & { source: MarketSource }): Promise<Ing
       return result;
     },
     describeIngest,
-  );
-}
-
-export function describeIngest(r: IngestResult): string {
-  if (r.records === 0) return `ingest: nothing new from ${r.source}`;
-  return (
-    `ingest: ${formatCount(r.records)} records in ${r.batches.length} file(s) from ${r.source}` +
-    (r.events > 0 ? `, ${r.events} injected event(s) recorded` : '')
   );
 }

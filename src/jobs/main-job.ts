@@ -1,17 +1,21 @@
 import type { Config } from '../config.js';
+import { UserError } from '../errors.js';
 import type { MarketSource } from '../market/sources.js';
-import { describeInfer, runInfer } from './infer.js';
-import { describeIngest, runIngest } from './ingest.js';
-import { describePipelineRun, runPipeline } from './pipeline.js';
+import { describeInfer, describeIngest, describePipelineRun, describeTrain } from '../render/summaries.js';
+import { runInfer } from './infer.js';
+import { runIngest } from './ingest.js';
+import { runPipeline } from './pipeline.js';
 import type { JobDeps } from './record-run.js';
+import { followRetrain } from './retrain.js';
 import { createScheduler } from './scheduler.js';
-import { describeTrain, runTrain } from './train.js';
 
 export interface MainJobDeps extends JobDeps {
   source: MarketSource;
   schedule: Config['schedule'];
   /** One line of the live account (the caller prints it). */
   print(line: string): void;
+  /** More jobs on the same scheduler (the Slack feed); `run` returns its line of the account, if any. */
+  extraJobs?: Array<{ name: string; cron: string; run(): Promise<string | undefined> }>;
 }
 
 /** After a new champion, the windows of this last stretch are scored again with it. */
@@ -29,11 +33,16 @@ export async function startMainJob(deps: MainJobDeps): Promise<{ stop(): Promise
   let rescoreSince: Date | undefined;
 
   const job =
-    <T>(name: string, work: () => Promise<T>, describe: (result: T) => string) =>
+    <T>(
+      name: string,
+      work: () => Promise<T>,
+      describe: (result: T) => string,
+      quiet?: (result: T) => boolean,
+    ) =>
     async () => {
       try {
         const result = await work();
-        print(`${stamp()} ${describe(result)}`);
+        if (!quiet?.(result)) print(`${stamp()} ${describe(result)}`);
         return result;
       } catch (err) {
         print(`${stamp()} ${name} FAILED: ${err instanceof Error ? err.message : String(err)}`);
@@ -51,7 +60,12 @@ export async function startMainJob(deps: MainJobDeps): Promise<{ stop(): Promise
       {
         name: 'pipeline',
         cron: deps.schedule.pipeline,
-        run: job('pipeline', () => runPipeline(deps), describePipelineRun),
+        run: job(
+          'pipeline',
+          () => runPipeline(deps),
+          describePipelineRun,
+          (r) => r.files === 0,
+        ),
       },
       {
         name: 'infer',
@@ -65,6 +79,7 @@ export async function startMainJob(deps: MainJobDeps): Promise<{ stop(): Promise
             return result;
           },
           describeInfer,
+          (r) => r.scored === 0,
         ),
       },
       {
@@ -73,13 +88,28 @@ export async function startMainJob(deps: MainJobDeps): Promise<{ stop(): Promise
         run: job(
           'train',
           async () => {
-            const result = await runTrain(deps);
-            if (result.promoted) rescoreSince = new Date(clock.now().getTime() - RESCORE_AFTER_PROMOTION_MS);
-            return result;
+            // Through the platform's retrain, so that a retrain asked for in Slack and the daily one
+            // never run at once (the second joins the first).
+            const { run } = await platform.retrain({ requestedBy: 'schedule' });
+            const done = await followRetrain(platform, run.id, { pollMs: 250 });
+            if (!done.result) throw new UserError(done.error ?? 'training failed');
+            if (done.result.promoted)
+              rescoreSince = new Date(clock.now().getTime() - RESCORE_AFTER_PROMOTION_MS);
+            return done.result;
           },
           describeTrain,
         ),
       },
+      ...(deps.extraJobs ?? []).map((extra) => ({
+        name: extra.name,
+        cron: extra.cron,
+        run: job(
+          extra.name,
+          () => extra.run(),
+          (line) => line ?? '',
+          (line) => line === undefined,
+        ),
+      })),
     ],
     deps,
   );
@@ -90,6 +120,7 @@ export async function startMainJob(deps: MainJobDeps): Promise<{ stop(): Promise
   await first('pipeline');
   if ((await platform.models()).versions.length === 0) await first('train');
   await first('infer');
+  for (const extra of deps.extraJobs ?? []) await first(extra.name);
   scheduler.start();
   return { stop: () => scheduler.stop() };
 }

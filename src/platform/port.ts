@@ -23,6 +23,14 @@ export interface Platform {
   /** Scores the Gold windows not scored yet with the champion and MERGEs them into anomalies. */
   infer(request: InferRequest): Promise<InferResult>;
   models(): Promise<ModelsReport>;
+  /**
+   * Starts a training run in the background (an ops action), unless one is already queued or
+   * running: then that run is returned with `started: false`.
+   */
+  retrain(request: { requestedBy: string }): Promise<{ run: RetrainRun; started: boolean }>;
+  retrainRun(id: string): Promise<RetrainRun | undefined>;
+  /** Windows scored (or re-scored) after `cursor` (a scored_at instant), oldest first: the feed's input. */
+  scoredSince(cursor: string | null, limit: number): Promise<ScoredWindow[]>;
   /** Points the champion alias at a version (manual promotion). */
   promote(version: number): Promise<ModelVersion>;
   /** The assets that have Gold windows, in order. */
@@ -236,4 +244,28 @@ export interface PriceSeries {
   symbol: string | null;
   simulated: boolean;
   points: PricePoint[];
+}
+
+export interface RetrainRun {
+  id: string;
+  state: 'queued' | 'running' | 'succeeded' | 'failed';
+  requested_by: string;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  result: TrainResult | null;
+  error: string | null;
+}
+
+export interface ScoredWindow {
+  asset: string;
+  symbol: string | null;
+  window_end: string;
+  price_avg: number | null;
+  ret_window: number | null;
+  anomaly_score: number;
+  is_anomaly: boolean;
+  model_version: number;
+  scored_at: string;
+  simulated: boolean;
 }

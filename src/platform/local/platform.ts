@@ -6,10 +6,12 @@ import type { SimEvent } from '../../market/record.js';
 import { sqlFile } from '../../sql-files.js';
 import type {
   AnomalyRow,
+  JobRun,
   JobStatus,
   LeaderboardRow,
   Platform,
   PricePoint,
+  ScoredWindow,
   StageStatus,
   StatusReport,
   TopQuery,
@@ -19,6 +21,7 @@ import { type Db, openDb } from './db.js';
 import { createLocalLanding } from './landing.js';
 import { createLocalModels } from './models.js';
 import { runLocalPipeline } from './pipeline.js';
+import { createLocalRetrains } from './retrain.js';
 
 export interface LocalPlatformDeps {
   dbPath: string;
@@ -36,6 +39,26 @@ export async function createLocalPlatform(deps: LocalPlatformDeps): Promise<Plat
   await db.script(sqlFile('local/schema'));
   const landing = createLocalLanding(deps.landingDir);
   const models = createLocalModels(db, deps.model, deps.logger);
+  const recordJobRun = async (run: JobRun) => {
+    await db.run(
+      `INSERT INTO job_runs VALUES (:job, CAST(:started AS TIMESTAMP), CAST(:finished AS TIMESTAMP),
+         :result, :summary, CAST(:detail AS JSON))`,
+      {
+        job: run.job,
+        started: run.startedAt.toISOString(),
+        finished: run.finishedAt.toISOString(),
+        result: run.result,
+        summary: run.summary,
+        detail: JSON.stringify(run.detail ?? null),
+      },
+    );
+  };
+  const retrains = createLocalRetrains({
+    train: (r) => models.train(r),
+    recordJobRun,
+    clock: deps.clock,
+    logger: deps.logger,
+  });
 
   return {
     kind: 'local',
@@ -85,25 +108,18 @@ export async function createLocalPlatform(deps: LocalPlatformDeps): Promise<Plat
       );
     },
 
-    async recordJobRun(run) {
-      await db.run(
-        `INSERT INTO job_runs VALUES (:job, CAST(:started AS TIMESTAMP), CAST(:finished AS TIMESTAMP),
-           :result, :summary, CAST(:detail AS JSON))`,
-        {
-          job: run.job,
-          started: run.startedAt.toISOString(),
-          finished: run.finishedAt.toISOString(),
-          result: run.result,
-          summary: run.summary,
-          detail: JSON.stringify(run.detail ?? null),
-        },
-      );
-    },
+    recordJobRun,
 
     train: (request) => models.train(request),
     infer: (request) => models.infer(request),
     models: () => models.report(),
     promote: (version) => models.promote(version, deps.clock.now()),
+    retrain: (request) => retrains.retrain(request),
+    retrainRun: (id) => retrains.retrainRun(id),
+
+    async scoredSince(cursor, limit) {
+      return db.all<ScoredWindow>(sqlFile('queries/scored_since'), { cursor: cursor ?? '', limit });
+    },
 
     async assets() {
       return (await db.all<{ asset: string }>('SELECT DISTINCT asset FROM metrics_gold ORDER BY asset')).map(
