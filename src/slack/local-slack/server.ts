@@ -1,0 +1,249 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  type Args,
+  bearerToken,
+  mediaType,
+  parseArgs,
+  parseMultipart,
+  readBody,
+  str,
+  withoutToken,
+} from './args.js';
+import type { FaultQueues } from './faults.js';
+import { ResponseUrls } from './response-url.js';
+import type { RecordedCall } from './types.js';
+import type { Method } from './web-api.js';
+import { type Workspace, WorkspaceError } from './workspace.js';
+
+/**
+ * The HTTP side of the local Slack: `POST|GET /api/<method>` (the Web API), `POST /upload/v1/<token>`
+ * (the upload URL of files.getUploadURLExternal), `GET /files-pri/<team>-<file>/…` (url_private,
+ * bot token required like Slack) and `POST /response/<id>` (response URLs). Every API call, upload
+ * and response_url post is recorded; queued faults are applied before the real answer.
+ */
+export interface ServerDeps {
+  ws: Workspace;
+  methods: Record<string, Method>;
+  responseUrls: ResponseUrls;
+  faults: FaultQueues;
+  calls: RecordedCall[];
+  botToken: string;
+  now: () => number;
+}
+
+export interface LocalSlackServer {
+  server: Server;
+  close(): Promise<void>;
+}
+
+type Answer = { status: number; body: unknown; headers?: Record<string, string> };
+
+const API_PREFIX = '/api/';
+const UPLOAD_PREFIX = '/upload/v1/';
+const FILES_PREFIX = '/files-pri/';
+
+function send(res: ServerResponse, answer: Answer): void {
+  if (res.destroyed) return;
+  const isText = typeof answer.body === 'string';
+  const payload = isText ? (answer.body as string) : JSON.stringify(answer.body);
+  res.writeHead(answer.status, {
+    'content-type': isText ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(payload),
+    ...answer.headers,
+  });
+  res.end(payload);
+}
+
+export function createLocalSlackServer(deps: ServerDeps): LocalSlackServer {
+  const timers = new Set<NodeJS.Timeout>();
+
+  /** A 'stall' fault's delay, applied after the method has done its work. */
+  const stalls = new Map<string, number>();
+
+  function sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        resolve();
+      }, ms);
+      timers.add(timer);
+    });
+  }
+
+  function record(method: string, args: Args, at: number, answer: Answer): void {
+    deps.calls.push({ method, args, at, status: answer.status, response: answer.body });
+  }
+
+  /** The answer a queued fault imposes, or undefined to answer normally (after any delay). */
+  async function faultAnswer(name: string, wildcard: boolean): Promise<Answer | undefined> {
+    const fault = deps.faults.take(name, wildcard);
+    if (!fault) return undefined;
+    switch (fault.kind) {
+      case 'delay':
+        await sleep(fault.ms);
+        return undefined;
+      case 'stall':
+        stalls.set(name, fault.ms);
+        return undefined;
+      case 'rate_limited':
+        return {
+          status: 429,
+          body: { ok: false, error: 'ratelimited' },
+          headers: { 'retry-after': String(fault.retryAfter) },
+        };
+      case 'error':
+        return { status: 200, body: { ok: false, error: fault.error } };
+      case 'http':
+        return { status: fault.status, body: `HTTP ${fault.status}` };
+    }
+  }
+
+  async function api(req: IncomingMessage, url: URL, body: Buffer, at: number): Promise<Answer> {
+    const method = decodeURIComponent(url.pathname.slice(API_PREFIX.length));
+    let args: Args;
+    try {
+      args = await parseArgs(url.searchParams, body, req.headers['content-type']);
+    } catch {
+      const answer = { status: 200, body: { ok: false, error: 'invalid_json' } };
+      record(method, {}, at, answer);
+      return answer;
+    }
+    const answer = (await faultAnswer(method, true)) ?? callMethod(method, args, bearerToken(req));
+    record(method, withoutToken(args), at, answer);
+    const stall = stalls.get(method);
+    if (stall !== undefined) {
+      stalls.delete(method);
+      await sleep(stall);
+    }
+    return answer;
+  }
+
+  function callMethod(method: string, args: Args, bearer: string | undefined): Answer {
+    const run = deps.methods[method];
+    if (!run) return { status: 200, body: { ok: false, error: 'unknown_method', req_method: method } };
+    const token = bearer ?? str(args, 'token');
+    if (!token) return { status: 200, body: { ok: false, error: 'not_authed' } };
+    if (token !== deps.botToken) return { status: 200, body: { ok: false, error: 'invalid_auth' } };
+    try {
+      return { status: 200, body: run(args) };
+    } catch (err) {
+      return { status: 200, body: { ok: false, error: 'internal_error', detail: String(err) } };
+    }
+  }
+
+  /** The bytes of an upload: a multipart file part (WebClient: field `body`; curl: `filename`) or raw. */
+  async function uploadedBytes(
+    req: IncomingMessage,
+    body: Buffer,
+  ): Promise<{ bytes: Buffer; part?: string }> {
+    const contentType = req.headers['content-type'];
+    if (mediaType(contentType) !== 'multipart/form-data' || !contentType) return { bytes: body };
+    const form = await parseMultipart(body, contentType);
+    for (const [key, value] of form) {
+      if (typeof value !== 'string') return { bytes: Buffer.from(await value.arrayBuffer()), part: key };
+    }
+    for (const [key, value] of form) {
+      if (typeof value === 'string') return { bytes: Buffer.from(value), part: key };
+    }
+    return { bytes: Buffer.alloc(0) };
+  }
+
+  async function upload(req: IncomingMessage, url: URL, body: Buffer, at: number): Promise<Answer> {
+    const token = url.pathname.slice(UPLOAD_PREFIX.length);
+    const args: Args = { content_type: req.headers['content-type'] ?? '', length: body.length };
+    let answer = await faultAnswer('upload_url', false);
+    if (!answer) {
+      try {
+        const { bytes, part } = await uploadedBytes(req, body);
+        const file = deps.ws.receiveUpload(token, bytes);
+        Object.assign(args, { file_id: file.id, bytes: bytes.length, ...(part ? { part } : {}) });
+        answer = { status: 200, body: `OK - ${bytes.length}` };
+      } catch (err) {
+        if (!(err instanceof WorkspaceError)) throw err;
+        answer = { status: err.code === 'upload_url_not_found' ? 404 : 400, body: err.code };
+      }
+    }
+    record('upload_url', args, at, answer);
+    return answer;
+  }
+
+  function fileDownload(req: IncomingMessage, url: URL, res: ServerResponse): void {
+    if (bearerToken(req) !== deps.botToken) {
+      send(res, { status: 403, body: 'url_private needs the bot token (Authorization: Bearer)' });
+      return;
+    }
+    const [owner = '', ...rest] = url.pathname.slice(FILES_PREFIX.length).split('/');
+    const fileId = owner.slice(owner.indexOf('-') + 1);
+    const found = deps.ws.fileBytes(fileId);
+    if (!found) {
+      send(res, { status: 404, body: 'file_not_found' });
+      return;
+    }
+    res.writeHead(200, {
+      'content-type': found.file.mimetype,
+      'content-length': found.bytes.length,
+      ...(rest[0] === 'download'
+        ? { 'content-disposition': `attachment; filename="${found.file.name}"` }
+        : {}),
+    });
+    res.end(found.bytes);
+  }
+
+  async function responseUrl(id: string, body: Buffer, at: number): Promise<Answer> {
+    let payload: unknown;
+    try {
+      payload = JSON.parse(body.toString('utf8'));
+    } catch {
+      payload = undefined;
+    }
+    const args: Args =
+      typeof payload === 'object' && payload !== null
+        ? { ...(payload as Args) }
+        : { body: body.toString('utf8') };
+    const answer = (await faultAnswer('response_url', false)) ?? deps.responseUrls.handle(id, payload);
+    record('response_url', args, at, answer);
+    return answer;
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const at = deps.now();
+    const url = new URL(req.url ?? '/', 'http://local-slack');
+    const path = url.pathname;
+    const body = await readBody(req);
+    if (path.startsWith(API_PREFIX) && (req.method === 'POST' || req.method === 'GET')) {
+      send(res, await api(req, url, body, at));
+      return;
+    }
+    if (path.startsWith(UPLOAD_PREFIX) && req.method === 'POST') {
+      send(res, await upload(req, url, body, at));
+      return;
+    }
+    if (path.startsWith(FILES_PREFIX) && req.method === 'GET') {
+      fileDownload(req, url, res);
+      return;
+    }
+    const id = ResponseUrls.idFromPath(path);
+    if (id !== undefined && req.method === 'POST') {
+      send(res, await responseUrl(id, body, at));
+      return;
+    }
+    send(res, { status: 404, body: 'Not Found' });
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      send(res, { status: 500, body: `local Slack error: ${String(err)}` });
+    });
+  });
+
+  return {
+    server,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        for (const timer of timers) clearTimeout(timer);
+        timers.clear();
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}

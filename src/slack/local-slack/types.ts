@@ -1,0 +1,212 @@
+/**
+ * Public shapes of the local Slack workspace: the options it starts with, the handle tests and the
+ * local console hold, and the Slack objects it stores (messages, files, views), in the field names
+ * Slack's Web API uses so the same assertions hold against either.
+ */
+
+export interface LocalSlackOptions {
+  /** Signs the requests sent to the bot (v0 HMAC-SHA256, like Slack). */
+  signingSecret: string;
+  /** The xoxb- token the Web API accepts; any other → invalid_auth, none → not_authed. */
+  botToken: string;
+  teamId?: string;
+  /** Workspace domain sent as team_domain / team.domain. */
+  teamDomain?: string;
+  botUserId?: string;
+  botId?: string;
+  appId?: string;
+  /** Default: [{ id: 'C0CRYPTO1', name: 'crypto-alerts' }]. */
+  channels?: Array<{ id: string; name: string }>;
+  /** Default: U0OPS01 ops-alice, U0OPS02 ops-carol, U0VIEW01 viewer-bob. */
+  users?: Array<{ id: string; name: string }>;
+  /** Default: S0CRYPTOOPS @crypto-ops = [U0OPS01, U0OPS02]. */
+  usergroups?: Array<{ id: string; handle: string; users: string[] }>;
+  /** Where the bot receives Slack requests, e.g. http://127.0.0.1:3000/slack/events. */
+  botEventsUrl?: string;
+  host?: string;
+  port?: number;
+  /** Milliseconds since the epoch; message ts, response_url expiry and request signing use it. */
+  now?: () => number;
+  /** How long to wait for the bot to answer a request before giving up (Slack gives up after 3 s). */
+  botTimeoutMs?: number;
+}
+
+export interface LocalSlack {
+  /** Base for WebClient/Bolt `slackApiUrl`: http://127.0.0.1:PORT/api/ */
+  apiUrl: string;
+  /** Root of this server: http://127.0.0.1:PORT */
+  baseUrl: string;
+  teamId: string;
+  botUserId: string;
+  botId: string;
+  appId: string;
+  setBotEventsUrl(url: string): void;
+  /**
+   * Every Web API call, upload (method 'upload_url') and response_url post (method 'response_url'),
+   * in arrival order, including the ones answered with an error or a fault.
+   */
+  calls: RecordedCall[];
+  /** Queue faults for a method ('*' = any Web API method), consumed one per request, in order. */
+  fault(method: string, ...faults: Fault[]): void;
+  /** Current state of a channel (after updates and deletes): root messages and replies, oldest first. */
+  channelMessages(channel: string): Message[];
+  /** Ephemeral messages (chat.postEphemeral and ephemeral response_url posts), oldest first. */
+  ephemeral(userId?: string): EphemeralMessage[];
+  file(id: string): StoredFile | undefined;
+  /** The view of the last views.publish for the user, as Slack stores it (id, hash, blocks, …). */
+  homeView(userId: string): HomeView | undefined;
+  slashCommand(a: SlashCommandInput): Promise<BotResponse>;
+  /** The unsigned form body of a slash command (its response_url registered), for load generators. */
+  slashCommandBody(a: SlashCommandInput): string;
+  clickButton(a: ButtonClickInput): Promise<BotResponse>;
+  openHome(userId: string): Promise<BotResponse>;
+  /**
+   * Sends a raw body to the bot. It is signed with the signing secret unless `headers` override
+   * `x-slack-request-timestamp` / `x-slack-signature` (forged or stale signatures).
+   */
+  sendToBot(body: string, contentType: string, headers?: Record<string, string>): Promise<BotResponse>;
+  close(): Promise<void>;
+}
+
+export interface SlashCommandInput {
+  userId: string;
+  /** Default: the first channel. */
+  channelId?: string;
+  text: string;
+  /** Default: /crypto */
+  command?: string;
+}
+
+export interface ButtonClickInput {
+  userId: string;
+  channelId: string;
+  actionId: string;
+  value: string;
+  /** The message holding the button; default: the newest message there with that action_id. */
+  messageTs?: string;
+  /** The button is on an ephemeral message of the user. */
+  ephemeral?: boolean;
+  /** Reuse a response_url (default: a new one for this click). */
+  responseUrl?: string;
+}
+
+export type Fault =
+  /** HTTP 429 with Retry-After: <retryAfter> and { ok: false, error: 'ratelimited' }. */
+  | { kind: 'rate_limited'; retryAfter: number }
+  /** HTTP 200 { ok: false, error }. */
+  | { kind: 'error'; error: string }
+  /** That HTTP status with a plain-text body. */
+  | { kind: 'http'; status: number }
+  /** Answer normally, `ms` late. */
+  | { kind: 'delay'; ms: number }
+  /** Do the work at once but answer `ms` late (a stalled connection after Slack acted). */
+  | { kind: 'stall'; ms: number };
+
+export interface BotResponse {
+  status: number;
+  body: string;
+  /** Time until the bot answered the HTTP request (the ack), in milliseconds. */
+  ms: number;
+}
+
+export interface RecordedCall {
+  /** Web API method, or 'response_url' / 'upload_url'. */
+  method: string;
+  /** Arguments as received, JSON-encoded ones (blocks, metadata, view, files…) decoded. */
+  args: Record<string, unknown>;
+  /** Arrival time, milliseconds since the epoch. */
+  at: number;
+  /** HTTP status answered. */
+  status: number;
+  /** Body answered (parsed JSON, or the text). */
+  response: unknown;
+}
+
+/** A Block Kit block, as the bot sent it. */
+export interface Block {
+  type: string;
+  block_id?: string;
+  [key: string]: unknown;
+}
+
+export interface MessageMetadata {
+  event_type: string;
+  event_payload: Record<string, unknown>;
+}
+
+/** A message in Slack's shape (conversations.history / replies). */
+export interface Message {
+  type: 'message';
+  subtype?: string;
+  ts: string;
+  user: string;
+  bot_id?: string;
+  app_id?: string;
+  team?: string;
+  text: string;
+  blocks?: Block[];
+  metadata?: MessageMetadata;
+  thread_ts?: string;
+  parent_user_id?: string;
+  reply_count?: number;
+  reply_users_count?: number;
+  reply_users?: string[];
+  latest_reply?: string;
+  edited?: { user: string; ts: string };
+  files?: FileObject[];
+  upload?: boolean;
+}
+
+export interface EphemeralMessage {
+  user: string;
+  channel: string;
+  ts: string;
+  text: string;
+  blocks?: Block[];
+  thread_ts?: string;
+  via: 'chat.postEphemeral' | 'response_url';
+}
+
+/** A file as the Web API describes it (files.completeUploadExternal, message `files`). */
+export interface FileObject {
+  id: string;
+  created: number;
+  timestamp: number;
+  name: string;
+  title: string;
+  mimetype: string;
+  filetype: string;
+  pretty_type: string;
+  user: string;
+  size: number;
+  is_external: false;
+  is_public: boolean;
+  url_private: string;
+  url_private_download: string;
+  permalink: string;
+  alt_txt?: string;
+  channels: string[];
+  shares: { public?: Record<string, Array<{ ts: string; channel_name: string; team_id: string }>> };
+}
+
+export interface StoredFile extends FileObject {
+  bytes: Buffer;
+  /** The bytes arrived at the upload URL. */
+  uploaded: boolean;
+  /** files.completeUploadExternal finished the upload. */
+  completed: boolean;
+}
+
+export interface HomeView {
+  id: string;
+  team_id: string;
+  type: 'home';
+  blocks: Block[];
+  private_metadata: string;
+  callback_id: string;
+  external_id: string;
+  hash: string;
+  app_id: string;
+  bot_id: string;
+  [key: string]: unknown;
+}
