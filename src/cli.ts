@@ -22,6 +22,7 @@ import { createLogger, type Logger } from './log.js';
 import { type App, createApp } from './main.js';
 import { coinIdSchema } from './market/record.js';
 import type { Reply } from './render/reply.js';
+import { describeFeed } from './render/summaries.js';
 import { renderText } from './render/text.js';
 
 /**
@@ -296,6 +297,15 @@ async function runMainJob(app: App, io: CliIo): Promise<Reply> {
       '',
     ].join('\n'),
   );
+  const bot = await app.slackBot();
+  if (bot) {
+    await bot.start();
+    io.stdout(
+      config.slack?.appToken
+        ? 'Slack: connected in Socket Mode\n'
+        : `Slack: requests on http://0.0.0.0:${bot.port()}/slack/events, health on /healthz\n`,
+    );
+  }
   const main = await startMainJob({
     platform: app.platform,
     clock: app.clock,
@@ -303,10 +313,23 @@ async function runMainJob(app: App, io: CliIo): Promise<Reply> {
     source,
     schedule: config.schedule,
     print: (line) => io.stdout(`${line}\n`),
+    extraJobs: bot
+      ? [
+          {
+            name: 'feed',
+            cron: config.schedule.feed,
+            run: async () => {
+              const result = await bot.feed.runOnce();
+              return result.posted + result.updated + result.recovered > 0 ? describeFeed(result) : undefined;
+            },
+          },
+        ]
+      : [],
   });
   const signal = await (io.stopRequested ?? new Promise<string>(() => {}));
   io.stdout(`${signal}: stopping; waiting for the jobs in flight\n`);
   await main.stop();
+  await bot?.stop();
   return { title: 'Stopped cleanly.', data: { stopped: signal } };
 }
 

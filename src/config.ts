@@ -114,6 +114,43 @@ const settingsSchema = z.strictObject({
   TRAIN_LOOKBACK: z.preprocess((v) => v ?? '7d', durationSchema),
   TRAIN_MAX_ROWS: intIn(100, 5_000_000, 'a whole number from 100 to 5000000').default(200_000),
   PIPELINE_GROUP_FILES: intIn(1, 10_000, 'a whole number of files from 1 to 10000').default(500),
+  SLACK_BOT_TOKEN: optionalText.pipe(
+    z.string().startsWith('xoxb-', { error: 'must be a bot token (it starts with xoxb-)' }).optional(),
+  ),
+  SLACK_SIGNING_SECRET: optionalText,
+  SLACK_APP_TOKEN: optionalText.pipe(
+    z.string().startsWith('xapp-', { error: 'must be an app-level token (it starts with xapp-)' }).optional(),
+  ),
+  SLACK_API_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  SLACK_FEED_CHANNEL: z
+    .string()
+    .trim()
+    .regex(/^#?[a-z0-9][a-z0-9._-]{0,79}$|^[CG][A-Z0-9]{6,}$/, {
+      error: 'must be a channel ID (C…) or a channel name such as crypto-alerts',
+    })
+    .default('crypto-alerts'),
+  SLACK_OPS_USERS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z.array(
+        z.string().regex(/^[UW][A-Z0-9]{6,}$/, { error: 'must list Slack user IDs (U…), comma-separated' }),
+      ),
+    ),
+  SLACK_OPS_USERGROUP: optionalText.pipe(
+    z
+      .string()
+      .regex(/^S[A-Z0-9]{6,}$/, { error: 'must be a user group ID (S…)' })
+      .optional(),
+  ),
+  PORT: intIn(1, 65_535, 'a port number from 1 to 65535').default(3000),
+  SCHEDULE_FEED: cronSchema('* * * * *'),
   SCHEDULE_INGEST: cronSchema('*/2 * * * *'),
   SCHEDULE_PIPELINE: cronSchema('* * * * *'),
   SCHEDULE_INFER: cronSchema('*/10 * * * *'),
@@ -140,6 +177,20 @@ export interface ModelSettings {
   maxRows: number;
 }
 
+export interface SlackSettings {
+  botToken: string;
+  /** Verifies Slack's requests in HTTP mode. */
+  signingSecret?: string;
+  /** App-level token: Socket Mode when set. */
+  appToken?: string;
+  apiUrl?: string;
+  /** Channel ID or name of the anomaly feed. */
+  feedChannel: string;
+  /** Who may run ops actions: these user IDs, and members of this user group. */
+  opsUsers: string[];
+  opsUsergroup?: string;
+}
+
 export interface Config {
   dataDir: string;
   dbPath: string;
@@ -159,7 +210,11 @@ export interface Config {
   };
   model: ModelSettings;
   /** Cron expressions (UTC) of the scheduled jobs. */
-  schedule: { ingest: string; pipeline: string; infer: string; train: string };
+  schedule: { ingest: string; pipeline: string; infer: string; train: string; feed: string };
+  /** The Slack app; absent without credentials (the local console stands in). */
+  slack?: SlackSettings;
+  /** HTTP port for Slack requests and /healthz. */
+  port: number;
   log: { level: string; format: 'pretty' | 'json' };
 }
 
@@ -239,6 +294,15 @@ export function loadConfig(input: LoadConfigInput): Config {
   if (raw.COINGECKO_API_PLAN === 'pro' && !String(raw.COINGECKO_API_KEY ?? '').trim()) {
     problems.push('COINGECKO_API_PLAN: pro needs COINGECKO_API_KEY to be set');
   }
+  const has = (name: string) => String(raw[name] ?? '').trim() !== '';
+  if (has('SLACK_BOT_TOKEN') && !has('SLACK_SIGNING_SECRET') && !has('SLACK_APP_TOKEN')) {
+    problems.push(
+      'SLACK_SIGNING_SECRET: needed with SLACK_BOT_TOKEN to verify Slack requests (or set SLACK_APP_TOKEN for Socket Mode)',
+    );
+  }
+  if (!has('SLACK_BOT_TOKEN') && (has('SLACK_SIGNING_SECRET') || has('SLACK_APP_TOKEN'))) {
+    problems.push('SLACK_BOT_TOKEN: needed when SLACK_SIGNING_SECRET or SLACK_APP_TOKEN is set');
+  }
   const speed = Number(raw.SIMULATOR_SPEED ?? 1);
   if (speed > 1 && parseMarketSource(String(raw.MARKET_SOURCE ?? 'auto'))?.kind !== 'simulator') {
     problems.push(
@@ -289,7 +353,20 @@ export function loadConfig(input: LoadConfigInput): Config {
       pipeline: s.SCHEDULE_PIPELINE,
       infer: s.SCHEDULE_INFER,
       train: s.SCHEDULE_TRAIN,
+      feed: s.SCHEDULE_FEED,
     },
+    slack: s.SLACK_BOT_TOKEN
+      ? {
+          botToken: s.SLACK_BOT_TOKEN,
+          signingSecret: s.SLACK_SIGNING_SECRET,
+          appToken: s.SLACK_APP_TOKEN,
+          apiUrl: s.SLACK_API_URL,
+          feedChannel: s.SLACK_FEED_CHANNEL.replace(/^#/, ''),
+          opsUsers: s.SLACK_OPS_USERS,
+          opsUsergroup: s.SLACK_OPS_USERGROUP,
+        }
+      : undefined,
+    port: s.PORT,
     log: { level: s.LOG_LEVEL, format: s.LOG_FORMAT },
   };
 }

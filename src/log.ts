@@ -6,6 +6,12 @@ export type { Logger };
 /** Setting names whose values are secrets: redacted wherever they appear in a log record. */
 export const SECRET_KEYS = [
   'COINGECKO_API_KEY',
+  'SLACK_BOT_TOKEN',
+  'SLACK_SIGNING_SECRET',
+  'SLACK_APP_TOKEN',
+  'botToken',
+  'signingSecret',
+  'appToken',
   'apiKey',
   'token',
   'authorization',

@@ -5,6 +5,8 @@ import { createCoinGeckoClient } from './market/coingecko.js';
 import { type MarketSource, resolveSource, type SourceDeps } from './market/sources.js';
 import { createLocalPlatform } from './platform/local/platform.js';
 import type { Platform } from './platform/port.js';
+import { createSlackBot, type SlackBot } from './slack/bot.js';
+import { createDeliveryLog } from './slack/delivery-log.js';
 
 /**
  * The composition root: configuration in, the wired application out. Everything else receives its
@@ -15,6 +17,8 @@ export interface App {
   clock: Clock;
   logger: Logger;
   platform: Platform;
+  /** The Slack bot when Slack is configured (for `run`): built here, started by the caller. */
+  slackBot(): Promise<SlackBot | undefined>;
   /** The market source a setting names (the configured one by default). */
   marketSource(setting?: MarketSourceSetting): Promise<{ source: MarketSource; notice?: string }>;
   close(): Promise<void>;
@@ -52,6 +56,13 @@ export async function createApp(config: Config, deps: { clock: Clock; logger: Lo
     logger,
     platform,
     marketSource: (setting = config.market.source) => resolveSource(setting, sourceDeps),
+    async slackBot() {
+      if (!config.slack) return undefined;
+      // The bot's delivery log lives beside the lakehouse in the local DuckDB file.
+      const log = createDeliveryLog(platform.db);
+      await log.init();
+      return createSlackBot({ settings: config.slack, port: config.port, platform, log, clock, logger });
+    },
     close: () => platform.close(),
   };
 }

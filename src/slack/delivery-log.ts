@@ -1,0 +1,140 @@
+import type { Db } from '../platform/local/db.js';
+import { sqlFile } from '../sql-files.js';
+
+/** A window as the feed delivered it (what its message shows). */
+export interface DeliveredWindow {
+  asset: string;
+  window_end: string;
+  symbol: string | null;
+  price_avg: number | null;
+  ret_window: number | null;
+  anomaly_score: number;
+  is_anomaly: boolean;
+  model_version: number;
+  simulated: boolean;
+}
+
+export interface FeedMessage {
+  delivery_id: string;
+  channel: string;
+  kind: 'episode' | 'digest';
+  state: 'pending' | 'posted';
+  message_ts: string | null;
+}
+
+/**
+ * The feed's delivery log (sql/bot/schema.sql): which window went out in which message. A message
+ * is reserved before it is posted and marked posted after, so that after a crash in between the
+ * feed can look the message up by its delivery id (in the message metadata) instead of posting it
+ * twice.
+ */
+export function createDeliveryLog(db: Db) {
+  const key = (w: { asset: string; window_end: string }) => `${w.asset}|${w.window_end}`;
+
+  return {
+    init: () => db.script(sqlFile('bot/schema')),
+
+    async reserve(message: Omit<FeedMessage, 'state' | 'message_ts'>, windows: DeliveredWindow[], at: Date) {
+      await db.transaction(async (tx) => {
+        await tx.run(
+          `INSERT INTO feed_messages VALUES (:id, :channel, :kind, 'pending', NULL, CAST(:at AS TIMESTAMP), NULL)`,
+          { id: message.delivery_id, channel: message.channel, kind: message.kind, at: at.toISOString() },
+        );
+        await tx.run(
+          `INSERT OR REPLACE INTO feed_windows
+           SELECT :channel, w.asset, CAST(w.window_end AS TIMESTAMP), :id, w.symbol, w.price_avg, w.ret_window,
+             w.anomaly_score, w.is_anomaly, w.model_version, w.simulated
+           FROM (SELECT unnest(from_json(:windows, '[{"asset":"VARCHAR","window_end":"VARCHAR","symbol":"VARCHAR",
+             "price_avg":"DOUBLE","ret_window":"DOUBLE","anomaly_score":"DOUBLE","is_anomaly":"BOOLEAN",
+             "model_version":"INTEGER","simulated":"BOOLEAN"}]')) AS w)`,
+          { channel: message.channel, id: message.delivery_id, windows: JSON.stringify(windows) },
+        );
+      });
+    },
+
+    async posted(deliveryId: string, ts: string, at: Date) {
+      await db.run(
+        `UPDATE feed_messages SET state = 'posted', message_ts = :ts, posted_at = CAST(:at AS TIMESTAMP)
+         WHERE delivery_id = :id`,
+        { id: deliveryId, ts, at: at.toISOString() },
+      );
+    },
+
+    /** Forgets a reservation whose message never went out, so its windows can go out again. */
+    async release(deliveryId: string) {
+      await db.transaction(async (tx) => {
+        await tx.run('DELETE FROM feed_windows WHERE delivery_id = :id', { id: deliveryId });
+        await tx.run(`DELETE FROM feed_messages WHERE delivery_id = :id AND state = 'pending'`, {
+          id: deliveryId,
+        });
+      });
+    },
+
+    pending: (channel: string) =>
+      db.all<FeedMessage>(
+        `SELECT * EXCLUDE (created_at, posted_at) FROM feed_messages WHERE channel = :channel AND state = 'pending'`,
+        {
+          channel,
+        },
+      ),
+
+    message: async (deliveryId: string) =>
+      (
+        await db.all<FeedMessage>(
+          'SELECT * EXCLUDE (created_at, posted_at) FROM feed_messages WHERE delivery_id = :id',
+          { id: deliveryId },
+        )
+      )[0],
+
+    /** The delivered windows among these keys, by `asset|window_end`, with their message. */
+    async delivered(channel: string, windows: Array<{ asset: string; window_end: string }>) {
+      if (windows.length === 0) return new Map<string, DeliveredWindow & { delivery_id: string }>();
+      const rows = await db.all<DeliveredWindow & { delivery_id: string }>(
+        `SELECT w.* EXCLUDE (channel) FROM feed_windows AS w
+         WHERE w.channel = :channel AND (w.asset || '|' || strftime(w.window_end, '%Y-%m-%dT%H:%M:%S.%gZ')) IN (
+           SELECT unnest(CAST(:keys AS VARCHAR[])))`,
+        { channel, keys: windows.map(key) },
+      );
+      return new Map(rows.map((r) => [key(r), r]));
+    },
+
+    windowsOf: (deliveryId: string) =>
+      db.all<DeliveredWindow>(
+        'SELECT * EXCLUDE (channel, delivery_id) FROM feed_windows WHERE delivery_id = :id ORDER BY anomaly_score, window_end, asset',
+        { id: deliveryId },
+      ),
+
+    async rescored(channel: string, windows: DeliveredWindow[]) {
+      for (const w of windows) {
+        await db.run(
+          `UPDATE feed_windows SET anomaly_score = :score, is_anomaly = :is_anomaly, model_version = :version
+           WHERE channel = :channel AND asset = :asset AND window_end = CAST(:window_end AS TIMESTAMP)`,
+          {
+            channel,
+            asset: w.asset,
+            window_end: w.window_end,
+            score: w.anomaly_score,
+            is_anomaly: w.is_anomaly,
+            version: w.model_version,
+          },
+        );
+      }
+    },
+
+    async cursor(channel: string): Promise<string | null> {
+      const [row] = await db.all<{ value: string }>('SELECT value FROM bot_state WHERE key = :key', {
+        key: `feed.cursor.${channel}`,
+      });
+      return row?.value ?? null;
+    },
+
+    async setCursor(channel: string, value: string) {
+      await db.run('INSERT OR REPLACE INTO bot_state VALUES (:key, :value)', {
+        key: `feed.cursor.${channel}`,
+        value,
+      });
+    },
+  };
+}
+
+export type DeliveryLog = ReturnType<typeof createDeliveryLog>;

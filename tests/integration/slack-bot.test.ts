@@ -1,0 +1,364 @@
+import { Writable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runIngest } from '../../src/jobs/ingest.js';
+import { createLogger, silentLogger } from '../../src/log.js';
+import { simulatorSource } from '../../src/market/sources.js';
+import type { Platform } from '../../src/platform/port.js';
+import { createSlackBot, type SlackBot } from '../../src/slack/bot.js';
+import { createDeliveryLog } from '../../src/slack/delivery-log.js';
+import { FEED_EVENT_TYPE } from '../../src/slack/feed.js';
+import { type LocalSlack, signSlackRequest, startLocalSlack } from '../../src/slack/local-slack/index.js';
+import { createTestLakehouse, type TestLakehouse, testConfig } from '../support/lakehouse.js';
+import { countPixels, decodePng } from '../support/png.js';
+import { slowPlatform } from '../support/slow-platform.js';
+
+const SECRET = 'test-signing-secret';
+const TOKEN = 'xoxb-test-token';
+const OPS = 'U0OPS01';
+const VIEWER = 'U0VIEW01';
+const CHANNEL = 'C0CRYPTO1';
+const START = '2025-02-01T00:00:00.000Z';
+
+let lake: TestLakehouse | undefined;
+let slack: LocalSlack | undefined;
+let bot: SlackBot | undefined;
+afterEach(async () => {
+  await bot?.stop();
+  await slack?.close();
+  await lake?.close();
+  bot = undefined;
+  slack = undefined;
+  lake = undefined;
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits until `check` returns something truthy (or fails after `ms`). */
+async function until<T>(check: () => T | Promise<T>, ms = 15_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms`);
+    await sleep(50);
+  }
+}
+
+/**
+ * A lakehouse with 30 simulated hours of five assets, a model and its scores; the local Slack
+ * workspace; and the bot between them, over loopback.
+ */
+async function setup(options: { delayMs?: number; hours?: number } = {}) {
+  const config = testConfig({ SIMULATOR_HISTORY_HOURS: String(options.hours ?? 30), TRAIN_LOOKBACK: '24h' });
+  lake = await createTestLakehouse(START, config.model);
+  const source = simulatorSource({
+    state: lake.platform.state,
+    assets: config.market.assets,
+    simulator: config.market.simulator,
+  });
+  await runIngest({ platform: lake.platform, clock: lake.clock, logger: silentLogger(), source });
+  await lake.platform.runPipeline();
+  await lake.platform.train({ now: lake.clock.now() });
+  await lake.platform.infer({ now: lake.clock.now() });
+
+  slack = await startLocalSlack({ signingSecret: SECRET, botToken: TOKEN });
+  const logLines: string[] = [];
+  const logger = createLogger({
+    level: 'info',
+    format: 'json',
+    destination: new Writable({
+      write(chunk, _enc, done) {
+        logLines.push(chunk.toString());
+        done();
+      },
+    }),
+  });
+  const slow = slowPlatform(lake.platform, options.delayMs ?? 0);
+  const log = createDeliveryLog(lake.platform.db);
+  await log.init();
+  const make = (platform: Platform) =>
+    createSlackBot({
+      settings: {
+        botToken: TOKEN,
+        signingSecret: SECRET,
+        apiUrl: (slack as LocalSlack).apiUrl,
+        feedChannel: 'crypto-alerts',
+        opsUsers: [],
+        opsUsergroup: 'S0CRYPTOOPS',
+      },
+      port: 0,
+      platform,
+      log,
+      clock: (lake as TestLakehouse).clock,
+      logger,
+      retrainPollMs: 50,
+    });
+  bot = await make(slow.platform);
+  await bot.start();
+  slack.setBotEventsUrl(`http://127.0.0.1:${bot.port()}/slack/events`);
+  return { lake, slack, bot, calls: slow.calls, logLines, log, make };
+}
+
+const feedMessages = () =>
+  (slack as LocalSlack).channelMessages(CHANNEL).filter((m) => m.metadata?.event_type === FEED_EVENT_TYPE);
+const windowsIn = (messages: ReturnType<typeof feedMessages>) =>
+  messages.flatMap(
+    (m) => (m.metadata?.event_payload as { windows: Array<{ asset: string; window_end: string }> }).windows,
+  );
+
+describe('slash commands', () => {
+  it('acknowledge within Slack’s 3 s while every platform call takes 5 s, then answer', async () => {
+    const { slack } = await setup({ delayMs: 5_000 });
+    const ack = await slack.slashCommand({ userId: VIEWER, channelId: CHANNEL, text: 'status' });
+    expect(ack.status).toBe(200);
+    expect(ack.ms).toBeLessThan(1_000);
+    const answer = await until(
+      () => slack.ephemeral(VIEWER).find((m) => JSON.stringify(m).includes('Pipeline status')),
+      30_000,
+    );
+    expect(JSON.stringify(answer)).toMatch(/SIMULATED DATA/);
+  }, 60_000);
+
+  it('answer /crypto top with the leaderboard and a chart whose PNG shows red anomaly markers', async () => {
+    const { slack } = await setup();
+    await slack.slashCommand({ userId: VIEWER, channelId: CHANNEL, text: 'top 5 24h' });
+    const answer = await until(() =>
+      slack.ephemeral(VIEWER).find((m) => JSON.stringify(m).includes('Top anomalies')),
+    );
+    const blocks = (answer as { blocks?: Array<{ type: string; slack_file?: { id: string } }> }).blocks ?? [];
+    expect(blocks[0]?.type).toBe('header');
+    const image = blocks.find((b) => b.type === 'image');
+    expect(image?.slack_file?.id).toBeDefined();
+    const png = decodePng(slack.file(image?.slack_file?.id as string)?.bytes as Buffer);
+    expect(countPixels(png, (p) => p.r > 180 && p.g < 90 && p.b < 90)).toBeGreaterThan(50);
+  });
+
+  it('keep `top 500` within Block Kit limits (the workspace rejects anything over them)', async () => {
+    const { slack, lake } = await setup({ hours: 3 });
+    await lake.platform.db.run(
+      `INSERT INTO anomalies
+       SELECT 'asset-' || (i % 50), 'A' || (i % 50), TIMESTAMP '2025-01-31 00:00:00' + INTERVAL (i // 50 * 5) MINUTE,
+         100, 1, 0.01, 1000, 0, -0.1 - i / 10000, 1, 1, TIMESTAMP '2025-02-01 00:00:00'
+       FROM range(600) AS t(i)`,
+    );
+    await slack.slashCommand({ userId: VIEWER, channelId: CHANNEL, text: 'top 500 7d' });
+    const answer = await until(() =>
+      slack.ephemeral(VIEWER).find((m) => JSON.stringify(m).includes('Top anomalies')),
+    );
+    expect(JSON.stringify(answer)).toMatch(/more rows/);
+    const responses = slack.calls.filter((c) => c.method === 'response_url');
+    expect(responses.every((c) => c.status === 200)).toBe(true);
+  });
+
+  it('answer hostile arguments with the usage text or a clean answer, and change nothing', async () => {
+    const { slack, lake } = await setup();
+    const [before] = await lake.table<{ n: number }>('SELECT count(*) AS n FROM anomalies');
+    const hostile = [
+      `top 5 ' OR 1=1; DROP TABLE anomalies;--`,
+      'top "bitcoin"',
+      'chart <@U0OPS01> <!channel>',
+      'top 5 🚀🚀',
+      'chart bitcoin; DELETE FROM metrics_gold',
+      `top ${'x'.repeat(10_000)}`,
+      'frobnicate --all',
+      'top -1',
+      'chart dogecoinn',
+    ];
+    for (const text of hostile) {
+      const ack = await slack.slashCommand({ userId: VIEWER, channelId: CHANNEL, text });
+      expect(ack.status, text.slice(0, 40)).toBe(200);
+    }
+    await until(() => slack.ephemeral(VIEWER).length >= hostile.length);
+    const answers = slack.ephemeral(VIEWER).map((m) => JSON.stringify(m));
+    expect(answers.every((a) => /That command did not work|crypto-risk-monitor commands/.test(a))).toBe(true);
+    expect(answers.join('')).not.toMatch(/<!channel>|<@U0OPS01>/); // escaped, never a ping
+    expect(answers.find((a) => a.includes('dogecoinn'))).toMatch(/Assets with data: bitcoin, cardano/);
+    const [after] = await lake.table<{ n: number }>('SELECT count(*) AS n FROM anomalies');
+    expect(after).toEqual(before);
+  });
+
+  it('reject a forged signature and a stale timestamp with 401, running nothing', async () => {
+    const { slack, calls } = await setup();
+    const body = new URLSearchParams({
+      command: '/crypto',
+      text: 'status',
+      user_id: VIEWER,
+      channel_id: CHANNEL,
+    }).toString();
+    const forged = await slack.sendToBot(body, 'application/x-www-form-urlencoded', {
+      ...signSlackRequest('not-the-secret', body, Math.floor(Date.now() / 1000)),
+    });
+    const stale = await slack.sendToBot(body, 'application/x-www-form-urlencoded', {
+      ...signSlackRequest(SECRET, body, Math.floor(Date.now() / 1000) - 600),
+    });
+    expect([forged.status, stale.status]).toEqual([401, 401]);
+    await sleep(200);
+    expect(calls).toEqual([]);
+  });
+
+  it('publish the App Home status when it is opened', async () => {
+    const { slack } = await setup();
+    await slack.openHome(VIEWER);
+    const view = (await until(() => slack.homeView(VIEWER))) as { type: string; blocks: unknown[] };
+    expect(view.type).toBe('home');
+    expect(JSON.stringify(view.blocks)).toMatch(/Pipeline status \(local\)/);
+    expect(view.blocks.length).toBeLessThanOrEqual(100);
+  });
+
+  it('serve /healthz on the same port', async () => {
+    const { bot } = await setup({ hours: 3 });
+    const res = await fetch(`http://127.0.0.1:${bot.port()}/healthz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ok', platform: 'local' });
+  });
+});
+
+describe('retrain (an ops action)', () => {
+  it('refuses a user who is not ops, with zero platform calls and an audit line', async () => {
+    const { slack, calls, logLines } = await setup();
+    await slack.slashCommand({ userId: VIEWER, channelId: CHANNEL, text: 'retrain' });
+    const refusal = await until(() =>
+      slack.ephemeral(VIEWER).find((m) => JSON.stringify(m).includes('Only the ops team')),
+    );
+    expect(refusal).toBeDefined();
+    expect(calls).toEqual([]);
+    const audit = logLines.map((l) => JSON.parse(l)).find((l) => l.audit);
+    expect(audit.audit).toMatchObject({
+      who: VIEWER,
+      what: 'retrain (request)',
+      result: 'refused: not an ops user',
+    });
+    expect(audit.audit.when).toMatch(/^\d{4}-\d\d-\d\dT/);
+  });
+
+  it('asks an ops user to confirm; two quick confirmations start one run, whose thread ends with the new version', async () => {
+    const { slack, lake } = await setup();
+    await slack.slashCommand({ userId: OPS, channelId: CHANNEL, text: 'retrain' });
+    await until(() => slack.ephemeral(OPS).find((m) => JSON.stringify(m).includes('retrain_confirm')));
+    const [first, second] = await Promise.all([
+      slack.clickButton({
+        userId: OPS,
+        channelId: CHANNEL,
+        actionId: 'retrain_confirm',
+        value: 'retrain',
+        ephemeral: true,
+      }),
+      slack.clickButton({
+        userId: OPS,
+        channelId: CHANNEL,
+        actionId: 'retrain_confirm',
+        value: 'retrain',
+        ephemeral: true,
+      }),
+    ]);
+    expect([first.status, second.status]).toEqual([200, 200]);
+    const roots = await until(() => {
+      const found = slack?.channelMessages(CHANNEL).filter((m) => m.text.startsWith('🔁 Model retrain'));
+      return found && found.length > 0 ? found : undefined;
+    });
+    expect(roots).toHaveLength(1);
+    const linked = await until(() => slack.ephemeral(OPS).find((m) => JSON.stringify(m).includes('already')));
+    expect(JSON.stringify(linked)).toMatch(/archives\/C0CRYPTO1\/p/);
+    const done = await until(() =>
+      slack
+        .channelMessages(CHANNEL)
+        .find(
+          (m) =>
+            m.thread_ts === roots[0]?.ts &&
+            m.ts !== roots[0]?.ts &&
+            JSON.stringify(m.blocks ?? []).includes('trained'),
+        ),
+    );
+    expect(done.edited).toBeDefined(); // the progress reply was updated in place
+    expect(JSON.stringify(done.blocks)).toMatch(/Champion moved: v1 → v2/);
+    const versions = await lake.platform.models();
+    expect(versions.versions.map((v) => v.version)).toEqual([2, 1]);
+    const updates = slack.calls.filter((c) => c.method === 'chat.update' && c.args.ts === done.ts);
+    expect(updates.length).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('anomaly feed', () => {
+  it('posts every anomaly once, in a bounded number of messages, with metadata, and nothing on the next cycle', async () => {
+    const { bot, lake } = await setup({ hours: 3 });
+    // 200 new anomalous windows over 20 assets in the last hours
+    await lake.platform.db.run(
+      `INSERT INTO anomalies
+       SELECT 'asset-' || (i % 20), 'A' || (i % 20), TIMESTAMP '2025-01-31 20:00:00' + INTERVAL (i // 20 * 5) MINUTE,
+         100, 1, 0.01, 1000, 0, -0.1 - i / 1000, 1, 1, TIMESTAMP '2025-02-01 00:00:00'
+       FROM range(200) AS t(i)`,
+    );
+    const result = await bot.feed.runOnce();
+    const messages = feedMessages();
+    expect(result.posted).toBe(messages.length);
+    expect(messages.length).toBeLessThanOrEqual(6);
+    const windows = windowsIn(messages).filter((w) => w.asset.startsWith('asset-'));
+    expect(windows).toHaveLength(200);
+    expect(new Set(windows.map((w) => `${w.asset}|${w.window_end}`)).size).toBe(200);
+    for (const m of messages) {
+      expect(m.metadata?.event_payload).toMatchObject({
+        delivery_id: expect.any(String),
+        model_version: 1,
+        score: expect.any(Number),
+      });
+    }
+    const again = await bot.feed.runOnce();
+    expect(again).toMatchObject({ posted: 0, updated: 0 });
+    expect(feedMessages()).toHaveLength(messages.length);
+  });
+
+  it('waits out a 429 (Retry-After) and posts', async () => {
+    const { bot, slack } = await setup({ hours: 30 });
+    slack.fault('chat.postMessage', { kind: 'rate_limited', retryAfter: 1 });
+    const started = Date.now();
+    const result = await bot.feed.runOnce();
+    expect(result.posted).toBeGreaterThan(0);
+    const posts = slack.calls.filter((c) => c.method === 'chat.postMessage');
+    expect(posts[0]?.status).toBe(429);
+    expect(posts[1]?.status).toBe(200);
+    expect(posts[1]?.at ?? 0).toBeGreaterThanOrEqual((posts[0]?.at ?? 0) + 1_000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+  });
+
+  it('updates the message of a re-scored window instead of posting a new one', async () => {
+    const { bot, lake } = await setup({ hours: 30 });
+    await bot.feed.runOnce();
+    const before = feedMessages();
+    expect(before.length).toBeGreaterThan(0);
+    const first = windowsIn(before)[0] as { asset: string; window_end: string };
+    await lake.platform.db.run(
+      `UPDATE anomalies SET anomaly_score = -0.4242, model_version = 2, scored_at = TIMESTAMP '2025-02-01 00:05:00'
+       WHERE asset = :asset AND window_end = CAST(:window_end AS TIMESTAMP)`,
+      first,
+    );
+    const result = await bot.feed.runOnce();
+    expect(result).toMatchObject({ posted: 0, updated: 1 });
+    const after = feedMessages();
+    expect(after).toHaveLength(before.length);
+    const updated = after.find((m) => JSON.stringify(m.metadata).includes('-0.4242'));
+    expect(updated?.edited).toBeDefined();
+    expect(JSON.stringify(updated?.blocks)).toMatch(/-0\.424/);
+  });
+
+  it('after a crash between posting and recording, a restarted feed finds the message instead of posting it again', async () => {
+    const { bot, slack, log, make, lake } = await setup({ hours: 3 });
+    await lake.platform.db.run('DELETE FROM anomalies');
+    await lake.platform.db.run(
+      `INSERT INTO anomalies VALUES ('bitcoin', 'btc', TIMESTAMP '2025-01-31 23:00:00', 65000, 10, 0.02, 1e6, 0.001,
+         -0.2, 1, 1, TIMESTAMP '2025-02-01 00:00:00')`,
+    );
+    // The post reaches Slack but its answer never comes back: the process "dies" waiting for it.
+    slack.fault('chat.postMessage', { kind: 'stall', ms: 3_000 });
+    const crashed = bot.feed.runOnce();
+    await until(() => feedMessages().length > 0);
+    const posted = feedMessages();
+    expect(await log.pending('C0CRYPTO1')).toHaveLength(1); // reserved, not confirmed
+    // A new bot (a restart) over the same delivery log; the old one's late answer is ignored.
+    const restarted = await make(lake.platform);
+    const result = await restarted.feed.runOnce();
+    expect(result).toMatchObject({ recovered: 1, posted: 0 });
+    expect(feedMessages()).toEqual(posted);
+    expect(await log.pending('C0CRYPTO1')).toEqual([]);
+    await crashed.catch(() => undefined);
+  });
+});
