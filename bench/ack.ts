@@ -128,7 +128,11 @@ const load = new Worker(LOAD, {
     secret: 'bench-secret',
     bodies,
     warmup: Array.from({ length: 50 }, (_, i) =>
-      slack.slashCommandBody({ userId: 'U0VIEW01', channelId: 'C0CRYPTO1', text: texts[i % texts.length] as string }),
+      slack.slashCommandBody({
+        userId: 'U0VIEW01',
+        channelId: 'C0CRYPTO1',
+        text: texts[i % texts.length] as string,
+      }),
     ),
     concurrency,
   },

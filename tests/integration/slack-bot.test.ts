@@ -103,7 +103,9 @@ const feedMessages = () =>
   (slack as LocalSlack).channelMessages(CHANNEL).filter((m) => m.metadata?.event_type === FEED_EVENT_TYPE);
 const windowsIn = (messages: ReturnType<typeof feedMessages>) =>
   messages.flatMap(
-    (m) => (m.metadata?.event_payload as { windows: Array<{ asset: string; window_end: string }> }).windows,
+    (m) =>
+      (m.metadata?.event_payload as { windows?: Array<{ asset: string; window_end: string }> } | undefined)
+        ?.windows ?? [],
   );
 
 describe('slash commands', () => {
