@@ -1,12 +1,25 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli.js';
+import { type LocalSlack, startLocalSlack } from '../../src/slack/local-slack/index.js';
 import { type CliProcess, spawnCli } from '../support/cli-process.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A port nothing listens on right now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+let slack: LocalSlack | undefined;
 let dir: string;
 let proc: CliProcess | undefined;
 beforeEach(async () => {
@@ -15,6 +28,8 @@ beforeEach(async () => {
 afterEach(async () => {
   proc?.child.kill('SIGKILL');
   proc = undefined;
+  await slack?.close();
+  slack = undefined;
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -101,6 +116,34 @@ describe('crypto-risk run (npm start)', () => {
     );
     expect(scheduled).toBeGreaterThanOrEqual(5); // five assets, at least one simulated minute each
     expect(first).toBeGreaterThan(scheduled as number); // the first round carried the history
+    proc.child.kill('SIGINT');
+    expect((await proc.exited).code).toBe(0);
+  });
+
+  it('with Slack configured, posts the first anomalies to the feed channel and answers /crypto', async () => {
+    slack = await startLocalSlack({ signingSecret: 'e2e-secret', botToken: 'xoxb-e2e' });
+    const port = await freePort();
+    proc = spawnCli(['run'], {
+      ...env(),
+      SLACK_BOT_TOKEN: 'xoxb-e2e',
+      SLACK_SIGNING_SECRET: 'e2e-secret',
+      SLACK_API_URL: slack.apiUrl,
+      SLACK_FEED_CHANNEL: 'crypto-alerts',
+      PORT: String(port),
+    });
+    await proc.waitFor(new RegExp(`^Slack: requests on http://0.0.0.0:${port}/slack/events`));
+    await proc.waitFor(/^\d\d:\d\d:\d\d feed: \d+ message\(s\) with \d+ anomalous window\(s\) posted/);
+    const posted = slack
+      .channelMessages('C0CRYPTO1')
+      .filter((m) => m.metadata?.event_type === 'crypto_anomaly');
+    expect(posted.length).toBeGreaterThan(0);
+    expect(JSON.stringify(posted[0]?.blocks)).toMatch(/SIMULATED DATA/);
+    slack.setBotEventsUrl(`http://127.0.0.1:${port}/slack/events`);
+    const ack = await slack.slashCommand({ userId: 'U0VIEW01', channelId: 'C0CRYPTO1', text: 'status' });
+    expect(ack.status).toBe(200);
+    for (let waited = 0; slack.ephemeral('U0VIEW01').length === 0 && waited < 10_000; waited += 100)
+      await sleep(100);
+    expect(JSON.stringify(slack.ephemeral('U0VIEW01'))).toMatch(/Pipeline status \(local\)/);
     proc.child.kill('SIGINT');
     expect((await proc.exited).code).toBe(0);
   });
