@@ -122,5 +122,6 @@ export async function startMainJob(deps: MainJobDeps): Promise<{ stop(): Promise
   await first('infer');
   for (const extra of deps.extraJobs ?? []) await first(extra.name);
   scheduler.start();
+  print(`${stamp()} first round done; the jobs now run on their schedules`);
   return { stop: () => scheduler.stop() };
 }

@@ -83,7 +83,7 @@ describe('crypto-risk run (npm start)', () => {
 
     // a second start carries on: no new model, nothing scored twice
     proc = spawnCli(['run'], env());
-    await proc.waitFor(/^\d\d:\d\d:\d\d infer: /);
+    await proc.waitFor(/^\d\d:\d\d:\d\d first round done; the jobs now run on their schedules$/);
     proc.child.kill('SIGTERM');
     expect((await proc.exited).code).toBe(0);
     expect(proc.stdout()).not.toMatch(/ train: /);
