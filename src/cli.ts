@@ -11,6 +11,7 @@ import { inferCommand } from './commands/infer.js';
 import { ingestCommand } from './commands/ingest.js';
 import { modelsCommand } from './commands/models.js';
 import { pipelineCommand } from './commands/pipeline.js';
+import { provisionCommand } from './commands/provision.js';
 import { sqlCommand } from './commands/sql.js';
 import { statusCommand } from './commands/status.js';
 import { topArgsSchema, topCommand } from './commands/top.js';
@@ -167,6 +168,18 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           ...(await modelsCommand({ platform: app.platform, now })),
           title: `Model v${promoted.version} is champion`,
         };
+      }),
+    );
+
+  program
+    .command('provision')
+    .description('Databricks: plan (default) or apply the schema, volume, notebooks, pipeline and jobs')
+    .option('--plan', 'list what apply would create, update or leave unchanged (the default)')
+    .option('--apply', 'make the workspace match the definition (idempotent)')
+    .action(
+      execute(async (app, _now, options: { plan?: boolean; apply?: boolean }) => {
+        if (options.plan && options.apply) throw usage('Give --plan or --apply, not both.');
+        return provisionCommand(Boolean(options.apply), { platform: app.platform });
       }),
     );
 

@@ -36,6 +36,12 @@ export function parseMarketSource(text: string): MarketSourceSetting | undefined
   return { kind: 'replay', file, asset: hasAsset ? tail : 'bitcoin' };
 }
 
+/** Catalog, schema and volume names: the strict pattern they must match before any SQL uses them. */
+const identifier = z
+  .string()
+  .trim()
+  .regex(/^[a-z_][a-z0-9_]{0,63}$/, { error: 'must be lower-case letters, digits and _ (at most 64)' });
+
 const intIn = (min: number, max: number, what: string) =>
   z.coerce
     .number({ error: `must be ${what}` })
@@ -150,6 +156,33 @@ const settingsSchema = z.strictObject({
       .optional(),
   ),
   PORT: intIn(1, 65_535, 'a port number from 1 to 65535').default(3000),
+  DATABRICKS_HOST: z
+    .url({
+      protocol: /^https?$/,
+      error: 'must be the workspace URL, e.g. https://dbc-1234.cloud.databricks.com',
+    })
+    .optional(),
+  DATABRICKS_TOKEN: optionalText,
+  DATABRICKS_CLIENT_ID: optionalText,
+  DATABRICKS_CLIENT_SECRET: optionalText,
+  DATABRICKS_WAREHOUSE_ID: optionalText.pipe(
+    z
+      .string()
+      .regex(/^[a-z0-9]{8,32}$/, { error: 'must be a SQL warehouse ID (lower-case letters and digits)' })
+      .optional(),
+  ),
+  DATABRICKS_CATALOG: identifier.default('workspace'),
+  DATABRICKS_SCHEMA: identifier.default('crypto'),
+  DATABRICKS_VOLUME: identifier.default('landing'),
+  DATABRICKS_WORKSPACE_DIR: z
+    .string()
+    .trim()
+    .regex(/^\/(Workspace\/)?(Shared|Users\/[^/]+)(\/[A-Za-z0-9._ -]+)*$/, {
+      error: 'must be a workspace folder such as /Shared/crypto-risk-monitor',
+    })
+    .default('/Shared/crypto-risk-monitor'),
+  DATABRICKS_SQL_CA_CERT: optionalText,
+  DATABRICKS_SQL_TIMEOUT_SECONDS: intIn(5, 3600, 'a whole number of seconds from 5 to 3600').default(120),
   SCHEDULE_FEED: cronSchema('* * * * *'),
   SCHEDULE_INGEST: cronSchema('*/2 * * * *'),
   SCHEDULE_PIPELINE: cronSchema('* * * * *'),
@@ -191,6 +224,20 @@ export interface SlackSettings {
   opsUsergroup?: string;
 }
 
+export interface DatabricksSettings {
+  host: string;
+  auth: { kind: 'token'; token: string } | { kind: 'oauth'; clientId: string; clientSecret: string };
+  warehouseId: string;
+  catalog: string;
+  schema: string;
+  volume: string;
+  /** Where the notebooks go in the workspace. */
+  workspaceDir: string;
+  /** PEM of a CA to trust for the SQL warehouse's TLS (a corporate proxy; test warehouses). */
+  sqlCaCert?: string;
+  sqlTimeoutSeconds: number;
+}
+
 export interface Config {
   dataDir: string;
   dbPath: string;
@@ -215,6 +262,8 @@ export interface Config {
   slack?: SlackSettings;
   /** HTTP port for Slack requests and /healthz. */
   port: number;
+  /** The real deployment; absent for the embedded default. */
+  databricks?: DatabricksSettings;
   log: { level: string; format: 'pretty' | 'json' };
 }
 
@@ -303,6 +352,24 @@ export function loadConfig(input: LoadConfigInput): Config {
   if (!has('SLACK_BOT_TOKEN') && (has('SLACK_SIGNING_SECRET') || has('SLACK_APP_TOKEN'))) {
     problems.push('SLACK_BOT_TOKEN: needed when SLACK_SIGNING_SECRET or SLACK_APP_TOKEN is set');
   }
+  if (has('DATABRICKS_HOST')) {
+    if (!has('DATABRICKS_TOKEN') && !(has('DATABRICKS_CLIENT_ID') && has('DATABRICKS_CLIENT_SECRET'))) {
+      problems.push(
+        'DATABRICKS_TOKEN: needed with DATABRICKS_HOST (or DATABRICKS_CLIENT_ID and DATABRICKS_CLIENT_SECRET of a service principal)',
+      );
+    }
+    if (!has('DATABRICKS_WAREHOUSE_ID'))
+      problems.push('DATABRICKS_WAREHOUSE_ID: needed with DATABRICKS_HOST (the SQL warehouse for reads)');
+  } else {
+    for (const name of [
+      'DATABRICKS_TOKEN',
+      'DATABRICKS_CLIENT_ID',
+      'DATABRICKS_CLIENT_SECRET',
+      'DATABRICKS_WAREHOUSE_ID',
+    ]) {
+      if (has(name)) problems.push(`${name}: set DATABRICKS_HOST too (the workspace URL), or remove it`);
+    }
+  }
   const speed = Number(raw.SIMULATOR_SPEED ?? 1);
   if (speed > 1 && parseMarketSource(String(raw.MARKET_SOURCE ?? 'auto'))?.kind !== 'simulator') {
     problems.push(
@@ -367,6 +434,26 @@ export function loadConfig(input: LoadConfigInput): Config {
         }
       : undefined,
     port: s.PORT,
+    databricks:
+      s.DATABRICKS_HOST && s.DATABRICKS_WAREHOUSE_ID
+        ? {
+            host: s.DATABRICKS_HOST.replace(/\/+$/, ''),
+            auth: s.DATABRICKS_TOKEN
+              ? { kind: 'token', token: s.DATABRICKS_TOKEN }
+              : {
+                  kind: 'oauth',
+                  clientId: s.DATABRICKS_CLIENT_ID as string,
+                  clientSecret: s.DATABRICKS_CLIENT_SECRET as string,
+                },
+            warehouseId: s.DATABRICKS_WAREHOUSE_ID,
+            catalog: s.DATABRICKS_CATALOG,
+            schema: s.DATABRICKS_SCHEMA,
+            volume: s.DATABRICKS_VOLUME,
+            workspaceDir: s.DATABRICKS_WORKSPACE_DIR.replace(/^\/Workspace/, ''),
+            sqlCaCert: s.DATABRICKS_SQL_CA_CERT ? resolve(input.cwd, s.DATABRICKS_SQL_CA_CERT) : undefined,
+            sqlTimeoutSeconds: s.DATABRICKS_SQL_TIMEOUT_SECONDS,
+          }
+        : undefined,
     log: { level: s.LOG_LEVEL, format: s.LOG_FORMAT },
   };
 }

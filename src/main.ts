@@ -1,8 +1,13 @@
+import { join } from 'node:path';
 import type { Clock } from './clock.js';
-import type { Config, MarketSourceSetting } from './config.js';
+import type { Config, DatabricksSettings, MarketSourceSetting } from './config.js';
 import type { Logger } from './log.js';
 import { createCoinGeckoClient } from './market/coingecko.js';
 import { type MarketSource, resolveSource, type SourceDeps } from './market/sources.js';
+import { createDatabricksPlatform } from './platform/databricks/platform.js';
+import { createDatabricksRest } from './platform/databricks/rest.js';
+import { createWarehouse } from './platform/databricks/warehouse.js';
+import { type Db, openDb } from './platform/local/db.js';
 import { createLocalPlatform } from './platform/local/platform.js';
 import type { Platform } from './platform/port.js';
 import { createSlackBot, type SlackBot } from './slack/bot.js';
@@ -26,14 +31,9 @@ export interface App {
 
 export async function createApp(config: Config, deps: { clock: Clock; logger: Logger }): Promise<App> {
   const { clock, logger } = deps;
-  const platform = await createLocalPlatform({
-    dbPath: config.dbPath,
-    landingDir: config.landingDir,
-    model: config.model,
-    pipelineGroupFiles: config.pipelineGroupFiles,
-    clock,
-    logger,
-  });
+  const platform = config.databricks
+    ? databricksPlatform(config, config.databricks, deps)
+    : await localPlatform(config, deps);
   const coingecko = createCoinGeckoClient({
     plan: config.market.coingecko.plan,
     apiKey: config.market.coingecko.apiKey,
@@ -43,6 +43,7 @@ export async function createApp(config: Config, deps: { clock: Clock; logger: Lo
     maxRetryAfterMs: 60_000,
     logger: logger.child({ component: 'coingecko' }),
   });
+  let botDb: Db | undefined;
   const sourceDeps: SourceDeps = {
     state: platform.state,
     logger,
@@ -58,11 +59,45 @@ export async function createApp(config: Config, deps: { clock: Clock; logger: Lo
     marketSource: (setting = config.market.source) => resolveSource(setting, sourceDeps),
     async slackBot() {
       if (!config.slack) return undefined;
-      // The bot's delivery log lives beside the lakehouse in the local DuckDB file.
-      const log = createDeliveryLog(platform.db);
+      // The bot's delivery log: beside the lakehouse in the local DuckDB file, or a file of its own.
+      botDb ??= 'db' in platform ? (platform.db as Db) : await openDb(join(config.dataDir, 'bot.duckdb'));
+      const log = createDeliveryLog(botDb);
       await log.init();
       return createSlackBot({ settings: config.slack, port: config.port, platform, log, clock, logger });
     },
-    close: () => platform.close(),
+    async close() {
+      await platform.close();
+      if (botDb && !('db' in platform)) await botDb.close();
+    },
   };
+}
+
+function localPlatform(config: Config, deps: { clock: Clock; logger: Logger }) {
+  return createLocalPlatform({
+    dbPath: config.dbPath,
+    landingDir: config.landingDir,
+    model: config.model,
+    pipelineGroupFiles: config.pipelineGroupFiles,
+    clock: deps.clock,
+    logger: deps.logger,
+  });
+}
+
+function databricksPlatform(
+  config: Config,
+  settings: DatabricksSettings,
+  deps: { clock: Clock; logger: Logger },
+): Platform {
+  const logger = deps.logger.child({ component: 'databricks' });
+  const rest = createDatabricksRest({ settings, logger });
+  const warehouse = createWarehouse({ settings, rest, logger });
+  return createDatabricksPlatform({
+    settings,
+    model: config.model,
+    assets: config.market.assets,
+    rest,
+    warehouse,
+    clock: deps.clock,
+    logger,
+  });
 }

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
  * and converts the parameter markers for DuckDB, which writes them `$name`.
  */
 
-function packageRoot(): string {
+export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, 'package.json'))) {
     const parent = dirname(dir);

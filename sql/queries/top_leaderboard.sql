@@ -2,7 +2,7 @@
 -- Shared by both platforms (DuckDB and Databricks SQL); timestamps are bound as ISO strings.
 SELECT
   a.asset,
-  arg_max(a.symbol, a.window_end) AS symbol,
+  max_by(a.symbol, a.window_end) AS symbol,
   count(*) FILTER (WHERE a.is_anomaly = 1) AS anomalies,
   count(*) AS windows_scored,
   avg(a.anomaly_score) FILTER (WHERE a.is_anomaly = 1) AS mean_score,

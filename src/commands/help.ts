@@ -5,6 +5,7 @@ export const USAGE_LINES = [
   '`/crypto status`: health of each stage, data freshness, last job runs, champion model',
   '`/crypto chart <asset> [24h|7d]`: price with anomaly markers',
   '`/crypto retrain`: train a new model now (ops only; asks for confirmation)',
+  '`/crypto provision [apply]`: Databricks: the deployment plan, or apply it (ops only)',
   '`/crypto help`: this text',
 ];
 

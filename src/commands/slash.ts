@@ -9,6 +9,7 @@ export type SlashRequest =
   | { name: 'status' }
   | { name: 'chart'; args: { asset: string; since: number } }
   | { name: 'retrain' }
+  | { name: 'provision'; apply: boolean }
   | { name: 'help' }
   | { name: 'usage'; problem: string };
 
@@ -29,6 +30,11 @@ export function parseSlashText(text: string): SlashRequest {
       return rest.length === 0 ? { name: 'status' } : usage('`status` takes no arguments.');
     case 'retrain':
       return rest.length === 0 ? { name: 'retrain' } : usage('`retrain` takes no arguments.');
+    case 'provision':
+      if (rest.length === 0) return { name: 'provision', apply: false };
+      return rest.length === 1 && rest[0]?.toLowerCase() === 'apply'
+        ? { name: 'provision', apply: true }
+        : usage('`provision` takes nothing (a plan) or `apply`.');
     case 'top': {
       const raw: Record<string, string> = {};
       for (const token of rest) {

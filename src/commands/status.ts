@@ -9,12 +9,14 @@ export async function statusCommand(deps: { platform: Platform; now: Date }): Pr
   const stage = (name: StageStatus['stage']) => report.stages.find((s) => s.stage === name);
   const notes: string[] = [];
   const landing = stage('landing');
-  if (!landing || landing.rows === 0) notes.push('No market data has landed yet: run `crypto-risk ingest`.');
-  else if ((landing.counters.pending_files ?? 0) > 0) {
+  if (report.platform === 'local' && (!landing || landing.rows === 0)) {
+    notes.push('No market data has landed yet: run `crypto-risk ingest`.');
+  } else if (landing && (landing.counters.pending_files ?? 0) > 0) {
     notes.push(
       `${landing.counters.pending_files} landing file(s) wait for the pipeline: run \`crypto-risk pipeline\`.`,
     );
   }
+  if (report.databricks?.freshness_note) notes.push(report.databricks.freshness_note);
   const gold = stage('gold');
   if (gold && (gold.counters.open_windows ?? 0) > 0) {
     notes.push(
@@ -37,6 +39,20 @@ export async function statusCommand(deps: { platform: Platform; now: Date }): Pr
       },
       { label: 'Silver watermark', value: formatTime(report.watermarks.silver) },
       { label: 'Gold watermark', value: formatTime(report.watermarks.gold) },
+      ...(report.databricks
+        ? [
+            { label: 'SQL warehouse', value: report.databricks.warehouse },
+            {
+              label: 'Pipeline',
+              value: report.databricks.pipeline
+                ? `${report.databricks.pipeline.state}; last update ${report.databricks.pipeline.last_update ?? 'none'}` +
+                  (report.databricks.pipeline.last_update_at
+                    ? ` at ${formatTime(report.databricks.pipeline.last_update_at)}`
+                    : '')
+                : 'not provisioned (run `crypto-risk provision --apply`)',
+            },
+          ]
+        : []),
       { label: 'Champion model', value: describeChampion(report, deps.now) },
       { label: 'Anomalies, last 24 h', value: formatCount(report.anomalies_24h) },
     ],

@@ -22,8 +22,9 @@ export interface MainJobDeps extends JobDeps {
 const RESCORE_AFTER_PROMOTION_MS = 24 * 3_600_000;
 
 /**
- * The main job of the embedded default (`crypto-risk run`, `npm start`): ingest, pipeline, infer
- * and train on their schedules, with a one-line account of every run. It starts with one round
+ * The main job (`crypto-risk run`, `npm start`): ingest, pipeline, infer and train on their
+ * schedules (on Databricks only ingest: the rest are Databricks jobs), and the Slack feed when
+ * configured, with a one-line account of every run. It starts with one round
  * at once (ingest with its backfill, pipeline, a first model when there is none, inference), so
  * a new user sees anomalies within a minute or two. `stop()` lets the jobs in flight finish.
  */
@@ -50,6 +51,53 @@ export async function startMainJob(deps: MainJobDeps): Promise<{ stop(): Promise
       }
     };
 
+  // On Databricks the pipeline, inference and training are Databricks jobs; this process ingests.
+  const local = platform.kind === 'local';
+  const lakehouseJobs = [
+    {
+      name: 'pipeline',
+      cron: deps.schedule.pipeline,
+      run: job(
+        'pipeline',
+        () => runPipeline(deps),
+        describePipelineRun,
+        (r) => r.files === 0,
+      ),
+    },
+    {
+      name: 'infer',
+      cron: deps.schedule.infer,
+      run: job(
+        'infer',
+        async () => {
+          const since = rescoreSince;
+          const result = await runInfer(deps, since ? { rescoreSince: since } : {});
+          if (rescoreSince === since) rescoreSince = undefined;
+          return result;
+        },
+        describeInfer,
+        (r) => r.scored === 0,
+      ),
+    },
+    {
+      name: 'train',
+      cron: deps.schedule.train,
+      run: job(
+        'train',
+        async () => {
+          // Through the platform's retrain, so that a retrain asked for in Slack and the daily one
+          // never run at once (the second joins the first).
+          const { run } = await platform.retrain({ requestedBy: 'schedule' });
+          const done = await followRetrain(platform, run.id, { pollMs: 250 });
+          if (!done.result) throw new UserError(done.error ?? 'training failed');
+          if (done.result.promoted)
+            rescoreSince = new Date(clock.now().getTime() - RESCORE_AFTER_PROMOTION_MS);
+          return done.result;
+        },
+        describeTrain,
+      ),
+    },
+  ];
   const scheduler = createScheduler(
     [
       {
@@ -57,49 +105,7 @@ export async function startMainJob(deps: MainJobDeps): Promise<{ stop(): Promise
         cron: deps.schedule.ingest,
         run: job('ingest', () => runIngest(deps), describeIngest),
       },
-      {
-        name: 'pipeline',
-        cron: deps.schedule.pipeline,
-        run: job(
-          'pipeline',
-          () => runPipeline(deps),
-          describePipelineRun,
-          (r) => r.files === 0,
-        ),
-      },
-      {
-        name: 'infer',
-        cron: deps.schedule.infer,
-        run: job(
-          'infer',
-          async () => {
-            const since = rescoreSince;
-            const result = await runInfer(deps, since ? { rescoreSince: since } : {});
-            if (rescoreSince === since) rescoreSince = undefined;
-            return result;
-          },
-          describeInfer,
-          (r) => r.scored === 0,
-        ),
-      },
-      {
-        name: 'train',
-        cron: deps.schedule.train,
-        run: job(
-          'train',
-          async () => {
-            // Through the platform's retrain, so that a retrain asked for in Slack and the daily one
-            // never run at once (the second joins the first).
-            const { run } = await platform.retrain({ requestedBy: 'schedule' });
-            const done = await followRetrain(platform, run.id, { pollMs: 250 });
-            if (!done.result) throw new UserError(done.error ?? 'training failed');
-            if (done.result.promoted)
-              rescoreSince = new Date(clock.now().getTime() - RESCORE_AFTER_PROMOTION_MS);
-            return done.result;
-          },
-          describeTrain,
-        ),
-      },
+      ...(local ? lakehouseJobs : []),
       ...(deps.extraJobs ?? []).map((extra) => ({
         name: extra.name,
         cron: extra.cron,
@@ -117,9 +123,11 @@ export async function startMainJob(deps: MainJobDeps): Promise<{ stop(): Promise
   // The first round, at once: failures are reported and the schedule carries on from there.
   const first = async (name: string) => scheduler.runNow(name).catch(() => false);
   await first('ingest');
-  await first('pipeline');
-  if ((await platform.models()).versions.length === 0) await first('train');
-  await first('infer');
+  if (local) {
+    await first('pipeline');
+    if ((await platform.models()).versions.length === 0) await first('train');
+    await first('infer');
+  }
   for (const extra of deps.extraJobs ?? []) await first(extra.name);
   scheduler.start();
   print(`${stamp()} first round done; the jobs now run on their schedules`);

@@ -31,12 +31,21 @@ export interface Platform {
   retrainRun(id: string): Promise<RetrainRun | undefined>;
   /** Windows scored (or re-scored) after `cursor` (a scored_at instant), oldest first: the feed's input. */
   scoredSince(cursor: string | null, limit: number): Promise<ScoredWindow[]>;
+  /** Reconciles the deployment with its definition (Databricks); `apply: false` only plans. */
+  provision(apply: boolean): Promise<ProvisionResult>;
   /** Points the champion alias at a version (manual promotion). */
   promote(version: number): Promise<ModelVersion>;
   /** The assets that have Gold windows, in order. */
   assets(): Promise<string[]>;
   /** An asset's window prices with anomaly flags, for charts. */
   priceSeries(asset: string, since: Date, until: Date): Promise<PriceSeries>;
+  /**
+   * Whether reads of the lakehouse can run now without starting anything (on Databricks: is the
+   * SQL warehouse running). Never starts anything.
+   */
+  readiness(): Promise<{ ready: boolean; state: string }>;
+  /** Makes reads possible, starting a stopped SQL warehouse and waiting for it (a warm-up). */
+  ensureReady(): Promise<void>;
   /** Runs one read-only statement; anything else is refused before it runs. */
   readOnlySql(text: string, maxRows: number): Promise<SqlResult>;
   close(): Promise<void>;
@@ -158,6 +167,13 @@ export interface StatusReport {
   jobs: JobStatus[];
   anomalies_24h: number;
   model: { champion: ModelVersion | null; versions: number };
+  /** On Databricks: what the REST APIs say, also while the SQL warehouse is stopped. */
+  databricks?: {
+    warehouse: string;
+    pipeline: { state: string; last_update: string | null; last_update_at: string | null } | null;
+    /** Set when lakehouse freshness could not be read without starting the warehouse. */
+    freshness_note?: string;
+  };
 }
 
 export interface SqlResult {
@@ -268,4 +284,18 @@ export interface ScoredWindow {
   model_version: number;
   scored_at: string;
   simulated: boolean;
+}
+
+/** One line of a provisioning plan: an asset of the deployment and what apply does to it. */
+export interface PlanItem {
+  kind: 'schema' | 'volume' | 'folder' | 'notebook' | 'file' | 'pipeline' | 'job';
+  name: string;
+  action: 'create' | 'update' | 'unchanged';
+  /** What differs, for an update. */
+  detail?: string;
+}
+
+export interface ProvisionResult {
+  applied: boolean;
+  items: PlanItem[];
 }

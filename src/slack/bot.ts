@@ -4,6 +4,7 @@ import { App, type Logger as BoltLogger, LogLevel, type RespondFn } from '@slack
 import type { Clock } from '../clock.js';
 import { priceChart } from '../commands/chart.js';
 import { helpCommand } from '../commands/help.js';
+import { provisionCommand } from '../commands/provision.js';
 import { parseSlashText } from '../commands/slash.js';
 import { statusCommand } from '../commands/status.js';
 import { topCommand } from '../commands/top.js';
@@ -109,8 +110,20 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
     await respond({ response_type: 'ephemeral', ...renderBlocks(reply, { chartFileId }) });
   }
 
+  /** Reads need the lakehouse: on Databricks a stopped warehouse is started, and the user told. */
+  async function warmUp(respond: RespondFn): Promise<void> {
+    const { ready, state } = await platform.readiness();
+    if (ready) return;
+    await respond({
+      response_type: 'ephemeral',
+      text: `The SQL warehouse is ${state.toLowerCase()}; it is starting now and the answer follows here when it is ready (usually a minute or two).`,
+    });
+    await platform.ensureReady();
+  }
+
   async function slashCommand(userId: string, text: string, respond: RespondFn): Promise<void> {
     const request = parseSlashText(text);
+    if (request.name === 'top' || request.name === 'chart') await warmUp(respond);
     const now = clock.now();
     switch (request.name) {
       case 'help':
@@ -144,6 +157,17 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
       }
       case 'retrain':
         return retrain.request(userId, respond);
+      case 'provision': {
+        const what = request.apply ? 'provision (apply)' : 'provision (plan)';
+        if (!(await access.isOps(userId))) {
+          access.audit({ who: userId, what, result: 'refused: not an ops user' });
+          await respond({ response_type: 'ephemeral', text: 'Only the ops team can provision Databricks.' });
+          return;
+        }
+        const reply = await provisionCommand(request.apply, { platform });
+        access.audit({ who: userId, what, result: reply.summary ?? 'done' });
+        return answer(respond, reply);
+      }
     }
   }
 

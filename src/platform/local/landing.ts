@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
-import type { LandingRecord } from '../../market/record.js';
+import { landingName, toJsonLines } from '../landing-files.js';
 import type { LandingBatch, LandingStore, LandingWrite } from '../port.js';
 
 /**
@@ -49,26 +49,6 @@ export function createLocalLanding(root: string): LandingStore & { list(): Promi
         .sort();
     },
   };
-}
-
-/** `date=…/hour=…/<UTC stamp>-<seq>-<source>-<random>.jsonl`; seq orders batches of one ingest. */
-export function landingName(batch: LandingBatch): string {
-  const stamp = batch.ingestTs.toISOString(); // 2025-01-07T00:01:00.000Z
-  const date = stamp.slice(0, 10);
-  const hour = stamp.slice(11, 13);
-  const compact = stamp.replace(/[-:]/g, '').replace('.', '');
-  const seq = String(batch.seq).padStart(3, '0');
-  return `date=${date}/hour=${hour}/${compact}-${seq}-${batch.source}-${randomUUID().slice(0, 8)}.jsonl`;
-}
-
-function toJsonLines(batch: LandingBatch): string {
-  const ingest_ts = batch.ingestTs.toISOString();
-  let out = '';
-  for (const record of batch.records) {
-    const line: LandingRecord = { ...record, ingest_ts, ingest_source: batch.source };
-    out += `${JSON.stringify(line)}\n`;
-  }
-  return out;
 }
 
 /** Makes the rename itself durable (a crash right after it must not lose the file). */

@@ -216,6 +216,17 @@ export async function createLocalPlatform(deps: LocalPlatformDeps): Promise<Plat
       };
     },
 
+    async provision() {
+      throw new UserError(
+        'Provisioning sets up Databricks; this is the embedded default. Set DATABRICKS_HOST, DATABRICKS_TOKEN and ' +
+          'DATABRICKS_WAREHOUSE_ID (README, Databricks) first.',
+        { exitCode: ExitCode.Usage },
+      );
+    },
+
+    readiness: async () => ({ ready: true, state: 'embedded' }),
+    ensureReady: async () => {},
+
     async readOnlySql(text, maxRows) {
       let types: string[];
       try {

@@ -1,0 +1,2 @@
+-- The assets that have Gold windows.
+SELECT DISTINCT asset FROM metrics_gold ORDER BY asset

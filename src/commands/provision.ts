@@ -1,0 +1,32 @@
+import type { Platform } from '../platform/port.js';
+import type { Reply } from '../render/reply.js';
+
+/** What provisioning would change (plan) or changed (apply), asset by asset. */
+export async function provisionCommand(apply: boolean, deps: { platform: Platform }): Promise<Reply> {
+  const result = await deps.platform.provision(apply);
+  const count = (action: string) => result.items.filter((i) => i.action === action).length;
+  const changes = count('create') + count('update');
+  const summary = apply
+    ? changes === 0
+      ? 'Everything was already as defined; nothing changed.'
+      : `Applied: ${count('create')} created, ${count('update')} updated, ${count('unchanged')} unchanged.`
+    : changes === 0
+      ? 'Everything is as defined; `apply` would change nothing.'
+      : `Plan: ${count('create')} to create, ${count('update')} to update, ${count('unchanged')} unchanged. Run with --apply (or \`/crypto provision apply\`) to make it so.`;
+  return {
+    title: apply ? 'Databricks provisioning: applied' : 'Databricks provisioning: plan',
+    summary,
+    tables: [
+      {
+        columns: [
+          { header: 'asset' },
+          { header: 'name' },
+          { header: apply ? 'done' : 'action' },
+          { header: 'why' },
+        ],
+        rows: result.items.map((i) => [i.kind, i.name, i.action, i.detail ?? '']),
+      },
+    ],
+    data: result,
+  };
+}

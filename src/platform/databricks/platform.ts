@@ -1,0 +1,529 @@
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../../clock.js';
+import type { DatabricksSettings, ModelSettings } from '../../config.js';
+import { ExitCode, UserError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { SimEvent } from '../../market/record.js';
+import { sqlFile } from '../../sql-files.js';
+import { landingName, toJsonLines } from '../landing-files.js';
+import type {
+  AnomalyRow,
+  JobRun,
+  JobStatus,
+  LeaderboardRow,
+  ModelVersion,
+  Platform,
+  PricePoint,
+  RetrainRun,
+  ScoredWindow,
+  StageStatus,
+  StatusReport,
+  TrainResult,
+} from '../port.js';
+import { createProvisioner } from './provision.js';
+import { JOB_NAMES, PIPELINE_NAME, resources } from './resources.js';
+import { DatabricksError, type DatabricksRest } from './rest.js';
+import type { Warehouse } from './warehouse.js';
+
+export interface DatabricksPlatformDeps {
+  settings: DatabricksSettings;
+  model: ModelSettings;
+  assets: readonly string[];
+  rest: DatabricksRest;
+  warehouse: Warehouse;
+  clock: Clock;
+  logger: Logger;
+  /** How often a running job's state is read while waiting for it. */
+  pollMs?: number;
+}
+
+interface Run {
+  run_id: number;
+  job_id: number;
+  state?: { life_cycle_state?: string; result_state?: string; state_message?: string };
+  start_time?: number;
+  end_time?: number;
+  run_page_url?: string;
+}
+
+interface UcModel {
+  aliases?: Array<{ alias_name: string; version_num: number }>;
+}
+
+interface UcVersion {
+  version: number;
+  created_at?: number;
+  run_id?: string;
+}
+
+interface MlflowRun {
+  run?: {
+    info?: { start_time?: number; end_time?: number };
+    data?: {
+      metrics?: Array<{ key: string; value: number }>;
+      params?: Array<{ key: string; value: string }>;
+    };
+  };
+}
+
+/**
+ * The real deployment behind the Platform port: landing files in the Unity Catalog volume (Files
+ * API), reads on the SQL warehouse (`@databricks/sql`), operations through the Jobs, Pipelines and
+ * Unity Catalog REST APIs. Pipeline, inference and training run as Databricks jobs (see
+ * resources.ts); this process ingests, reads, starts runs and follows them. Status never starts
+ * the warehouse; the feed reads it only after a new successful inference run.
+ */
+export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Platform {
+  const { settings, rest, warehouse, clock, logger } = deps;
+  const defined = resources(settings, deps.model, deps.assets);
+  const volume = `/api/2.0/fs/files/Volumes/${settings.catalog}/${settings.schema}/${settings.volume}`;
+  const modelPath = `/api/2.1/unity-catalog/models/${defined.modelName}`;
+  const jobIds = new Map<string, number>();
+  const requestedBy = new Map<number, string>();
+  /** The champion when each run started here (Unity Catalog keeps no history of aliases). */
+  const championBefore = new Map<number, ModelVersion | null>();
+  const botRuns = new Map<string, JobRun>();
+  let lastFeedRun: number | undefined;
+
+  async function jobId(name: string): Promise<number> {
+    const known = jobIds.get(name);
+    if (known !== undefined) return known;
+    const res = await rest.get<{ jobs?: Array<{ job_id: number; settings: { name: string } }> }>(
+      '/api/2.2/jobs/list',
+      { name, limit: 25 },
+    );
+    const found = res.jobs?.find((j) => j.settings.name === name);
+    if (!found) {
+      throw new UserError(
+        `The Databricks job ${name} does not exist: run \`crypto-risk provision --apply\` first.`,
+      );
+    }
+    jobIds.set(name, found.job_id);
+    return found.job_id;
+  }
+
+  async function runs(
+    name: string,
+    filter: { active_only?: boolean; completed_only?: boolean },
+    limit = 5,
+  ): Promise<Run[]> {
+    const res = await rest.get<{ runs?: Run[] }>('/api/2.2/jobs/runs/list', {
+      job_id: await jobId(name),
+      limit,
+      ...filter,
+    });
+    return res.runs ?? [];
+  }
+
+  async function models(): Promise<ModelVersion[]> {
+    let model: UcModel;
+    try {
+      model = await rest.get<UcModel>(modelPath, { include_aliases: true });
+    } catch (err) {
+      if (err instanceof DatabricksError && err.status === 404) return [];
+      throw err;
+    }
+    const listed = await rest.get<{ model_versions?: UcVersion[] }>(`${modelPath}/versions`, {
+      max_results: 100,
+    });
+    const versions = (listed.model_versions ?? []).sort((a, b) => b.version - a.version);
+    return Promise.all(
+      versions.map(async (v) => {
+        const mlflow = v.run_id
+          ? await rest
+              .get<MlflowRun>('/api/2.0/mlflow/runs/get', { run_id: v.run_id })
+              .catch(() => ({}) as MlflowRun)
+          : {};
+        return modelVersion(
+          v,
+          mlflow,
+          (model.aliases ?? []).filter((a) => a.version_num === v.version).map((a) => a.alias_name),
+        );
+      }),
+    );
+  }
+
+  async function toRetrainRun(run: Run): Promise<RetrainRun> {
+    const life = run.state?.life_cycle_state ?? 'PENDING';
+    const result = run.state?.result_state;
+    const state: RetrainRun['state'] =
+      life === 'TERMINATED' && result === 'SUCCESS'
+        ? 'succeeded'
+        : ['TERMINATED', 'SKIPPED', 'INTERNAL_ERROR'].includes(life)
+          ? 'failed'
+          : life === 'RUNNING' || life === 'TERMINATING'
+            ? 'running'
+            : 'queued';
+    const iso = (ms?: number) => (ms ? new Date(ms).toISOString() : null);
+    let trained: TrainResult | null = null;
+    if (state === 'succeeded') {
+      const all = await models();
+      const latest = all[0];
+      const champion = all.find((m) => m.aliases.includes('champion')) ?? null;
+      if (latest) {
+        trained = {
+          version: latest,
+          promoted:
+            champion?.version === latest.version &&
+            championBefore.get(run.run_id)?.version !== latest.version,
+          champion,
+          previous_champion: championBefore.get(run.run_id) ?? null,
+        };
+      }
+    }
+    return {
+      id: String(run.run_id),
+      state,
+      requested_by: requestedBy.get(run.run_id) ?? 'schedule',
+      created_at: iso(run.start_time) ?? clock.now().toISOString(),
+      started_at: iso(run.start_time),
+      finished_at: state === 'succeeded' || state === 'failed' ? iso(run.end_time) : null,
+      result: trained,
+      error:
+        state === 'failed'
+          ? `${result ?? life}: ${run.state?.state_message ?? 'the training job failed'}${run.run_page_url ? ` (${run.run_page_url})` : ''}`
+          : null,
+    };
+  }
+
+  async function retrain(request: { requestedBy: string }) {
+    const active = await runs(JOB_NAMES.train, { active_only: true }, 1);
+    if (active[0]) return { run: await toRetrainRun(active[0]), started: false };
+    const before = (await models()).find((m) => m.aliases.includes('champion')) ?? null;
+    // The token makes a retried run-now return the same run instead of starting a second one.
+    const started = await rest.post<{ run_id: number }>(
+      '/api/2.2/jobs/run-now',
+      { job_id: await jobId(JOB_NAMES.train), idempotency_token: randomUUID() },
+      { idempotent: true },
+    );
+    requestedBy.set(started.run_id, request.requestedBy);
+    championBefore.set(started.run_id, before);
+    const run = await rest.get<Run>('/api/2.2/jobs/runs/get', { run_id: started.run_id });
+    return { run: await toRetrainRun(run), started: true };
+  }
+
+  async function retrainRun(id: string): Promise<RetrainRun | undefined> {
+    try {
+      return await toRetrainRun(await rest.get<Run>('/api/2.2/jobs/runs/get', { run_id: id }));
+    } catch (err) {
+      if (err instanceof DatabricksError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async function read<T>(name: string, params: Record<string, string | number | boolean>): Promise<T[]> {
+    await warehouse.ensureRunning();
+    return warehouse.query<T>(sqlFile(name), params);
+  }
+
+  const notHere = (what: string) =>
+    new UserError(
+      `On Databricks ${what} runs in the ${JOB_NAMES.score} job (every 10 minutes): see its runs in the workspace, or \`crypto-risk status\`.`,
+      { exitCode: ExitCode.Usage },
+    );
+
+  return {
+    kind: 'databricks',
+
+    landing: {
+      async write(batch) {
+        const name = landingName(batch);
+        const body = Buffer.from(toJsonLines(batch));
+        // The Files API makes an upload visible only once it is complete: no partial file.
+        await rest.putBytes(`${volume}/landing/${name}`, body, { overwrite: 'false' });
+        return { file: name, records: batch.records.length, bytes: body.length };
+      },
+    },
+
+    state: {
+      async get<T>(key: string) {
+        const bytes = await rest.getBytes(`${volume}/_state/${encodeURIComponent(key)}.json`);
+        return bytes ? (JSON.parse(bytes.toString('utf8')) as T) : undefined;
+      },
+      async set(key, value) {
+        await rest.putBytes(
+          `${volume}/_state/${encodeURIComponent(key)}.json`,
+          Buffer.from(JSON.stringify(value)),
+          {
+            overwrite: 'true',
+          },
+        );
+      },
+    },
+
+    async runPipeline() {
+      throw notHere('the pipeline');
+    },
+
+    async recordGroundTruth(events: readonly SimEvent[]) {
+      if (events.length === 0) return;
+      const body = Buffer.from(`${events.map((e) => JSON.stringify(e)).join('\n')}\n`);
+      await rest.putBytes(
+        `${volume}/_ground_truth/${clock.now().toISOString().replace(/[-:.]/g, '')}.jsonl`,
+        body,
+        {
+          overwrite: 'true',
+        },
+      );
+    },
+
+    async recordJobRun(run) {
+      botRuns.set(run.job, run);
+    },
+
+    async train(request) {
+      const { run } = await retrain({ requestedBy: 'command line' });
+      if (request.featureSet && request.featureSet !== deps.model.featureSet) {
+        logger.warn(
+          'the feature set of a Databricks training run comes from the job parameters; --features is ignored',
+        );
+      }
+      for (;;) {
+        const current = await retrainRun(run.id);
+        if (current?.state === 'failed') throw new UserError(`Training failed: ${current.error}`);
+        if (current?.state === 'succeeded' && current.result) return current.result;
+        await new Promise((resolve) => setTimeout(resolve, deps.pollMs ?? 2_000));
+      }
+    },
+
+    async infer() {
+      throw notHere('inference');
+    },
+
+    async models() {
+      const all = await models();
+      return { champion: all.find((m) => m.aliases.includes('champion'))?.version ?? null, versions: all };
+    },
+
+    async promote(version) {
+      const target = (await models()).find((m) => m.version === version);
+      if (!target) {
+        throw new UserError(
+          `There is no model version ${version} of ${defined.modelName}; see \`crypto-risk models\`.`,
+          {
+            exitCode: ExitCode.Usage,
+          },
+        );
+      }
+      await rest.put(`${modelPath}/aliases/champion`, { version_num: version });
+      return { ...target, aliases: [...new Set([...target.aliases, 'champion'])].sort() };
+    },
+
+    retrain,
+    retrainRun,
+
+    async scoredSince(cursor, limit) {
+      // Only after a new successful inference run: an idle warehouse can stop between runs.
+      const latest = (await runs(JOB_NAMES.score, { completed_only: true })).find(
+        (r) => r.state?.result_state === 'SUCCESS',
+      );
+      if (!latest || latest.run_id === lastFeedRun) return [];
+      const rows = await read<ScoredWindow>('queries/scored_since', { cursor: cursor ?? '', limit });
+      lastFeedRun = latest.run_id;
+      return rows.map((r) => ({ ...r, is_anomaly: Boolean(r.is_anomaly), simulated: Boolean(r.simulated) }));
+    },
+
+    async assets() {
+      return (await read<{ asset: string }>('queries/assets', {})).map((r) => r.asset);
+    },
+
+    async priceSeries(asset, since, until) {
+      const points = await read<PricePoint & { symbol: string | null; source: string | null }>(
+        'queries/price_series',
+        {
+          asset,
+          since: since.toISOString(),
+          until: until.toISOString(),
+        },
+      );
+      return {
+        asset,
+        symbol: points.at(-1)?.symbol ?? null,
+        simulated: points.some((p) => (p.source ?? '').includes('simulator')),
+        points: points.map((p) => ({
+          window_end: p.window_end,
+          price_avg: p.price_avg,
+          is_anomaly: Boolean(p.is_anomaly),
+          anomaly_score: p.anomaly_score,
+        })),
+      };
+    },
+
+    async topAnomalies(query) {
+      const params = {
+        since: query.since.toISOString(),
+        until: query.until.toISOString(),
+        asset: query.asset ?? '',
+      };
+      const leaderboard = (await read<LeaderboardRow>('queries/top_leaderboard', params)).map((r) => ({
+        ...r,
+        simulated: Boolean(r.simulated),
+      }));
+      const windows = (await read<AnomalyRow>('queries/top_windows', { ...params, limit: query.limit })).map(
+        (r) => ({
+          ...r,
+          simulated: Boolean(r.simulated),
+        }),
+      );
+      return {
+        leaderboard: leaderboard.filter((r) => r.anomalies > 0),
+        windows,
+        scored_windows: leaderboard.reduce((n, r) => n + r.windows_scored, 0),
+      };
+    },
+
+    async status(now) {
+      const state = await warehouse.state();
+      const pipelines = await rest.get<{
+        statuses?: Array<{
+          pipeline_id: string;
+          name: string;
+          state?: string;
+          latest_updates?: Array<{ state?: string; creation_time?: string }>;
+        }>;
+      }>('/api/2.0/pipelines', { filter: `name LIKE '${PIPELINE_NAME}'` });
+      const pipeline = pipelines.statuses?.find((p) => p.name === PIPELINE_NAME);
+      const jobs: JobStatus[] = [];
+      for (const name of Object.values(JOB_NAMES)) {
+        const last = (await runs(name, { completed_only: true }, 1).catch(() => []))[0];
+        if (!last) continue;
+        jobs.push({
+          job: name,
+          started_at: new Date(last.start_time ?? 0).toISOString(),
+          finished_at: new Date(last.end_time ?? last.start_time ?? 0).toISOString(),
+          duration_ms: Math.max(0, (last.end_time ?? 0) - (last.start_time ?? 0)),
+          result: last.state?.result_state === 'SUCCESS' ? 'succeeded' : 'failed',
+          summary: `${last.state?.result_state ?? last.state?.life_cycle_state ?? ''}${last.state?.state_message ? `: ${last.state.state_message}` : ''}`,
+        });
+      }
+      for (const run of botRuns.values()) {
+        jobs.push({
+          job: `bot ${run.job}`,
+          started_at: run.startedAt.toISOString(),
+          finished_at: run.finishedAt.toISOString(),
+          duration_ms: run.finishedAt.getTime() - run.startedAt.getTime(),
+          result: run.result,
+          summary: run.summary,
+        });
+      }
+      const all = await models();
+      const report: StatusReport = {
+        platform: 'databricks',
+        generated_at: now.toISOString(),
+        assets: [],
+        stages: [],
+        watermarks: { silver: null, gold: null },
+        jobs,
+        anomalies_24h: 0,
+        model: { champion: all.find((m) => m.aliases.includes('champion')) ?? null, versions: all.length },
+        databricks: {
+          warehouse: state,
+          pipeline: pipeline
+            ? {
+                state: pipeline.state ?? 'UNKNOWN',
+                last_update: pipeline.latest_updates?.[0]?.state ?? null,
+                last_update_at: pipeline.latest_updates?.[0]?.creation_time ?? null,
+              }
+            : null,
+        },
+      };
+      if (state !== 'RUNNING') {
+        (report.databricks as NonNullable<StatusReport['databricks']>).freshness_note =
+          `The SQL warehouse is ${state}; table freshness is read only while it runs (status never starts it).`;
+        return report;
+      }
+      const stages = await warehouse.query<{
+        stage: StageStatus['stage'];
+        rows: number;
+        latest: string | null;
+      }>(sqlFile('queries/freshness'));
+      report.stages = stages.map((s) => ({
+        stage: s.stage,
+        rows: Number(s.rows),
+        latest: s.latest,
+        age_seconds:
+          s.latest === null ? null : Math.max(0, Math.round((now.getTime() - Date.parse(s.latest)) / 1000)),
+        counters: {},
+      }));
+      const [recent] = await warehouse.query<{ n: number }>(
+        'SELECT count(*) AS n FROM anomalies WHERE is_anomaly = 1 AND window_end > CAST(:since AS TIMESTAMP)',
+        { since: new Date(now.getTime() - 24 * 3_600_000).toISOString() },
+      );
+      report.anomalies_24h = Number(recent?.n ?? 0);
+      return report;
+    },
+
+    async provision(apply) {
+      const provisioner = createProvisioner({ rest, settings, resources: defined, logger });
+      return apply ? provisioner.apply() : provisioner.plan();
+    },
+
+    async readiness() {
+      const state = await warehouse.state();
+      return { ready: state === 'RUNNING', state };
+    },
+
+    ensureReady: () => warehouse.ensureRunning(),
+
+    async readOnlySql(text, maxRows) {
+      const statement = text.trim().replace(/;\s*$/, '');
+      if (statement.includes(';') || !/^(select|with|explain|show|describe)\b/i.test(statement)) {
+        throw new UserError(
+          'Only one read-only statement (SELECT, WITH, EXPLAIN, SHOW, DESCRIBE) is allowed here. Nothing was run.',
+          {
+            exitCode: ExitCode.Usage,
+          },
+        );
+      }
+      await warehouse.ensureRunning();
+      const rows = await warehouse.query(statement);
+      return {
+        columns: Object.keys(rows[0] ?? {}),
+        rows: rows.slice(0, maxRows),
+        truncated: rows.length > maxRows,
+      };
+    },
+
+    close: () => warehouse.close(),
+  };
+}
+
+/** A Unity Catalog model version with the MLflow run that trained it (params and metrics as 03_train_iforest logs them). */
+function modelVersion(v: UcVersion, mlflow: MlflowRun, aliases: string[]): ModelVersion {
+  const params = Object.fromEntries((mlflow.run?.data?.params ?? []).map((p) => [p.key, p.value]));
+  const metrics = Object.fromEntries((mlflow.run?.data?.metrics ?? []).map((m) => [m.key, m.value]));
+  const num = (key: string) => (metrics[key] === undefined ? null : Number(metrics[key]));
+  const contamination =
+    params.contamination === 'auto' || params.contamination === undefined
+      ? 'auto'
+      : Number(params.contamination);
+  return {
+    version: Number(v.version),
+    created_at: new Date(v.created_at ?? mlflow.run?.info?.end_time ?? 0).toISOString(),
+    feature_set: params.feature_set ?? 'unknown',
+    params: {
+      trees: Number(params.trees ?? params.n_estimators ?? 0),
+      max_samples: Number(params.max_samples ?? 256),
+      contamination,
+      seed: Number(params.seed ?? params.random_state ?? 0),
+    },
+    training: {
+      since: params.train_since ?? '',
+      until: params.train_until ?? '',
+      rows: Number(metrics.rows ?? 0),
+      train_rows: Number(metrics.train_rows ?? 0),
+      holdout_rows: Number(metrics.holdout_rows ?? 0),
+      assets: (params.assets ?? '').split(',').filter(Boolean),
+    },
+    metrics: {
+      train_mean: num('train_mean') ?? 0,
+      train_std: num('train_std') ?? 0,
+      holdout_mean: num('holdout_mean'),
+      holdout_std: num('holdout_std'),
+      train_flagged_share: num('train_flagged_share') ?? 0,
+      holdout_flagged_share: num('holdout_flagged_share'),
+      offset: num('offset') ?? 0,
+    },
+    aliases,
+  };
+}

@@ -1,0 +1,155 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DatabricksSettings, ModelSettings } from '../../config.js';
+import { packageRoot } from '../../sql-files.js';
+
+/**
+ * The one declarative definition of what runs on Databricks: the workspace folder with the
+ * notebooks and their Python helpers, the Lakeflow Declarative Pipeline, and the jobs, in the
+ * shapes of the Pipelines API and Jobs API 2.2. The provisioner reconciles the workspace against
+ * it; `databricks/databricks.yml` describes the same for the Databricks CLI (a test holds them
+ * together). Schedules are quartz cron in UTC; every job runs at most once at a time.
+ */
+
+export const PIPELINE_NAME = 'crypto-risk-lakehouse';
+export const JOB_NAMES = {
+  ingest: 'crypto-risk-ingest',
+  score: 'crypto-risk-score',
+  train: 'crypto-risk-train',
+} as const;
+export const MODEL_NAME = 'crypto_anomaly_iforest';
+export const CHAMPION_ALIAS = 'champion';
+
+export interface WorkspaceAsset {
+  /** Workspace path (a notebook has no .py at the end; a file keeps its name). */
+  path: string;
+  kind: 'notebook' | 'file';
+  /** The content as it is deployed. */
+  content: string;
+}
+
+export interface PipelineSpec {
+  name: string;
+  catalog: string;
+  schema: string;
+  serverless: boolean;
+  continuous: boolean;
+  development: boolean;
+  channel: string;
+  libraries: Array<{ notebook: { path: string } }>;
+  configuration: Record<string, string>;
+}
+
+export interface JobTask {
+  task_key: string;
+  depends_on?: Array<{ task_key: string }>;
+  notebook_task?: { notebook_path: string; source: 'WORKSPACE' };
+  pipeline_task?: { pipeline_id: string; full_refresh: boolean };
+}
+
+export interface JobSettings {
+  name: string;
+  max_concurrent_runs: number;
+  schedule: { quartz_cron_expression: string; timezone_id: string; pause_status: 'PAUSED' | 'UNPAUSED' };
+  parameters: Array<{ name: string; default: string }>;
+  tasks: JobTask[];
+  tags: Record<string, string>;
+}
+
+export interface Resources {
+  workspaceDir: string;
+  assets: WorkspaceAsset[];
+  pipeline: PipelineSpec;
+  /** The jobs, once the pipeline's id is known (the score job refreshes the pipeline). */
+  jobs(pipelineId: string): JobSettings[];
+  modelName: string;
+}
+
+const NOTEBOOKS = ['01_ingest_prices', '02_dlt_pipeline', '03_train_iforest', '04_infer_iforest'] as const;
+const HELPERS = ['__init__.py', 'features.py', 'scoring.py'] as const;
+
+/** Reads a deployable file of the repository (databricks/…). */
+function source(...parts: string[]): string {
+  return readFileSync(join(packageRoot(), 'databricks', ...parts), 'utf8');
+}
+
+export function resources(
+  settings: DatabricksSettings,
+  model: ModelSettings,
+  assets: readonly string[],
+): Resources {
+  const dir = settings.workspaceDir;
+  const notebook = (name: (typeof NOTEBOOKS)[number]) => `${dir}/notebooks/${name}`;
+  const modelName = `${settings.catalog}.${settings.schema}.${MODEL_NAME}`;
+  const parameters = [
+    { name: 'catalog', default: settings.catalog },
+    { name: 'schema', default: settings.schema },
+    { name: 'volume', default: settings.volume },
+    { name: 'model_name', default: modelName },
+    { name: 'alias', default: CHAMPION_ALIAS },
+    { name: 'feature_set', default: model.featureSet },
+    { name: 'contamination', default: String(model.contamination) },
+    { name: 'trees', default: String(model.trees) },
+    { name: 'seed', default: String(model.seed) },
+    { name: 'lookback_days', default: String(Math.max(1, Math.round(model.lookbackMs / 86_400_000))) },
+    { name: 'max_rows', default: String(model.maxRows) },
+    { name: 'promotion', default: model.promotion },
+    { name: 'assets', default: assets.join(',') },
+  ];
+  const tags = { app: 'crypto-risk-monitor' };
+  const job = (name: string, cron: string, pause: 'PAUSED' | 'UNPAUSED', tasks: JobTask[]): JobSettings => ({
+    name,
+    max_concurrent_runs: 1,
+    schedule: { quartz_cron_expression: cron, timezone_id: 'UTC', pause_status: pause },
+    parameters,
+    tasks,
+    tags,
+  });
+  const notebookTask = (key: string, name: (typeof NOTEBOOKS)[number], after?: string): JobTask => ({
+    task_key: key,
+    ...(after ? { depends_on: [{ task_key: after }] } : {}),
+    notebook_task: { notebook_path: notebook(name), source: 'WORKSPACE' },
+  });
+
+  return {
+    workspaceDir: dir,
+    modelName,
+    assets: [
+      ...NOTEBOOKS.map((name) => ({
+        path: notebook(name),
+        kind: 'notebook' as const,
+        content: source('notebooks', `${name}.py`),
+      })),
+      ...HELPERS.map((name) => ({
+        path: `${dir}/lib/crypto_risk/${name}`,
+        kind: 'file' as const,
+        content: source('lib', 'crypto_risk', name),
+      })),
+    ],
+    pipeline: {
+      name: PIPELINE_NAME,
+      catalog: settings.catalog,
+      schema: settings.schema,
+      serverless: true,
+      continuous: false,
+      development: false,
+      channel: 'CURRENT',
+      libraries: [{ notebook: { path: notebook('02_dlt_pipeline') } }],
+      configuration: {
+        'crypto_risk.catalog': settings.catalog,
+        'crypto_risk.schema': settings.schema,
+        'crypto_risk.volume': settings.volume,
+      },
+    },
+    jobs: (pipelineId) => [
+      // Optional: the bot ingests (Free Edition limits egress and a 2-minute job burns quota).
+      job(JOB_NAMES.ingest, '0 0/2 * * * ?', 'PAUSED', [notebookTask('ingest', '01_ingest_prices')]),
+      // Every 10 minutes: the pipeline takes in the new landing files, then inference scores.
+      job(JOB_NAMES.score, '0 0/10 * * * ?', 'UNPAUSED', [
+        { task_key: 'refresh_pipeline', pipeline_task: { pipeline_id: pipelineId, full_refresh: false } },
+        notebookTask('infer', '04_infer_iforest', 'refresh_pipeline'),
+      ]),
+      job(JOB_NAMES.train, '0 0 3 * * ?', 'UNPAUSED', [notebookTask('train', '03_train_iforest')]),
+    ],
+  };
+}

@@ -1,0 +1,173 @@
+import { readFileSync } from 'node:fs';
+import { DBSQLClient } from '@databricks/sql';
+import type { DatabricksSettings } from '../../config.js';
+import { UserError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { toDuckDbParams } from '../../sql-files.js';
+import type { DatabricksRest } from './rest.js';
+
+type Session = Awaited<ReturnType<DBSQLClient['openSession']>>;
+
+export type WarehouseState =
+  | 'RUNNING'
+  | 'STARTING'
+  | 'STOPPED'
+  | 'STOPPING'
+  | 'DELETED'
+  | 'DELETING'
+  | string;
+
+/**
+ * Reads on the SQL warehouse through `@databricks/sql`: one session reused (opened in the catalog
+ * and schema, so the shared queries name tables unqualified), named parameters only, a statement
+ * timeout. The warehouse's state is read over REST first: a query is never what starts a stopped
+ * warehouse by accident (the driver would); starting is explicit (`ensureRunning`).
+ */
+export interface Warehouse {
+  state(): Promise<WarehouseState>;
+  /** Starts a stopped warehouse and waits until it runs (a warm-up of a minute or two). */
+  ensureRunning(waitMs?: number): Promise<void>;
+  /** A query with named parameters (`:name`); the warehouse must be running. */
+  query<T = Record<string, unknown>>(
+    sql: string,
+    params?: Record<string, string | number | boolean>,
+  ): Promise<T[]>;
+  /** Statements sent so far (for status and benchmarks). */
+  readonly statements: number;
+  close(): Promise<void>;
+}
+
+export function createWarehouse(deps: {
+  settings: DatabricksSettings;
+  rest: DatabricksRest;
+  logger: Logger;
+  /** How often a starting warehouse's state is read. */
+  pollMs?: number;
+}): Warehouse {
+  const { settings, rest, logger } = deps;
+  const path = `/api/2.0/sql/warehouses/${settings.warehouseId}`;
+  let client: DBSQLClient | undefined;
+  let session: Promise<Session> | undefined;
+  let statements = 0;
+
+  async function state(): Promise<WarehouseState> {
+    const res = await rest.get<{ state?: string }>(path);
+    return res.state ?? 'UNKNOWN';
+  }
+
+  async function openSession(): Promise<Session> {
+    const url = new URL(settings.host);
+    client = new DBSQLClient({ logger: driverLogger(logger) });
+    await client.connect({
+      host: url.hostname,
+      ...(url.port ? { port: Number(url.port) } : {}),
+      path: `/sql/1.0/warehouses/${settings.warehouseId}`,
+      ...(settings.auth.kind === 'token'
+        ? { token: settings.auth.token }
+        : {
+            authType: 'databricks-oauth' as const,
+            oauthClientId: settings.auth.clientId,
+            oauthClientSecret: settings.auth.clientSecret,
+          }),
+      ...(settings.sqlCaCert ? { customCaCert: readFileSync(settings.sqlCaCert) } : {}),
+      telemetryEnabled: false,
+      userAgentEntry: 'crypto-risk-monitor',
+    } as Parameters<DBSQLClient['connect']>[0]);
+    return client.openSession({ initialCatalog: settings.catalog, initialSchema: settings.schema });
+  }
+
+  return {
+    state,
+    get statements() {
+      return statements;
+    },
+
+    async ensureRunning(waitMs = 10 * 60_000) {
+      const deadline = Date.now() + waitMs;
+      let current = await state();
+      if (current === 'STOPPED' || current === 'STOPPING') {
+        logger.info({ warehouse: settings.warehouseId, state: current }, 'starting the SQL warehouse');
+        await rest.post(`${path}/start`, {}, { idempotent: true });
+      }
+      while (current !== 'RUNNING') {
+        if (current === 'DELETED' || current === 'DELETING') {
+          throw new UserError(
+            `The SQL warehouse ${settings.warehouseId} was deleted: set DATABRICKS_WAREHOUSE_ID to another one.`,
+          );
+        }
+        if (Date.now() > deadline) {
+          throw new UserError(
+            `The SQL warehouse is still ${current} after ${Math.round(waitMs / 1000)} s; try again in a minute.`,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, deps.pollMs ?? 2_000));
+        current = await state();
+      }
+    },
+
+    async query<T>(sql: string, params: Record<string, string | number | boolean> = {}): Promise<T[]> {
+      // Bind exactly the parameters the statement names (the driver rejects unused ones).
+      const names = toDuckDbParams(sql).names;
+      const namedParameters = Object.fromEntries(
+        names.map((name) => [name, params[name] as string | number | boolean]),
+      );
+      session ??= openSession();
+      statements++;
+      try {
+        const operation = await (await session).executeStatement(sql, {
+          namedParameters,
+          queryTimeout: settings.sqlTimeoutSeconds,
+        });
+        try {
+          return ((await operation.fetchAll()) as Array<Record<string, unknown>>).map(plainRow) as T[];
+        } finally {
+          await operation.close().catch(() => undefined);
+        }
+      } catch (err) {
+        // A broken session is opened anew on the next query.
+        session = undefined;
+        throw new UserError(
+          `The SQL warehouse could not run the query: ${(err as Error).message.split('\n')[0]}`,
+          {
+            cause: err,
+          },
+        );
+      }
+    },
+
+    async close() {
+      const open = session;
+      session = undefined;
+      await (await open?.catch(() => undefined))?.close().catch(() => undefined);
+      await client?.close().catch(() => undefined);
+    },
+  };
+}
+
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$/;
+
+/** Driver values as the rest of the product reads them: ISO-8601 UTC timestamps, plain numbers. */
+function plainRow(row: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(row)) {
+    if (value instanceof Date) out[key] = value.toISOString();
+    else if (typeof value === 'string' && TIMESTAMP.test(value)) {
+      const iso = value.replace(' ', 'T');
+      out[key] = new Date(/Z|[+-]\d{2}:?\d{2}$/.test(iso) ? iso : `${iso}Z`).toISOString();
+    } else if (typeof value === 'bigint') out[key] = Number(value);
+    else if (value !== null && typeof value === 'object' && 'toNumber' in value)
+      out[key] = (value as { toNumber(): number }).toNumber();
+    else out[key] = value;
+  }
+  return out;
+}
+
+/** The driver's logger interface over the product's (its chatter at debug). */
+function driverLogger(logger: Logger) {
+  return {
+    log(level: string, message: string) {
+      const at = level === 'error' ? 'warn' : 'debug';
+      logger[at]({ component: 'databricks-sql' }, message);
+    },
+  };
+}
