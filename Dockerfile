@@ -19,7 +19,11 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY sql ./sql
+# The notebooks and helpers the provisioner deploys to a Databricks workspace.
+COPY databricks/notebooks ./databricks/notebooks
+COPY databricks/lib ./databricks/lib
 USER node
 VOLUME ["/data"]
+EXPOSE 3000
 ENTRYPOINT ["node", "--enable-source-maps", "dist/cli.js"]
 CMD ["run"]

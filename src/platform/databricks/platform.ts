@@ -21,7 +21,7 @@ import type {
   TrainResult,
 } from '../port.js';
 import { createProvisioner } from './provision.js';
-import { JOB_NAMES, PIPELINE_NAME, resources } from './resources.js';
+import { JOB_NAMES, MODEL_NAME, PIPELINE_NAME, resources } from './resources.js';
 import { DatabricksError, type DatabricksRest } from './rest.js';
 import type { Warehouse } from './warehouse.js';
 
@@ -75,9 +75,9 @@ interface MlflowRun {
  */
 export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Platform {
   const { settings, rest, warehouse, clock, logger } = deps;
-  const defined = resources(settings, deps.model, deps.assets);
+  const modelName = `${settings.catalog}.${settings.schema}.${MODEL_NAME}`;
   const volume = `/api/2.0/fs/files/Volumes/${settings.catalog}/${settings.schema}/${settings.volume}`;
-  const modelPath = `/api/2.1/unity-catalog/models/${defined.modelName}`;
+  const modelPath = `/api/2.1/unity-catalog/models/${modelName}`;
   const jobIds = new Map<string, number>();
   const requestedBy = new Map<number, string>();
   /** The champion when each run started here (Unity Catalog keeps no history of aliases). */
@@ -206,7 +206,8 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Platform
     try {
       return await toRetrainRun(await rest.get<Run>('/api/2.2/jobs/runs/get', { run_id: id }));
     } catch (err) {
-      if (err instanceof DatabricksError && err.status === 404) return undefined;
+      // The Jobs API answers an unknown run with 400 INVALID_PARAMETER_VALUE "Run … does not exist."
+      if (err instanceof DatabricksError && (err.status === 404 || /does not exist/.test(err.message))) return undefined;
       throw err;
     }
   }
@@ -299,7 +300,7 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Platform
       const target = (await models()).find((m) => m.version === version);
       if (!target) {
         throw new UserError(
-          `There is no model version ${version} of ${defined.modelName}; see \`crypto-risk models\`.`,
+          `There is no model version ${version} of ${modelName}; see \`crypto-risk models\`.`,
           {
             exitCode: ExitCode.Usage,
           },
@@ -454,6 +455,7 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Platform
     },
 
     async provision(apply) {
+      const defined = resources(settings, deps.model, deps.assets);
       const provisioner = createProvisioner({ rest, settings, resources: defined, logger });
       return apply ? provisioner.apply() : provisioner.plan();
     },

@@ -124,10 +124,16 @@ export function createDatabricksRest(options: RestOptions): DatabricksRest {
     },
   });
 
-  // An OAuth token can be revoked or expire early: on a 401, get a new one once.
+  // An OAuth token can be revoked or expire early (Databricks answers 401, or 403 "Invalid access
+  // token"): get a new one, once.
   http.interceptors.response.use(undefined, async (error: AxiosError) => {
     const config = error.config as (AxiosRequestConfig & { reauthed?: boolean }) | undefined;
-    if (settings.auth.kind === 'oauth' && error.response?.status === 401 && config && !config.reauthed) {
+    const status = error.response?.status;
+    const invalidToken =
+      status === 401 ||
+      (status === 403 &&
+        /invalid access token|expired/i.test(parseBody(error.response?.data)?.message ?? ''));
+    if (settings.auth.kind === 'oauth' && invalidToken && config && !config.reauthed) {
       oauth = undefined;
       config.reauthed = true;
       return http.request(config);
@@ -180,8 +186,9 @@ function describe(err: unknown, what: string): DatabricksError {
   }
   const status = err.response?.status;
   const body = parseBody(err.response?.data);
-  const code = body?.error_code;
-  const said = body?.message ? `: ${body.message.slice(0, 300)}` : '';
+  // Most APIs put a name in error_code; the auth layer puts the HTTP status there, as a number.
+  const code = body?.error_code === undefined ? undefined : String(body.error_code);
+  const said = body?.message ? `: ${body.message.slice(0, 300).replace(/\.+$/, '')}` : '';
   // The request as sent carries the token: keep it out of the error kept as `cause`.
   err.config?.headers?.delete?.('authorization');
   err.request = undefined;
@@ -192,7 +199,7 @@ function describe(err: unknown, what: string): DatabricksError {
     );
   }
   const hint = (() => {
-    if (status === 401 || code === 'UNAUTHENTICATED') {
+    if (status === 401 || code === 'UNAUTHENTICATED' || /invalid access token/i.test(body?.message ?? '')) {
       return 'Databricks refused the credentials: check DATABRICKS_TOKEN, or DATABRICKS_CLIENT_ID and DATABRICKS_CLIENT_SECRET.';
     }
     if (status === 403 || code === 'PERMISSION_DENIED') {
@@ -219,10 +226,10 @@ function describe(err: unknown, what: string): DatabricksError {
   );
 }
 
-function parseBody(data: unknown): { error_code?: string; message?: string } | undefined {
+function parseBody(data: unknown): { error_code?: string | number; message?: string } | undefined {
   if (data === undefined || data === null) return undefined;
   if (typeof data === 'object' && !(data instanceof ArrayBuffer) && !Buffer.isBuffer(data)) {
-    return data as { error_code?: string; message?: string };
+    return data as { error_code?: string | number; message?: string };
   }
   try {
     const text = Buffer.isBuffer(data)
@@ -230,7 +237,7 @@ function parseBody(data: unknown): { error_code?: string; message?: string } | u
       : data instanceof ArrayBuffer
         ? Buffer.from(data).toString('utf8')
         : String(data);
-    return JSON.parse(text) as { error_code?: string; message?: string };
+    return JSON.parse(text) as { error_code?: string | number; message?: string };
   } catch {
     return undefined;
   }

@@ -43,6 +43,8 @@ export function createWarehouse(deps: {
   logger: Logger;
   /** How often a starting warehouse's state is read. */
   pollMs?: number;
+  /** Where the SQL endpoint listens when not on the workspace host (a test warehouse). */
+  endpoint?: { host: string; port: number };
 }): Warehouse {
   const { settings, rest, logger } = deps;
   const path = `/api/2.0/sql/warehouses/${settings.warehouseId}`;
@@ -59,8 +61,8 @@ export function createWarehouse(deps: {
     const url = new URL(settings.host);
     client = new DBSQLClient({ logger: driverLogger(logger) });
     await client.connect({
-      host: url.hostname,
-      ...(url.port ? { port: Number(url.port) } : {}),
+      host: deps.endpoint?.host ?? url.hostname,
+      ...(deps.endpoint ? { port: deps.endpoint.port } : url.port ? { port: Number(url.port) } : {}),
       path: `/sql/1.0/warehouses/${settings.warehouseId}`,
       ...(settings.auth.kind === 'token'
         ? { token: settings.auth.token }
@@ -73,7 +75,13 @@ export function createWarehouse(deps: {
       telemetryEnabled: false,
       userAgentEntry: 'crypto-risk-monitor',
     } as Parameters<DBSQLClient['connect']>[0]);
-    return client.openSession({ initialCatalog: settings.catalog, initialSchema: settings.schema });
+    // SQL warehouses take the statement timeout as a session setting (the driver's queryTimeout
+    // applies to clusters only).
+    return client.openSession({
+      initialCatalog: settings.catalog,
+      initialSchema: settings.schema,
+      configuration: { STATEMENT_TIMEOUT: String(settings.sqlTimeoutSeconds) },
+    });
   }
 
   return {
@@ -114,10 +122,7 @@ export function createWarehouse(deps: {
       session ??= openSession();
       statements++;
       try {
-        const operation = await (await session).executeStatement(sql, {
-          namedParameters,
-          queryTimeout: settings.sqlTimeoutSeconds,
-        });
+        const operation = await (await session).executeStatement(sql, { namedParameters });
         try {
           return ((await operation.fetchAll()) as Array<Record<string, unknown>>).map(plainRow) as T[];
         } finally {
@@ -126,12 +131,9 @@ export function createWarehouse(deps: {
       } catch (err) {
         // A broken session is opened anew on the next query.
         session = undefined;
-        throw new UserError(
-          `The SQL warehouse could not run the query: ${(err as Error).message.split('\n')[0]}`,
-          {
-            cause: err,
-          },
-        );
+        // The driver's SQL errors are not Error instances: read the message either way.
+        const message = String((err as { message?: unknown }).message ?? err).split('\n')[0];
+        throw new UserError(`The SQL warehouse could not run the query: ${message}`, { cause: err });
       }
     },
 

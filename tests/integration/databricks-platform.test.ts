@@ -1,0 +1,224 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { runIngest } from '../../src/jobs/ingest.js';
+import { followRetrain } from '../../src/jobs/retrain.js';
+import { simulatorSource } from '../../src/market/sources.js';
+import { JOB_NAMES } from '../../src/platform/databricks/resources.js';
+import { createDatabricksRest } from '../../src/platform/databricks/rest.js';
+import {
+  type DatabricksHarness,
+  seedLakehouse,
+  startDatabricksHarness,
+  WAREHOUSE_ID,
+} from '../support/databricks-harness.js';
+import { testConfig } from '../support/lakehouse.js';
+
+let h: DatabricksHarness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+const sqlCount = () => h?.warehouse.statements.length ?? 0;
+
+async function runScoreJob(harness: DatabricksHarness): Promise<void> {
+  const jobs = harness.api.jobs().filter((j) => j.settings.name === JOB_NAMES.score);
+  const jobId = jobs[0]?.job_id ?? (await createJob(harness, JOB_NAMES.score));
+  const res = await fetch(`${harness.api.url}/api/2.2/jobs/run-now`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${harness.api.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ job_id: jobId }),
+  });
+  const { run_id } = (await res.json()) as { run_id: number };
+  for (;;) {
+    const run = harness.api.runs().find((r) => r.run_id === run_id);
+    if (run?.life_cycle_state === 'TERMINATED') return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** A job created the way provisioning would (name is what the platform looks up). */
+async function createJob(harness: DatabricksHarness, name: string): Promise<number> {
+  const res = await fetch(`${harness.api.url}/api/2.2/jobs/create`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${harness.api.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      name,
+      max_concurrent_runs: 1,
+      tasks: [{ task_key: 't', notebook_task: { notebook_path: '/x' } }],
+    }),
+  });
+  return ((await res.json()) as { job_id: number }).job_id;
+}
+
+describe('Databricks platform: reads', () => {
+  it('status reads the REST APIs only and never starts a stopped warehouse', async () => {
+    h = await startDatabricksHarness({ warehouseState: 'STOPPED' });
+    await createJob(h, JOB_NAMES.train);
+    await createJob(h, JOB_NAMES.score);
+    const report = await h.platform.status(new Date());
+    expect(report.platform).toBe('databricks');
+    expect(report.databricks).toMatchObject({ warehouse: 'STOPPED', pipeline: null });
+    expect(report.databricks?.freshness_note).toMatch(/never starts it/);
+    expect(h.api.warehouseStarts(WAREHOUSE_ID)).toBe(0);
+    expect(sqlCount()).toBe(0);
+  });
+
+  it('top starts a stopped warehouse, waits for it, and answers from it with named parameters', async () => {
+    h = await startDatabricksHarness({ warehouseState: 'STOPPED' });
+    const now = new Date();
+    await seedLakehouse(h.warehouse, now);
+    expect(await h.platform.readiness()).toEqual({ ready: false, state: 'STOPPED' });
+    await h.platform.ensureReady();
+    const top = await h.platform.topAnomalies({
+      limit: 5,
+      since: new Date(now.getTime() - 86_400_000),
+      until: now,
+    });
+    expect(h.api.warehouseStarts(WAREHOUSE_ID)).toBe(1);
+    expect(top.scored_windows).toBe(576);
+    expect(top.windows.length).toBeGreaterThan(0);
+    expect(top.leaderboard.map((r) => r.asset).sort()).toEqual(['bitcoin', 'ethereum']);
+    const statement = h.warehouse.statements.find((s) => s.sql.includes('FROM anomalies AS a'));
+    expect(statement?.sql).toContain(':since');
+    expect(Object.keys(statement?.params ?? {}).sort()).toEqual(['asset', 'since', 'until']);
+    expect(h.warehouse.sessions.opened).toBe(1); // one session, reused
+    expect(h.warehouse.sessions.namespaces[0]).toEqual({ catalog: 'workspace', schema: 'crypto' });
+    expect(h.warehouse.sessions.configurations[0]).toMatchObject({ STATEMENT_TIMEOUT: '60' });
+  });
+
+  it('a query error reaches the caller as a sentence', async () => {
+    h = await startDatabricksHarness({ warehouseState: 'RUNNING' });
+    h.warehouse.fault({
+      kind: 'sql_error',
+      message: '[TABLE_OR_VIEW_NOT_FOUND] The table or view `anomalies` cannot be found.',
+    });
+    await expect(h.platform.assets()).rejects.toThrow(
+      /The SQL warehouse could not run the query: .*TABLE_OR_VIEW_NOT_FOUND/,
+    );
+  });
+});
+
+describe('Databricks platform: operations', () => {
+  it('retrain: run-now with an idempotency token, progress from runs/get, the new champion at the end', async () => {
+    h = await startDatabricksHarness();
+    await createJob(h, JOB_NAMES.train);
+    const { run, started } = await h.platform.retrain({ requestedBy: 'U0OPS01' });
+    expect(started).toBe(true);
+    const again = await h.platform.retrain({ requestedBy: 'U0OPS02' });
+    expect(again).toMatchObject({ started: false, run: { id: run.id } }); // the running one
+    const states: string[] = [];
+    const done = await followRetrain(h.platform, run.id, {
+      pollMs: 20,
+      onChange: (r) => void states.push(r.state),
+    });
+    expect(done.state).toBe('succeeded');
+    expect(states.at(-1)).toBe('succeeded');
+    expect(done.result?.version).toMatchObject({ version: 1, aliases: ['champion'], feature_set: 'default' });
+    expect(done.result?.version.metrics.holdout_flagged_share).toBe(0.025);
+    const runNow = h.api.callsTo('POST /api/2.2/jobs/run-now');
+    expect(runNow).toHaveLength(1);
+    expect((runNow[0]?.body as { idempotency_token?: string }).idempotency_token).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('retrain: a failed run ends as failed with the reason', async () => {
+    h = await startDatabricksHarness();
+    await createJob(h, JOB_NAMES.train);
+    h.trainOutcome = 'FAILED';
+    const { run } = await h.platform.retrain({ requestedBy: 'U0OPS01' });
+    const done = await followRetrain(h.platform, run.id, { pollMs: 20 });
+    expect(done.state).toBe('failed');
+    expect(done.error).toMatch(/FAILED/);
+  });
+
+  it('the feed sends no SQL while no new inference run has succeeded, and one query after each', async () => {
+    h = await startDatabricksHarness({ warehouseState: 'RUNNING' });
+    await createJob(h, JOB_NAMES.score);
+    expect(await h.platform.scoredSince(null, 100)).toEqual([]);
+    expect(await h.platform.scoredSince(null, 100)).toEqual([]);
+    expect(sqlCount()).toBe(0);
+    await runScoreJob(h);
+    const rows = await h.platform.scoredSince(null, 100);
+    expect(rows.length).toBe(12);
+    expect(sqlCount()).toBe(1);
+    expect(await h.platform.scoredSince(rows.at(-1)?.scored_at ?? null, 100)).toEqual([]);
+    expect(sqlCount()).toBe(1);
+    await runScoreJob(h);
+    await h.platform.scoredSince(rows.at(-1)?.scored_at ?? null, 100);
+    expect(sqlCount()).toBe(2);
+  });
+
+  it('ingest lands JSONL batches in the volume with the Files API, and keeps source state there', async () => {
+    h = await startDatabricksHarness();
+    h.api.createVolume('workspace', 'crypto', 'landing');
+    const config = testConfig({ SIMULATOR_HISTORY_HOURS: '1' });
+    const source = simulatorSource({
+      state: h.platform.state,
+      assets: ['bitcoin'],
+      simulator: config.market.simulator,
+    });
+    const clock = { now: () => new Date('2025-03-01T12:00:00Z') };
+    const result = await runIngest({ platform: h.platform, clock, logger: h.logger, source });
+    expect(result.records).toBe(61);
+    const file = h.api.volumeFile(`/Volumes/workspace/crypto/landing/landing/${result.batches[0]?.file}`);
+    const lines = file?.toString('utf8').trim().split('\n') ?? [];
+    expect(lines).toHaveLength(61);
+    expect(JSON.parse(lines[0] as string)).toMatchObject({ id: 'bitcoin', ingest_source: 'simulator' });
+    expect(
+      h.api.volumeFile('/Volumes/workspace/crypto/landing/_state/simulator.42.60.bitcoin.json'),
+    ).toBeDefined();
+  });
+});
+
+describe('Databricks REST client', () => {
+  it('gets an OAuth token for the service principal once, and never logs a secret', async () => {
+    h = await startDatabricksHarness({ auth: 'oauth' });
+    await createJob(h, JOB_NAMES.train);
+    for (let i = 0; i < 3; i++) await h.platform.models();
+    expect(h.api.oauthTokensIssued()).toBe(1);
+    h.api.expireOAuthTokens();
+    await h.platform.models();
+    expect(h.api.oauthTokensIssued()).toBe(2);
+    const text = h.logs.join('');
+    expect(text).not.toContain(h.api.clientSecret);
+    expect(text).not.toContain(h.api.token);
+  });
+
+  it('retries 429 (Retry-After) and 503; does not repeat a non-idempotent POST after a reset', async () => {
+    h = await startDatabricksHarness();
+    const rest = createDatabricksRest({ settings: h.settings, logger: h.logger, retryBaseDelayMs: 10 });
+    h.api.fault(
+      'GET /api/2.2/jobs/list',
+      { kind: 'status', status: 429, retryAfter: 1 },
+      { kind: 'status', status: 503 },
+    );
+    const started = Date.now();
+    await rest.get('/api/2.2/jobs/list', {});
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+    expect(h.api.callsTo('GET /api/2.2/jobs/list')).toHaveLength(3);
+
+    h.api.fault('POST /api/2.2/jobs/create', { kind: 'reset' });
+    await expect(rest.post('/api/2.2/jobs/create', { name: 'x', tasks: [] })).rejects.toThrow(
+      /could not be reached|socket hang up|ECONNRESET/,
+    );
+    expect(h.api.callsTo('POST /api/2.2/jobs/create')).toHaveLength(1);
+
+    h.api.fault('POST /api/2.2/jobs/create', { kind: 'status', status: 429 });
+    await rest.post('/api/2.2/jobs/create', { name: 'y', tasks: [] });
+    expect(h.api.jobs().map((j) => j.settings.name)).toEqual(['y']); // the 429 was not processed; the retry was
+  });
+
+  it('maps errors to sentences: a refused token, a missing object', async () => {
+    h = await startDatabricksHarness();
+    const refused = createDatabricksRest({
+      settings: { ...h.settings, auth: { kind: 'token', token: 'dapi-wrong' } },
+      logger: h.logger,
+    });
+    await expect(refused.get('/api/2.2/jobs/list')).rejects.toThrow(
+      /refused the credentials: check DATABRICKS_TOKEN/,
+    );
+    await expect(h.platform.retrainRun('424242')).resolves.toBeUndefined();
+    await expect(h.platform.retrain({ requestedBy: 'U1' })).rejects.toThrow(
+      /crypto-risk-train does not exist: run `crypto-risk provision --apply`/,
+    );
+  });
+});

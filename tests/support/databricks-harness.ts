@@ -1,0 +1,187 @@
+import { writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import type { Clock } from '../../src/clock.js';
+import type { DatabricksSettings } from '../../src/config.js';
+import { createLogger, type Logger } from '../../src/log.js';
+import { createDatabricksPlatform } from '../../src/platform/databricks/platform.js';
+import { JOB_NAMES } from '../../src/platform/databricks/resources.js';
+import { createDatabricksRest } from '../../src/platform/databricks/rest.js';
+import {
+  createWarehouse,
+  type Warehouse as WarehouseClient,
+} from '../../src/platform/databricks/warehouse.js';
+import type { Platform } from '../../src/platform/port.js';
+import { sqlFile } from '../../src/sql-files.js';
+import { type DatabricksEmulator, startDatabricksEmulator } from './databricks-emulator.js';
+import { testConfig } from './lakehouse.js';
+import { startWarehouse, type Warehouse } from './warehouse/server.js';
+
+export const WAREHOUSE_ID = 'abc123def4567890';
+export const MODEL = 'workspace.crypto.crypto_anomaly_iforest';
+
+/**
+ * The Databricks platform against loopback emulators: the REST APIs (Jobs, Pipelines, Workspace,
+ * Files, Unity Catalog, MLflow, warehouses) and a TLS SQL warehouse the real `@databricks/sql`
+ * driver talks to, backed by DuckDB with the lakehouse tables in workspace.crypto. Jobs "run" by
+ * the test's handlers: training registers a model version (as 03_train_iforest does), scoring
+ * writes anomalies (as 04_infer_iforest does).
+ */
+export interface DatabricksHarness {
+  api: DatabricksEmulator;
+  warehouse: Warehouse;
+  settings: DatabricksSettings;
+  platform: Platform;
+  sql: WarehouseClient;
+  logs: string[];
+  logger: Logger;
+  /** What the next training run does. */
+  trainOutcome: 'SUCCESS' | 'FAILED';
+  close(): Promise<void>;
+}
+
+export async function startDatabricksHarness(
+  options: { warehouseState?: string; auth?: 'token' | 'oauth'; clock?: Clock } = {},
+): Promise<DatabricksHarness> {
+  const dir = await mkdtemp(join(tmpdir(), 'crm-databricks-'));
+  const api = await startDatabricksEmulator({
+    warehouses: [
+      { id: WAREHOUSE_ID, name: 'Serverless Starter Warehouse', state: options.warehouseState ?? 'STOPPED' },
+    ],
+    startMs: 100,
+    runMs: 50,
+  });
+  const warehouse = await startWarehouse({ warehouseId: WAREHOUSE_ID });
+  await warehouse.db.script(sqlFile('local/schema'));
+  const caFile = join(dir, 'warehouse-ca.pem');
+  writeFileSync(caFile, warehouse.caCert);
+  const settings: DatabricksSettings = {
+    host: api.url,
+    auth:
+      options.auth === 'oauth'
+        ? { kind: 'oauth', clientId: api.clientId, clientSecret: api.clientSecret }
+        : { kind: 'token', token: api.token },
+    warehouseId: WAREHOUSE_ID,
+    catalog: 'workspace',
+    schema: 'crypto',
+    volume: 'landing',
+    workspaceDir: '/Shared/crypto-risk-monitor',
+    sqlCaCert: caFile,
+    sqlTimeoutSeconds: 60,
+  };
+  const logs: string[] = [];
+  const logger = createLogger({
+    level: 'debug',
+    format: 'json',
+    destination: new Writable({
+      write(chunk, _enc, done) {
+        logs.push(chunk.toString());
+        done();
+      },
+    }),
+  });
+  const config = testConfig();
+  const rest = createDatabricksRest({ settings, logger, retryBaseDelayMs: 10 });
+  const sql = createWarehouse({
+    settings,
+    rest,
+    logger,
+    pollMs: 50,
+    endpoint: { host: warehouse.host, port: warehouse.port },
+  });
+  const platform = createDatabricksPlatform({
+    settings,
+    model: config.model,
+    assets: config.market.assets,
+    rest,
+    warehouse: sql,
+    clock: options.clock ?? { now: () => new Date() },
+    logger,
+    pollMs: 50,
+  });
+
+  const harness: DatabricksHarness = {
+    api,
+    warehouse,
+    settings,
+    platform,
+    sql,
+    logs,
+    logger,
+    trainOutcome: 'SUCCESS',
+    async close() {
+      await platform.close();
+      await warehouse.close();
+      await api.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+
+  api.onRun(async (job, run) => {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    if (job.settings.name === JOB_NAMES.train) {
+      if (harness.trainOutcome === 'FAILED') return 'FAILED';
+      api.registerModelVersion(MODEL, {
+        runId: `mlflow-${run.run_id}`,
+        params: {
+          feature_set: 'default',
+          trees: '200',
+          contamination: '0.02',
+          seed: '42',
+          max_samples: '256',
+          assets: 'bitcoin,ethereum',
+        },
+        metrics: {
+          rows: 2016,
+          train_rows: 1612,
+          holdout_rows: 404,
+          train_mean: 0.12,
+          train_std: 0.03,
+          holdout_mean: 0.11,
+          holdout_std: 0.04,
+          train_flagged_share: 0.02,
+          holdout_flagged_share: 0.025,
+          offset: -0.55,
+        },
+        alias: 'champion',
+      });
+      return 'SUCCESS';
+    }
+    if (job.settings.name === JOB_NAMES.score) {
+      // As 04_infer_iforest: new windows scored into anomalies.
+      await warehouse.db.run(
+        `INSERT INTO anomalies
+         SELECT 'bitcoin', 'btc', now()::TIMESTAMP - INTERVAL (i * 5) MINUTE + INTERVAL 1 SECOND * :run, 65000, 10, 0.01, 1e6, 0.001,
+           CASE WHEN i % 7 = 0 THEN -0.05 ELSE 0.1 END, CASE WHEN i % 7 = 0 THEN 1 ELSE 0 END, 1, now()::TIMESTAMP
+         FROM range(12) AS t(i)`,
+        { run: run.run_id % 5 },
+      );
+      return 'SUCCESS';
+    }
+    return 'SUCCESS';
+  });
+  return harness;
+}
+
+/** Gold windows and scores in the warehouse, as the pipeline and inference would have made them. */
+export async function seedLakehouse(warehouse: Warehouse, now: Date): Promise<void> {
+  const end = new Date(Math.floor(now.getTime() / 300_000) * 300_000).toISOString();
+  await warehouse.db.run(
+    `INSERT INTO metrics_gold
+     SELECT a.asset, a.symbol, CAST(:end AS TIMESTAMP) - INTERVAL ((i + 1) * 5) MINUTE, CAST(:end AS TIMESTAMP) - INTERVAL (i * 5) MINUTE,
+       a.price * (1 + 0.01 * sin(i / 5)), a.price * 0.001, a.price * 0.99, a.price * 1.01, 1e6, 0.02, 5, 'coingecko',
+       CAST(:end AS TIMESTAMP)
+     FROM (VALUES ('bitcoin', 'btc', 65000.0), ('ethereum', 'eth', 3200.0)) AS a(asset, symbol, price), range(288) AS t(i)`,
+    { end },
+  );
+  await warehouse.db.run(
+    `INSERT INTO anomalies
+     SELECT asset, symbol, window_end, price_avg, price_vol, ret_window, vol_sum, 0.0,
+       CASE WHEN hash(asset || window_end::VARCHAR) % 29 = 0 THEN -0.08 ELSE 0.12 END,
+       CASE WHEN hash(asset || window_end::VARCHAR) % 29 = 0 THEN 1 ELSE 0 END, 1, CAST(:end AS TIMESTAMP)
+     FROM metrics_gold`,
+    { end },
+  );
+}

@@ -1,0 +1,265 @@
+import { randomBytes } from 'node:crypto';
+import {
+  type Ctx,
+  doesNotExist,
+  invalid,
+  type JsonObject,
+  ok,
+  optBool,
+  optInt,
+  optString,
+  pageOffset,
+  paginate,
+  type Route,
+  reqInt,
+  route,
+} from './core.js';
+
+/**
+ * Unity Catalog registered models (`/api/2.1/unity-catalog/models/...`: get with
+ * `include_aliases`, versions list/get, aliases get/set/delete) and MLflow `runs/get`.
+ *
+ * Facts this follows (Databricks REST reference uc-registered-models and experiments/get-run):
+ * aliases are listed on the model only with `include_aliases=true`; GET …/aliases/{alias} answers
+ * the model version; PUT takes `{version_num}` and answers `{alias_name, version_num, …}`; a missing
+ * model, version, alias or run is 404 RESOURCE_DOES_NOT_EXIST. Versions are registered by the test
+ * (registerModelVersion) the way a training job would, with the MLflow run behind them.
+ */
+
+interface Version {
+  version: number;
+  run_id: string;
+  source: string;
+  created_at: number;
+  updated_at: number;
+}
+
+interface Model {
+  full_name: string;
+  created_at: number;
+  updated_at: number;
+  versions: Map<number, Version>;
+  aliases: Map<string, number>;
+}
+
+interface MlflowRun {
+  run_id: string;
+  experiment_id: string;
+  start_time: number;
+  end_time: number;
+  metrics: Record<string, number>;
+  params: Record<string, string>;
+}
+
+const EXPERIMENT_ID = '4242424242424242';
+
+export interface ModelVersionSpec {
+  runId?: string;
+  metrics?: Record<string, number>;
+  params?: Record<string, string>;
+  alias?: string;
+}
+
+export function createModels(ctx: Ctx) {
+  const models = new Map<string, Model>();
+  const runs = new Map<string, MlflowRun>();
+
+  function model(encoded: string): Model {
+    const name = decodeURIComponent(encoded);
+    const m = models.get(name);
+    if (!m) throw doesNotExist(`Routine or Model '${name}' does not exist.`);
+    return m;
+  }
+
+  function version(m: Model, n: number): Version {
+    const v = m.versions.get(n);
+    if (!v) throw doesNotExist(`Model Version with version ${n} of model '${m.full_name}' does not exist.`);
+    return v;
+  }
+
+  function parts(full: string): { catalog_name: string; schema_name: string; name: string } {
+    const [catalog_name = '', schema_name = '', name = ''] = full.split('.');
+    return { catalog_name, schema_name, name };
+  }
+
+  const aliasesOf = (m: Model, n?: number) =>
+    [...m.aliases.entries()]
+      .filter(([, v]) => n === undefined || v === n)
+      .map(([alias_name, version_num]) => ({ alias_name, version_num }));
+
+  function versionJson(m: Model, v: Version, includeAliases: boolean): JsonObject {
+    const { catalog_name, schema_name, name } = parts(m.full_name);
+    const aliases = aliasesOf(m, v.version);
+    return {
+      model_name: name,
+      catalog_name,
+      schema_name,
+      version: v.version,
+      status: 'READY',
+      source: v.source,
+      run_id: v.run_id,
+      storage_location: `s3://emulator-metastore/models/${m.full_name}/versions/${v.version}`,
+      created_at: v.created_at,
+      created_by: ctx.userName,
+      updated_at: v.updated_at,
+      updated_by: ctx.userName,
+      id: `${m.full_name}/${v.version}`,
+      ...(includeAliases && aliases.length > 0 ? { aliases } : {}),
+    };
+  }
+
+  function modelJson(m: Model, includeAliases: boolean): JsonObject {
+    const aliases = aliasesOf(m);
+    return {
+      full_name: m.full_name,
+      ...parts(m.full_name),
+      owner: ctx.userName,
+      created_at: m.created_at,
+      created_by: ctx.userName,
+      updated_at: m.updated_at,
+      updated_by: ctx.userName,
+      storage_location: `s3://emulator-metastore/models/${m.full_name}`,
+      securable_type: 'FUNCTION',
+      ...(includeAliases && aliases.length > 0 ? { aliases } : {}),
+    };
+  }
+
+  const M = '\\/api\\/2\\.1\\/unity-catalog\\/models\\/([^/]+)';
+  const routes: Route[] = [
+    route('GET', new RegExp(`^${M}$`), (req, [name = '']) =>
+      ok(modelJson(model(name), optBool(req.query, 'include_aliases') ?? false)),
+    ),
+    route('GET', new RegExp(`^${M}/versions$`), (req, [name = '']) => {
+      const m = model(name);
+      const max = optInt(req.query, 'max_results') ?? 100;
+      if (max < 0 || max > 1000) throw invalid(`max_results must be between 0 and 1000, got ${max}.`);
+      const all = [...m.versions.values()].sort((a, b) => b.version - a.version);
+      const { page, next } = paginate(
+        all,
+        pageOffset(optString(req.query, 'page_token')),
+        max === 0 ? 1000 : max,
+      );
+      return ok({
+        ...(page.length > 0 ? { model_versions: page.map((v) => versionJson(m, v, false)) } : {}),
+        ...(next ? { next_page_token: next } : {}),
+      });
+    }),
+    route('GET', new RegExp(`^${M}/versions/([^/]+)$`), (req, [name = '', n = '']) => {
+      const m = model(name);
+      const v = version(m, reqInt(new URLSearchParams({ version: n }), 'version'));
+      return ok(versionJson(m, v, optBool(req.query, 'include_aliases') ?? false));
+    }),
+    route('GET', new RegExp(`^${M}/aliases/([^/]+)$`), (req, [name = '', alias = '']) => {
+      const m = model(name);
+      const n = m.aliases.get(decodeURIComponent(alias));
+      if (n === undefined)
+        throw doesNotExist(`Alias ${decodeURIComponent(alias)} does not exist on model '${m.full_name}'.`);
+      return ok(versionJson(m, version(m, n), optBool(req.query, 'include_aliases') ?? false));
+    }),
+    route('PUT', new RegExp(`^${M}/aliases/([^/]+)$`), (req, [name = '', alias = '']) => {
+      const m = model(name);
+      const n = reqInt(req.json(), 'version_num');
+      version(m, n);
+      const aliasName = decodeURIComponent(alias);
+      m.aliases.set(aliasName, n);
+      m.updated_at = Date.now();
+      const { catalog_name, schema_name, name: model_name } = parts(m.full_name);
+      return ok({
+        alias_name: aliasName,
+        version_num: n,
+        catalog_name,
+        schema_name,
+        model_name,
+        id: `${m.full_name}@${aliasName}`,
+      });
+    }),
+    route('DELETE', new RegExp(`^${M}/aliases/([^/]+)$`), (_req, [name = '', alias = '']) => {
+      const m = model(name);
+      const aliasName = decodeURIComponent(alias);
+      if (!m.aliases.delete(aliasName))
+        throw doesNotExist(`Alias ${aliasName} does not exist on model '${m.full_name}'.`);
+      m.updated_at = Date.now();
+      return ok({});
+    }),
+    route('GET', /^\/api\/2\.0\/mlflow\/runs\/get$/, (req) => {
+      const id = optString(req.query, 'run_id') ?? optString(req.query, 'run_uuid');
+      if (!id) throw invalid("Missing value for required parameter 'run_id'.");
+      const r = runs.get(id);
+      if (!r) throw doesNotExist(`Run '${id}' not found.`);
+      return ok({
+        run: {
+          info: {
+            run_id: r.run_id,
+            run_uuid: r.run_id,
+            experiment_id: r.experiment_id,
+            run_name: `train-${r.run_id.slice(0, 8)}`,
+            user_id: ctx.userName,
+            status: 'FINISHED',
+            start_time: r.start_time,
+            end_time: r.end_time,
+            artifact_uri: `dbfs:/databricks/mlflow-tracking/${r.experiment_id}/${r.run_id}/artifacts`,
+            lifecycle_stage: 'active',
+          },
+          data: {
+            metrics: Object.entries(r.metrics).map(([key, value]) => ({
+              key,
+              value,
+              timestamp: r.end_time,
+              step: 0,
+            })),
+            params: Object.entries(r.params).map(([key, value]) => ({ key, value })),
+            tags: [
+              { key: 'mlflow.runName', value: `train-${r.run_id.slice(0, 8)}` },
+              { key: 'mlflow.user', value: ctx.userName },
+            ],
+          },
+          inputs: {},
+        },
+      });
+    }),
+  ];
+
+  return {
+    routes,
+    registerModelVersion(fullName: string, spec: ModelVersionSpec): number {
+      if (fullName.split('.').length !== 3)
+        throw new Error(`model name must be catalog.schema.model, got ${fullName}`);
+      const now = Date.now();
+      let m = models.get(fullName);
+      if (!m) {
+        m = {
+          full_name: fullName,
+          created_at: now,
+          updated_at: now,
+          versions: new Map(),
+          aliases: new Map(),
+        };
+        models.set(fullName, m);
+      }
+      const runId = spec.runId ?? randomBytes(16).toString('hex');
+      if (!runs.has(runId) || spec.metrics || spec.params) {
+        runs.set(runId, {
+          run_id: runId,
+          experiment_id: EXPERIMENT_ID,
+          start_time: now - 1000,
+          end_time: now,
+          metrics: { ...(spec.metrics ?? {}) },
+          params: { ...(spec.params ?? {}) },
+        });
+      }
+      const n = Math.max(0, ...m.versions.keys()) + 1;
+      m.versions.set(n, {
+        version: n,
+        run_id: runId,
+        source: `dbfs:/databricks/mlflow-tracking/${EXPERIMENT_ID}/${runId}/artifacts/model`,
+        created_at: now,
+        updated_at: now,
+      });
+      if (spec.alias) m.aliases.set(spec.alias, n);
+      m.updated_at = now;
+      return n;
+    },
+  };
+}
+
+export type ModelsArea = ReturnType<typeof createModels>;
