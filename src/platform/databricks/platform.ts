@@ -62,6 +62,7 @@ interface MlflowRun {
     data?: {
       metrics?: Array<{ key: string; value: number }>;
       params?: Array<{ key: string; value: string }>;
+      tags?: Array<{ key: string; value: string }>;
     };
   };
 }
@@ -207,7 +208,8 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Platform
       return await toRetrainRun(await rest.get<Run>('/api/2.2/jobs/runs/get', { run_id: id }));
     } catch (err) {
       // The Jobs API answers an unknown run with 400 INVALID_PARAMETER_VALUE "Run … does not exist."
-      if (err instanceof DatabricksError && (err.status === 404 || /does not exist/.test(err.message))) return undefined;
+      if (err instanceof DatabricksError && (err.status === 404 || /does not exist/.test(err.message)))
+        return undefined;
       throw err;
     }
   }
@@ -490,9 +492,15 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Platform
   };
 }
 
-/** A Unity Catalog model version with the MLflow run that trained it (params and metrics as 03_train_iforest logs them). */
+/**
+ * A Unity Catalog model version with the MLflow run that trained it, read the way
+ * databricks/notebooks/03_train_iforest.py logs it: params feature_set, trees, contamination,
+ * seed, max_samples, since, until; metrics train/holdout mean, std and flagged share, offset, rows,
+ * train_rows, holdout_rows; the tag crypto_risk.assets.
+ */
 function modelVersion(v: UcVersion, mlflow: MlflowRun, aliases: string[]): ModelVersion {
   const params = Object.fromEntries((mlflow.run?.data?.params ?? []).map((p) => [p.key, p.value]));
+  const tags = Object.fromEntries((mlflow.run?.data?.tags ?? []).map((t) => [t.key, t.value]));
   const metrics = Object.fromEntries((mlflow.run?.data?.metrics ?? []).map((m) => [m.key, m.value]));
   const num = (key: string) => (metrics[key] === undefined ? null : Number(metrics[key]));
   const contamination =
@@ -510,12 +518,12 @@ function modelVersion(v: UcVersion, mlflow: MlflowRun, aliases: string[]): Model
       seed: Number(params.seed ?? params.random_state ?? 0),
     },
     training: {
-      since: params.train_since ?? '',
-      until: params.train_until ?? '',
+      since: params.since ?? '',
+      until: params.until ?? '',
       rows: Number(metrics.rows ?? 0),
       train_rows: Number(metrics.train_rows ?? 0),
       holdout_rows: Number(metrics.holdout_rows ?? 0),
-      assets: (params.assets ?? '').split(',').filter(Boolean),
+      assets: (tags['crypto_risk.assets'] ?? params.assets ?? '').split(',').filter(Boolean),
     },
     metrics: {
       train_mean: num('train_mean') ?? 0,

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DatabricksSettings, ModelSettings } from '../../config.js';
 import { packageRoot } from '../../sql-files.js';
@@ -66,7 +66,13 @@ export interface Resources {
 }
 
 const NOTEBOOKS = ['01_ingest_prices', '02_dlt_pipeline', '03_train_iforest', '04_infer_iforest'] as const;
-const HELPERS = ['__init__.py', 'features.py', 'scoring.py'] as const;
+
+/** The Python helper modules the notebooks import (every .py file of databricks/lib/crypto_risk). */
+function helpers(): string[] {
+  return readdirSync(join(packageRoot(), 'databricks', 'lib', 'crypto_risk'))
+    .filter((name) => name.endsWith('.py'))
+    .sort();
+}
 
 /** Reads a deployable file of the repository (databricks/…). */
 function source(...parts: string[]): string {
@@ -120,7 +126,7 @@ export function resources(
         kind: 'notebook' as const,
         content: source('notebooks', `${name}.py`),
       })),
-      ...HELPERS.map((name) => ({
+      ...helpers().map((name) => ({
         path: `${dir}/lib/crypto_risk/${name}`,
         kind: 'file' as const,
         content: source('lib', 'crypto_risk', name),
