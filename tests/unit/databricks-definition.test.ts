@@ -21,7 +21,7 @@ function bundle(): Bundle {
   const vars = Object.fromEntries(Object.entries(raw.variables).map(([k, v]) => [k, String(v.default)]));
   const resolved = JSON.stringify(raw.resources)
     .replace(/\$\{var\.([a-z_]+)\}/g, (_m, name: string) => vars[name] ?? `<unknown ${name}>`)
-    .replace('${resources.pipelines.crypto_risk_lakehouse.id}', PIPELINE_ID);
+    .replace(/\$\{resources\.pipelines\.crypto_risk_lakehouse\.id\}/, PIPELINE_ID);
   return { ...raw, resources: JSON.parse(resolved) };
 }
 

@@ -1,0 +1,84 @@
+"""Pure-Python helpers of the Databricks notebooks (pandas, numpy and scikit-learn only, no Spark).
+
+They implement what the local engine of crypto-risk-monitor does in TypeScript, so that the two
+platforms compute the same features, split and measure training the same way, and resume
+inference the same way:
+
+- ``features``: the feature sets ``seed`` and ``default`` over Gold windows
+  (``src/model/features.ts``);
+- ``scoring``: the time-based 80/20 training split, the IsolationForest fit and its metrics
+  (``src/model/training.ts``), the inference selection: per-asset resume, look-back, warm-up
+  and deduplication (``src/platform/local/models.ts``), and the job parameters, checked before
+  any SQL or MLflow call uses them.
+
+The notebooks in ``databricks/notebooks`` put ``databricks/lib`` on ``sys.path`` and import this
+package; ``databricks/tests`` checks it against the TypeScript engine's fixtures.
+"""
+
+from .features import (
+    FEATURE_NAMES,
+    GOLD_COLUMNS,
+    MIN_TRAILING,
+    TRAILING_WINDOWS,
+    Features,
+    TrailingMedian,
+    compute_features,
+)
+from .scoring import (
+    ANOMALIES_COLUMNS,
+    HOLDOUT_SHARE,
+    MIN_PERIOD_ROWS,
+    MIN_TRAIN_ROWS,
+    PARAMETER_DEFAULTS,
+    WARMUP,
+    FittedModel,
+    JobParams,
+    TooLittleData,
+    anomalies_schema,
+    anomaly_records,
+    check_identifier,
+    dedupe_windows,
+    describe_scores,
+    fit_forest,
+    fit_model,
+    inference_plan,
+    parse_duration,
+    parse_instant,
+    parse_job_params,
+    score_rows,
+    select_for_scoring,
+    split_by_time,
+)
+
+__all__ = [
+    "ANOMALIES_COLUMNS",
+    "FEATURE_NAMES",
+    "GOLD_COLUMNS",
+    "HOLDOUT_SHARE",
+    "MIN_PERIOD_ROWS",
+    "MIN_TRAILING",
+    "MIN_TRAIN_ROWS",
+    "PARAMETER_DEFAULTS",
+    "TRAILING_WINDOWS",
+    "WARMUP",
+    "Features",
+    "FittedModel",
+    "JobParams",
+    "TooLittleData",
+    "TrailingMedian",
+    "anomalies_schema",
+    "anomaly_records",
+    "check_identifier",
+    "compute_features",
+    "dedupe_windows",
+    "describe_scores",
+    "fit_forest",
+    "fit_model",
+    "inference_plan",
+    "parse_duration",
+    "parse_instant",
+    "parse_job_params",
+    "score_rows",
+    "select_for_scoring",
+    "split_by_time",
+]

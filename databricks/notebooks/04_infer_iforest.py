@@ -1,0 +1,210 @@
+# Databricks notebook source
+# MAGIC %md
+# MAGIC # 04 · Score Gold windows into `anomalies`
+# MAGIC
+# MAGIC The local engine's inference (`src/platform/local/models.ts`) on Databricks:
+# MAGIC
+# MAGIC 1. load the Unity Catalog model version the alias (`champion`) points at, or the latest version
+# MAGIC    when no version has the alias (manual promotion before the first promote);
+# MAGIC 2. each asset resumes after its own latest window in `anomalies` (assets can lag each other in
+# MAGIC    Gold), never before the look-back; `rescore` (e.g. `24h`, after a new champion) also takes
+# MAGIC    every window after now − rescore;
+# MAGIC 3. read Gold from the earliest start minus a day of warm-up, compute the model's feature set (its
+# MAGIC    `feature_set` tag), keep the selected windows and score them: `anomaly_score` =
+# MAGIC    `decision_function`, `is_anomaly` = score < 0;
+# MAGIC 4. MERGE into `anomalies` on `(asset, window_end)` from a source deduplicated with a window
+# MAGIC    function (Delta fails when two source rows match one target row): new windows are inserted,
+# MAGIC    a window scored again by another model or with another score is updated in place, the same
+# MAGIC    score again changes nothing, so re-running is harmless.
+# MAGIC
+# MAGIC Job parameters (all optional; defaults in `crypto_risk.PARAMETER_DEFAULTS`): `catalog`, `schema`,
+# MAGIC `model_name` (a name in the schema or `catalog.schema.name`), `alias`, `lookback_days` (or
+# MAGIC `lookback`, a duration such as `36h`, which wins), `rescore` (a duration, empty for none), `now`
+# MAGIC (an ISO-8601 instant for replayed history), `feature_set` (only for a model version without a
+# MAGIC `feature_set` tag). The run's output is a JSON summary the bot can read.
+
+# COMMAND ----------
+
+# MAGIC %pip install --quiet "mlflow-skinny[databricks]>=2.16" "scikit-learn>=1.2"
+
+# COMMAND ----------
+
+dbutils = globals()["dbutils"]  # defined by the Databricks runtime; named here for readers and linters
+dbutils.library.restartPython()
+
+# COMMAND ----------
+
+import json
+import os
+import sys
+
+import mlflow
+import mlflow.sklearn
+from delta.tables import DeltaTable
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+from pyspark.sql import Window
+from pyspark.sql import functions as F
+
+spark = globals()["spark"]
+dbutils = globals()["dbutils"]
+display = globals()["display"]
+
+# The notebook's folder is the working directory (Databricks Runtime 14 and serverless); the helpers
+# are workspace files in ../lib.
+LIB = os.path.abspath(os.path.join(os.getcwd(), "..", "lib"))
+if LIB not in sys.path:
+    sys.path.insert(0, LIB)
+
+from crypto_risk import (
+    ANOMALIES_COLUMNS,
+    GOLD_COLUMNS,
+    PARAMETER_DEFAULTS,
+    anomalies_schema,
+    anomaly_records,
+    compute_features,
+    dedupe_windows,
+    inference_plan,
+    parse_job_params,
+    score_rows,
+    select_for_scoring,
+)
+
+INFER_PARAMETERS = ("catalog", "schema", "model_name", "alias", "lookback_days", "lookback", "rescore", "now",
+                    "feature_set")
+for name in INFER_PARAMETERS:
+    dbutils.widgets.text(name, PARAMETER_DEFAULTS[name])
+
+
+def widget(name: str) -> str:
+    """A job parameter ('' when the job does not set it: the default applies)."""
+    try:
+        return dbutils.widgets.get(name)
+    except Exception:  # a parameter this notebook does not declare
+        return ""
+
+
+params = parse_job_params(widget)
+spark.conf.set("spark.sql.session.timeZone", "UTC")  # timestamps reach pandas as naive UTC
+now = params.clock()
+GOLD = params.table("metrics_gold")
+ANOMALIES = params.table("anomalies")
+
+# COMMAND ----------
+
+# The model: the alias's version, else the latest version.
+mlflow.set_registry_uri("databricks-uc")
+client = MlflowClient()
+model_name = params.model_full_name
+try:
+    model_version = client.get_model_version_by_alias(model_name, params.alias)
+except MlflowException:
+    try:
+        versions = client.search_model_versions(f"name = '{model_name}'")
+    except MlflowException:
+        versions = []
+    if not versions:
+        raise RuntimeError(
+            f"There is no model to score with yet: {model_name} has no versions. Run 03_train_iforest first."
+        ) from None
+    model_version = max(versions, key=lambda v: int(v.version))
+    print(f"infer: no version of {model_name} is {params.alias}; using the latest, v{model_version.version}")
+version = int(model_version.version)
+feature_set = (model_version.tags or {}).get("feature_set") or params.feature_set
+model = mlflow.sklearn.load_model(f"models:/{model_name}/{version}")
+
+# The anomalies table (sql/setup.sql creates the same one), in case setup has not run.
+columns = ",\n  ".join(f"{name} {sql_type} COMMENT '{comment}'" for name, sql_type, comment in ANOMALIES_COLUMNS)
+spark.sql(
+    f"CREATE TABLE IF NOT EXISTS IDENTIFIER(:table) (\n  {columns},\n"
+    "  CONSTRAINT anomalies_pk PRIMARY KEY (asset, window_end)\n) USING DELTA",
+    args={"table": ANOMALIES},
+)
+
+# COMMAND ----------
+
+# What to score: per asset, after its latest scored window (never before the look-back).
+lookback_start = now - params.lookback
+resume = {
+    row["asset"]: row["last"]
+    for row in spark.table(ANOMALIES).groupBy("asset").agg(F.max("window_end").alias("last")).collect()
+}
+gold_assets = [
+    row["asset"]
+    for row in spark.table(GOLD).where(F.col("window_end") > F.lit(lookback_start)).select("asset").distinct().collect()
+]
+plan = inference_plan(
+    now, params.lookback, gold_assets, resume, rescore_since=now - params.rescore if params.rescore else None
+)
+
+
+summary = {"model": model_name, "model_version": version, "feature_set": feature_set, "scored": 0, "inserted": 0,
+           "updated": 0, "new_anomalies": 0}
+rows = None  # the scored windows, when there are any
+if plan is not None:
+    gold = (
+        spark.table(GOLD)
+        .where((F.col("window_end") > F.lit(plan.gold_since)) & (F.col("window_end") <= F.lit(now)))
+        .select(*GOLD_COLUMNS, "emitted_at")
+        .toPandas()
+    )
+    selected = select_for_scoring(compute_features(dedupe_windows(gold), feature_set), plan)
+    if len(selected) > 0:
+        rows = score_rows(selected, model.decision_function(selected.X), version, now)
+
+# COMMAND ----------
+
+# MERGE on (asset, window_end) from a source with one row per key (the latest scored_at wins): new
+# windows are inserted, a window scored by another model or with another score is updated, the same
+# score again is left alone.
+if rows is not None:
+    staged = spark.createDataFrame(anomaly_records(rows), schema=anomalies_schema())  # NaN → NULL
+    latest_first = Window.partitionBy("asset", "window_end").orderBy(F.col("scored_at").desc())
+    source = staged.withColumn("_rank", F.row_number().over(latest_first)).where(F.col("_rank") == 1).drop("_rank")
+
+    old = spark.table(ANOMALIES).select(
+        "asset",
+        "window_end",
+        F.col("model_version").alias("_old_version"),
+        F.col("anomaly_score").alias("_old_score"),
+        F.col("is_anomaly").alias("_old_flag"),
+    )
+    was_scored = F.col("_old_version").isNotNull()
+    differs = (
+        (F.col("_old_version") != F.col("model_version"))
+        | (F.col("_old_score") != F.col("anomaly_score"))
+        | (F.col("_old_flag") != F.col("is_anomaly"))
+    )
+    newly_flagged = (F.col("is_anomaly") == 1) & (F.coalesce(F.col("_old_flag"), F.lit(0)) == 0)
+    counts = (
+        source.join(old, ["asset", "window_end"], "left")
+        .agg(
+            F.count(F.lit(1)).alias("scored"),
+            F.sum(F.when(~was_scored, 1).otherwise(0)).alias("inserted"),
+            F.sum(F.when(was_scored & differs, 1).otherwise(0)).alias("updated"),
+            F.sum(F.when(newly_flagged, 1).otherwise(0)).alias("new_anomalies"),
+        )
+        .first()
+    )
+
+    changed = "t.model_version <> s.model_version OR t.anomaly_score <> s.anomaly_score OR t.is_anomaly <> s.is_anomaly"
+    (
+        DeltaTable.forName(spark, ANOMALIES).alias("t")
+        .merge(source.alias("s"), "t.asset = s.asset AND t.window_end = s.window_end")
+        .whenMatchedUpdate(
+            condition=changed,
+            set={name: f"s.{name}" for name, _, _ in ANOMALIES_COLUMNS if name not in ("asset", "window_end")},
+        )
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
+    summary.update({key: int(counts[key] or 0) for key in ("scored", "inserted", "updated", "new_anomalies")})
+    flagged = rows[rows["is_anomaly"] == 1].sort_values("anomaly_score")
+    if len(flagged) > 0:
+        display(flagged.head(20))
+
+# COMMAND ----------
+
+print(f"infer: {summary['scored']:,} windows scored with {model_name} v{version} "
+      f"({summary['inserted']:,} new, {summary['updated']:,} re-scored), {summary['new_anomalies']} new anomalies")
+dbutils.notebook.exit(json.dumps(summary))
