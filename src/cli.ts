@@ -198,6 +198,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       execute(async (app, now, n: string, options: { since: string; asset?: string }) => {
         const parsed = topArgsSchema.safeParse({ limit: n, since: options.since, asset: options.asset });
         if (!parsed.success) throw usage(parsed.error.issues.map((i) => describeIssue(i)).join('; '));
+        await warmUp(app, io);
         return topCommand(parsed.data, { platform: app.platform, now });
       }),
     );
@@ -212,6 +213,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       execute(async (app, now, asset: string, options: { since: string; out: string }) => {
         const parsed = chartArgsSchema.safeParse({ asset, since: options.since });
         if (!parsed.success) throw usage(parsed.error.issues.map((i) => describeIssue(i)).join('; '));
+        await warmUp(app, io);
         return chartCommand(
           { asset: parsed.data.asset, sinceMs: parsed.data.since, out: resolve(io.cwd, options.out) },
           { platform: app.platform, now },
@@ -301,7 +303,9 @@ async function runMainJob(app: App, io: CliIo): Promise<Reply> {
   const speed = config.market.simulator.speed;
   io.stdout(
     [
-      `crypto-risk-monitor: embedded lakehouse in ${config.dbPath}`,
+      config.databricks
+        ? `crypto-risk-monitor: Databricks workspace ${config.databricks.host} (${config.databricks.catalog}.${config.databricks.schema}, warehouse ${config.databricks.warehouseId})`
+        : `crypto-risk-monitor: embedded lakehouse in ${config.dbPath}`,
       `source: ${source.description}${speed > 1 ? `, running ${speed}× faster than real time` : ''}`,
       ...(notice ? [notice] : []),
       `schedules (UTC cron): ingest "${config.schedule.ingest}", pipeline "${config.schedule.pipeline}", ` +
@@ -344,6 +348,14 @@ async function runMainJob(app: App, io: CliIo): Promise<Reply> {
   await main.stop();
   await bot?.stop();
   return { title: 'Stopped cleanly.', data: { stopped: signal } };
+}
+
+/** Reads need the lakehouse: a stopped SQL warehouse is started (Databricks), and the user told. */
+async function warmUp(app: App, io: CliIo): Promise<void> {
+  const { ready, state } = await app.platform.readiness();
+  if (ready) return;
+  io.stderr(`The SQL warehouse is ${state.toLowerCase()}; starting it (usually a minute or two)…\n`);
+  await app.platform.ensureReady();
 }
 
 function usage(message: string): UserError {
