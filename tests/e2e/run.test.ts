@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli.js';
 import { type LocalSlack, startLocalSlack } from '../../src/slack/local-slack/index.js';
 import { type CliProcess, spawnCli } from '../support/cli-process.js';
+import { startDatabricksEmulator } from '../support/databricks-emulator.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -146,6 +147,33 @@ describe('crypto-risk run (npm start)', () => {
     expect(JSON.stringify(slack.ephemeral('U0VIEW01'))).toMatch(/Pipeline status \(local\)/);
     proc.child.kill('SIGINT');
     expect((await proc.exited).code).toBe(0);
+  });
+
+  it('on Databricks, ingests into the volume through the Files API and leaves the rest to the jobs', async () => {
+    const api = await startDatabricksEmulator({ warehouses: [{ id: 'abc123def4567890', state: 'STOPPED' }] });
+    try {
+      api.createVolume('workspace', 'crypto', 'landing');
+      proc = spawnCli(['run'], {
+        ...env(),
+        DATABRICKS_HOST: api.url,
+        DATABRICKS_TOKEN: api.token,
+        DATABRICKS_WAREHOUSE_ID: 'abc123def4567890',
+      });
+      await proc.waitFor(
+        /^crypto-risk-monitor: Databricks workspace http:\/\/127\.0\.0\.1:\d+ \(workspace\.crypto, warehouse abc123def4567890\)$/,
+      );
+      await proc.waitFor(/^\d\d:\d\d:\d\d ingest: [\d,]+ records in 1 file/);
+      await proc.waitFor(/first round done/);
+      expect(proc.stdout()).not.toMatch(/ (pipeline|train|infer): /);
+      const uploads = api.callsTo('PUT /api/2.0/fs/files/Volumes/workspace/crypto/landing/landing/');
+      expect(uploads).toHaveLength(1);
+      expect(api.warehouseStarts('abc123def4567890')).toBe(0);
+      proc.child.kill('SIGINT');
+      expect((await proc.exited).code).toBe(0);
+      expect(proc.stdout()).not.toContain(api.token);
+    } finally {
+      await api.close();
+    }
   });
 
   it('refuses --now, which has no meaning for a job that follows the clock', async () => {
