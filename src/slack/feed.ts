@@ -181,14 +181,29 @@ export function createFeed(deps: FeedDeps) {
           changed.filter((r) => delivered.get(key(r))?.delivery_id === deliveryId).map(toDelivered),
         );
         const content = await message(target.kind, deliveryId, await log.windowsOf(deliveryId));
-        await client.chat.update({ channel, ts: target.message_ts, ...content });
-        result.updated++;
+        try {
+          await client.chat.update({ channel, ts: target.message_ts, ...content });
+          result.updated++;
+        } catch (err) {
+          // Someone deleted the message in the channel: it is not posted again.
+          if (slackError(err) !== 'message_not_found') throw err;
+          logger.warn(
+            { delivery_id: deliveryId, ts: target.message_ts },
+            'feed: a re-scored message was deleted from the channel; not updated',
+          );
+        }
       }
 
       await log.setCursor(channel, rows.at(-1)?.scored_at as string);
       return result;
     },
   };
+}
+
+/** The error code of a Slack Web API failure (`message_not_found`, …). */
+function slackError(err: unknown): string | undefined {
+  const data = (err as { data?: { error?: unknown } } | undefined)?.data;
+  return typeof data?.error === 'string' ? data.error : undefined;
 }
 
 function toDelivered(r: ScoredWindow): DeliveredWindow {

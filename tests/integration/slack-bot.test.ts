@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import { WebClient } from '@slack/web-api';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runIngest } from '../../src/jobs/ingest.js';
 import { createLogger, silentLogger } from '../../src/log.js';
@@ -340,6 +341,28 @@ describe('anomaly feed', () => {
     const updated = after.find((m) => JSON.stringify(m.metadata).includes('-0.4242'));
     expect(updated?.edited).toBeDefined();
     expect(JSON.stringify(updated?.blocks)).toMatch(/-0\.424/);
+  });
+
+  it('leaves a re-scored window alone when its message was deleted from the channel, and moves on', async () => {
+    const { bot, lake, slack, logLines } = await setup({ hours: 30 });
+    await bot.feed.runOnce();
+    const target = feedMessages()[0] as { ts: string };
+    const first = windowsIn([target as ReturnType<typeof feedMessages>[number]])[0] as {
+      asset: string;
+      window_end: string;
+    };
+    await new WebClient(TOKEN, { slackApiUrl: slack.apiUrl }).chat.delete({ channel: CHANNEL, ts: target.ts });
+    await lake.platform.db.run(
+      `UPDATE anomalies SET anomaly_score = -0.4242, model_version = 2, scored_at = TIMESTAMP '2025-02-01 00:05:00'
+       WHERE asset = :asset AND window_end = CAST(:window_end AS TIMESTAMP)`,
+      first,
+    );
+    const count = feedMessages().length;
+    expect(await bot.feed.runOnce()).toMatchObject({ posted: 0, updated: 0 });
+    expect(feedMessages()).toHaveLength(count);
+    expect(logLines.join('')).toContain('a re-scored message was deleted from the channel');
+    // the cursor moved past it: the next cycle has nothing to do
+    expect(await bot.feed.runOnce()).toMatchObject({ posted: 0, updated: 0, windows: 0 });
   });
 
   it('after a crash between posting and recording, a restarted feed finds the message instead of posting it again', async () => {
