@@ -2,10 +2,14 @@
  * A local Slack workspace on loopback: the subset of the Slack Web API the bot uses (so a real
  * WebClient or Bolt app points its `slackApiUrl` at it), Block Kit limit checks, files, Home tabs,
  * response URLs, and the requests Slack sends to an app (slash commands, button clicks, App Home
- * openings), signed with the app's signing secret. The bot's tests use it, and it is the
- * workspace behind the local console when the product runs without Slack credentials.
+ * openings), signed with the app's signing secret. The bot's tests use it, and it is the local
+ * console when the product runs without Slack credentials: the same server serves the console
+ * page at `/`, which shows the workspace live and sends what a person does there to the bot.
  */
 import type { AddressInfo } from 'node:net';
+import { createLiveEvents } from './console/live-events.js';
+import { type ConsoleRoutes, createConsoleRoutes } from './console/routes.js';
+import { openWorkspaceStore, type WorkspaceStore } from './console/workspace-store.js';
 import { FaultQueues } from './faults.js';
 import { ResponseUrls } from './response-url.js';
 import { createLocalSlackServer } from './server.js';
@@ -40,6 +44,9 @@ export const DEFAULT_USERS: ReadonlyArray<Readonly<{ id: string; name: string }>
   { id: 'U0OPS02', name: 'ops-carol' },
   { id: 'U0VIEW01', name: 'viewer-bob' },
 ];
+/** The app's slash commands (slack/manifest.yml). */
+export const DEFAULT_COMMANDS: readonly string[] = ['/crypto'];
+
 export const DEFAULT_USERGROUPS: ReadonlyArray<
   Readonly<{ id: string; handle: string; users: readonly string[] }>
 > = [{ id: 'S0CRYPTOOPS', handle: 'crypto-ops', users: ['U0OPS01', 'U0OPS02'] }];
@@ -68,6 +75,10 @@ export async function startLocalSlack(options: LocalSlackOptions): Promise<Local
   const calls: RecordedCall[] = [];
   const faults = new FaultQueues();
   const responseUrls = new ResponseUrls(ws, now, () => baseUrl);
+  const store: WorkspaceStore | undefined = options.stateDir
+    ? await openWorkspaceStore(ws, options.stateDir, { onError: options.onStoreError })
+    : undefined;
+  let consoleRoutes: ConsoleRoutes | undefined;
   const { server, close } = createLocalSlackServer({
     ws,
     methods: webApiMethods(ws),
@@ -76,12 +87,16 @@ export async function startLocalSlack(options: LocalSlackOptions): Promise<Local
     calls,
     botToken: options.botToken,
     now,
+    console: () => consoleRoutes,
   });
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (err: Error) => {
+      void Promise.resolve(store?.close()).finally(() => reject(err));
+    };
+    server.once('error', failed);
     server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       resolve();
     });
   });
@@ -96,6 +111,16 @@ export async function startLocalSlack(options: LocalSlackOptions): Promise<Local
     eventsUrl: () => eventsUrl,
     now,
     timeoutMs: options.botTimeoutMs ?? DEFAULT_BOT_TIMEOUT_MS,
+  });
+  const live = createLiveEvents(ws);
+  consoleRoutes = createConsoleRoutes({
+    ws,
+    toBot,
+    live,
+    commands: options.commands ?? DEFAULT_COMMANDS,
+    loopbackOnly: isLoopback(host),
+    port: () => port,
+    eventsUrl: () => eventsUrl,
   });
 
   return {
@@ -119,6 +144,15 @@ export async function startLocalSlack(options: LocalSlackOptions): Promise<Local
     clickButton: toBot.clickButton,
     openHome: toBot.openHome,
     sendToBot: toBot.sendToBot,
-    close,
+    async close() {
+      live.close();
+      await store?.close();
+      await close();
+    },
   };
+}
+
+/** 127.0.0.0/8, ::1 or localhost: reachable from this machine only. */
+export function isLoopback(host: string): boolean {
+  return /^127(\.\d{1,3}){3}$/.test(host) || host === '::1' || host === 'localhost';
 }

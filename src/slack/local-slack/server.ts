@@ -9,6 +9,7 @@ import {
   str,
   withoutToken,
 } from './args.js';
+import type { ConsoleRoutes } from './console/routes.js';
 import type { FaultQueues } from './faults.js';
 import { ResponseUrls } from './response-url.js';
 import type { RecordedCall } from './types.js';
@@ -19,7 +20,8 @@ import { type Workspace, WorkspaceError } from './workspace.js';
  * The HTTP side of the local Slack: `POST|GET /api/<method>` (the Web API), `POST /upload/v1/<token>`
  * (the upload URL of files.getUploadURLExternal), `GET /files-pri/<team>-<file>/…` (url_private,
  * bot token required like Slack) and `POST /response/<id>` (response URLs). Every API call, upload
- * and response_url post is recorded; queued faults are applied before the real answer.
+ * and response_url post is recorded; queued faults are applied before the real answer. The rest
+ * (`/`, `/console/…`, `/healthz`) is the local console's.
  */
 export interface ServerDeps {
   ws: Workspace;
@@ -29,6 +31,8 @@ export interface ServerDeps {
   calls: RecordedCall[];
   botToken: string;
   now: () => number;
+  /** Set once the routes exist (they need the server's port). */
+  console: () => ConsoleRoutes | undefined;
 }
 
 export interface LocalSlackServer {
@@ -227,6 +231,7 @@ export function createLocalSlackServer(deps: ServerDeps): LocalSlackServer {
       send(res, await responseUrl(id, body, at));
       return;
     }
+    if (await deps.console()?.handle(req, res, url, body)) return;
     send(res, { status: 404, body: 'Not Found' });
   }
 

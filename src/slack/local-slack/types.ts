@@ -29,6 +29,12 @@ export interface LocalSlackOptions {
   now?: () => number;
   /** How long to wait for the bot to answer a request before giving up (Slack gives up after 3 s). */
   botTimeoutMs?: number;
+  /** The app's slash commands; the console refuses others like Slack does. Default: /crypto. */
+  commands?: readonly string[];
+  /** Keep the workspace in this folder across restarts (the console); default: in memory only. */
+  stateDir?: string;
+  /** A save of the state folder failed (the workspace goes on in memory). */
+  onStoreError?: (err: unknown) => void;
 }
 
 export interface LocalSlack {

@@ -52,6 +52,27 @@ export interface Page {
   nextCursor?: string;
 }
 
+/** What changed, for the console's live updates (the object itself is read back from the workspace). */
+export type WorkspaceChange =
+  | { kind: 'message'; channel: string; ts: string }
+  | { kind: 'message_deleted'; channel: string; ts: string }
+  | { kind: 'ephemeral'; user: string; ts: string }
+  | { kind: 'ephemeral_deleted'; user: string; ts: string }
+  | { kind: 'home'; user: string }
+  | { kind: 'file'; id: string };
+
+/** Everything a workspace holds, as JSON (file bytes apart), to carry it across restarts. */
+export interface WorkspaceSnapshot {
+  version: 1;
+  lastMicros: number;
+  counter: number;
+  ims: Array<{ id: string; user: string }>;
+  messages: Record<string, Message[]>;
+  ephemerals: EphemeralMessage[];
+  files: FileObject[];
+  views: Record<string, HomeView>;
+}
+
 export class WorkspaceError extends Error {
   constructor(readonly code: string) {
     super(code);
@@ -127,6 +148,7 @@ export class Workspace {
   private readonly files = new Map<string, StoredFile>();
   private readonly uploadTokens = new Map<string, string>();
   private readonly views = new Map<string, HomeView>();
+  private readonly listeners = new Set<(change: WorkspaceChange) => void>();
   private lastMicros = 0;
   private counter = 0;
 
@@ -134,6 +156,16 @@ export class Workspace {
     for (const c of config.channels) this.channels.set(c.id, { ...c, isIm: false });
     for (const u of config.users) this.users.set(u.id, u);
     this.users.set(config.botUserId, { id: config.botUserId, name: 'crypto-risk-bot' });
+  }
+
+  /** Calls the listener after every change; returns the function that stops it. */
+  onChange(listener: (change: WorkspaceChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private changed(change: WorkspaceChange): void {
+    for (const listener of this.listeners) listener(change);
   }
 
   /** A new message ts: the clock in microseconds, strictly increasing. */
@@ -231,6 +263,8 @@ export class Workspace {
       parent.latest_reply = message.ts;
     }
     this.list(input.channel).push(message);
+    this.changed({ kind: 'message', channel: input.channel, ts: message.ts });
+    if (parent) this.changed({ kind: 'message', channel: input.channel, ts: parent.ts });
     return clone(message);
   }
 
@@ -250,6 +284,7 @@ export class Workspace {
     }
     if (change.metadata !== undefined) message.metadata = clone(change.metadata);
     message.edited = { user: this.config.botUserId, ts: this.nextTs() };
+    this.changed({ kind: 'message', channel, ts });
     return clone(message);
   }
 
@@ -258,9 +293,11 @@ export class Workspace {
     const index = list?.findIndex((m) => m.ts === ts) ?? -1;
     if (!list || index < 0) throw new WorkspaceError('message_not_found');
     const [removed] = list.splice(index, 1);
+    this.changed({ kind: 'message_deleted', channel, ts });
     if (removed?.thread_ts && removed.thread_ts !== removed.ts) {
       const parent = this.find(channel, removed.thread_ts);
       if (parent?.reply_count) parent.reply_count -= 1;
+      if (parent) this.changed({ kind: 'message', channel, ts: parent.ts });
     }
   }
 
@@ -325,6 +362,7 @@ export class Workspace {
       ts: this.nextTs(),
     };
     this.ephemerals.push(message);
+    this.changed({ kind: 'ephemeral', user: message.user, ts: message.ts });
     return clone(message);
   }
 
@@ -339,12 +377,14 @@ export class Workspace {
     message.text = change.text;
     if (change.blocks) message.blocks = withBlockIds(change.blocks);
     else delete message.blocks;
+    this.changed({ kind: 'ephemeral', user: message.user, ts });
   }
 
   deleteEphemeral(ts: string): void {
     const index = this.ephemerals.findIndex((e) => e.ts === ts);
     if (index < 0) throw new WorkspaceError('message_not_found');
-    this.ephemerals.splice(index, 1);
+    const [removed] = this.ephemerals.splice(index, 1);
+    if (removed) this.changed({ kind: 'ephemeral_deleted', user: removed.user, ts });
   }
 
   ephemeral(userId?: string): EphemeralMessage[] {
@@ -419,6 +459,7 @@ export class Workspace {
     for (const { file, title } of stored) {
       file.completed = true;
       if (title) file.title = title;
+      this.changed({ kind: 'file', id: file.id });
     }
     if (input.channel !== undefined) {
       const channel = input.channel;
@@ -443,6 +484,7 @@ export class Workspace {
       const list = this.list(channel);
       const posted = list.find((m) => m.ts === message.ts);
       if (posted) posted.files = stored.map(({ file }) => this.describe(file));
+      this.changed({ kind: 'message', channel, ts: message.ts });
     }
     return stored.map(({ file }) => this.describe(file));
   }
@@ -502,11 +544,41 @@ export class Workspace {
       bot_id: config.botId,
     };
     this.views.set(userId, published);
+    this.changed({ kind: 'home', user: userId });
     return clone(published);
   }
 
   homeView(userId: string): HomeView | undefined {
     const view = this.views.get(userId);
     return view ? clone(view) : undefined;
+  }
+
+  /** The workspace's content as JSON; file bytes are read with fileBytes(). */
+  snapshot(): WorkspaceSnapshot {
+    const ims = [...this.channels.values()].filter((c) => c.isIm).map((c) => ({ id: c.id, user: c.name }));
+    return clone({
+      version: 1,
+      lastMicros: this.lastMicros,
+      counter: this.counter,
+      ims,
+      messages: Object.fromEntries(this.messages),
+      ephemerals: this.ephemerals,
+      files: [...this.files.values()].filter((f) => f.completed).map((f) => this.describe(f)),
+      views: Object.fromEntries(this.views),
+    });
+  }
+
+  /** Puts back a snapshot taken earlier (on an empty workspace); files whose bytes are missing are left out. */
+  restore(snapshot: WorkspaceSnapshot, bytesOf: (file: FileObject) => Buffer | undefined): void {
+    this.lastMicros = Math.max(this.lastMicros, snapshot.lastMicros);
+    this.counter = Math.max(this.counter, snapshot.counter);
+    for (const im of snapshot.ims) this.channels.set(im.id, { id: im.id, name: im.user, isIm: true });
+    for (const [channel, list] of Object.entries(snapshot.messages)) this.messages.set(channel, clone(list));
+    this.ephemerals.push(...clone(snapshot.ephemerals));
+    for (const file of snapshot.files) {
+      const bytes = bytesOf(file);
+      if (bytes) this.files.set(file.id, { ...clone(file), bytes, uploaded: true, completed: true });
+    }
+    for (const [user, view] of Object.entries(snapshot.views)) this.views.set(user, clone(view));
   }
 }

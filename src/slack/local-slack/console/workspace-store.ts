@@ -1,0 +1,95 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Workspace, WorkspaceSnapshot } from '../workspace.js';
+
+/**
+ * Keeps the console's workspace on disk so that a restart shows the same channel history (and the
+ * bot's feed, which updates its own earlier messages, finds them again): `workspace.json` holds the
+ * messages, ephemeral messages, Home views and file descriptions; `files/<id>` the bytes of each
+ * file. Saves follow changes at most every `delayMs`, one at a time, bytes before the JSON that
+ * names them, each file written to a temporary name first and renamed, so a crash leaves the last
+ * complete state.
+ */
+export interface WorkspaceStore {
+  /** Saves what is not saved yet (on shutdown). */
+  flush(): Promise<void>;
+  /** Stops following changes after a last save. */
+  close(): Promise<void>;
+}
+
+const SNAPSHOT = 'workspace.json';
+const FILES = 'files';
+
+export async function openWorkspaceStore(
+  ws: Workspace,
+  dir: string,
+  options: { delayMs?: number; onError?: (err: unknown) => void } = {},
+): Promise<WorkspaceStore> {
+  const delayMs = options.delayMs ?? 250;
+  await mkdir(join(dir, FILES), { recursive: true });
+  const written = new Set<string>();
+  const snapshotPath = join(dir, SNAPSHOT);
+  if (existsSync(snapshotPath)) {
+    const snapshot = JSON.parse(readFileSync(snapshotPath, 'utf8')) as WorkspaceSnapshot;
+    if (snapshot.version !== 1)
+      throw new Error(`${snapshotPath}: unknown version ${String(snapshot.version)}`);
+    ws.restore(snapshot, (file) => {
+      const path = join(dir, FILES, file.id);
+      if (!existsSync(path)) return undefined;
+      written.add(file.id);
+      return readFileSync(path);
+    });
+  }
+
+  let timer: NodeJS.Timeout | undefined;
+  let dirty = false;
+  let saving: Promise<void> = Promise.resolve();
+
+  async function atomicWrite(path: string, data: string | Buffer): Promise<void> {
+    const tmp = `${path}.tmp`;
+    await writeFile(tmp, data);
+    await rename(tmp, path);
+  }
+
+  async function save(): Promise<void> {
+    dirty = false;
+    const snapshot = ws.snapshot();
+    for (const file of snapshot.files) {
+      if (written.has(file.id)) continue;
+      const found = ws.fileBytes(file.id);
+      if (!found) continue;
+      await atomicWrite(join(dir, FILES, file.id), found.bytes);
+      written.add(file.id);
+    }
+    await atomicWrite(snapshotPath, JSON.stringify(snapshot));
+  }
+
+  function queueSave(): Promise<void> {
+    saving = saving.then(save).catch((err: unknown) => options.onError?.(err));
+    return saving;
+  }
+
+  const stop = ws.onChange(() => {
+    dirty = true;
+    timer ??= setTimeout(() => {
+      timer = undefined;
+      void queueSave();
+    }, delayMs);
+  });
+
+  async function flush(): Promise<void> {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (dirty) await queueSave();
+    else await saving;
+  }
+
+  return {
+    flush,
+    async close() {
+      stop();
+      await flush();
+    },
+  };
+}
