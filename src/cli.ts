@@ -314,40 +314,35 @@ async function runMainJob(app: App, io: CliIo): Promise<Reply> {
       '',
     ].join('\n'),
   );
-  const bot = await app.slackBot();
-  if (bot) {
-    await bot.start();
-    io.stdout(
-      config.slack?.appToken
-        ? 'Slack: connected in Socket Mode\n'
-        : `Slack: requests on http://0.0.0.0:${bot.port()}/slack/events, health on /healthz\n`,
-    );
-  }
-  const main = await startMainJob({
-    platform: app.platform,
-    clock: app.clock,
-    logger: app.logger,
-    source,
-    schedule: config.schedule,
-    print: (line) => io.stdout(`${line}\n`),
-    extraJobs: bot
-      ? [
-          {
-            name: 'feed',
-            cron: config.schedule.feed,
-            run: async () => {
-              const result = await bot.feed.runOnce();
-              return result.posted + result.updated + result.recovered > 0 ? describeFeed(result) : undefined;
-            },
+  const chat = await app.startChat();
+  io.stdout(`${chat.where}\n`);
+  const { bot } = chat;
+  try {
+    const main = await startMainJob({
+      platform: app.platform,
+      clock: app.clock,
+      logger: app.logger,
+      source,
+      schedule: config.schedule,
+      print: (line) => io.stdout(`${line}\n`),
+      extraJobs: [
+        {
+          name: 'feed',
+          cron: config.schedule.feed,
+          run: async () => {
+            const result = await bot.feed.runOnce();
+            return result.posted + result.updated + result.recovered > 0 ? describeFeed(result) : undefined;
           },
-        ]
-      : [],
-  });
-  const signal = await (io.stopRequested ?? new Promise<string>(() => {}));
-  io.stdout(`${signal}: stopping; waiting for the jobs in flight\n`);
-  await main.stop();
-  await bot?.stop();
-  return { title: 'Stopped cleanly.', data: { stopped: signal } };
+        },
+      ],
+    });
+    const signal = await (io.stopRequested ?? new Promise<string>(() => {}));
+    io.stdout(`${signal}: stopping; waiting for the jobs in flight\n`);
+    await main.stop();
+    return { title: 'Stopped cleanly.', data: { stopped: signal } };
+  } finally {
+    await chat.stop();
+  }
 }
 
 /** Reads need the lakehouse: a stopped SQL warehouse is started (Databricks), and the user told. */

@@ -156,6 +156,13 @@ const settingsSchema = z.strictObject({
       .optional(),
   ),
   PORT: intIn(1, 65_535, 'a port number from 1 to 65535').default(3000),
+  CONSOLE_HOST: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9.-]{1,253}$|^[0-9A-Fa-f:]{2,39}$/, {
+      error: 'must be an address to listen on, such as 127.0.0.1 or 0.0.0.0',
+    })
+    .default('127.0.0.1'),
   DATABRICKS_HOST: z
     .url({
       protocol: /^https?$/,
@@ -224,6 +231,21 @@ export interface SlackSettings {
   opsUsergroup?: string;
 }
 
+/** The local console: the chat surface when no Slack app is configured. */
+export interface ConsoleSettings {
+  /** Address it listens on: loopback unless set otherwise (it has no login). */
+  host: string;
+  port: number;
+  /** Where its workspace is kept across restarts; undefined: in memory (an in-memory database). */
+  stateDir?: string;
+  feedChannel: string;
+  opsUsers: string[];
+  opsUsergroup?: string;
+}
+
+/** The console's ops team when none is configured: its user group @crypto-ops (ops-alice, ops-carol). */
+export const CONSOLE_OPS_USERGROUP = 'S0CRYPTOOPS';
+
 export interface DatabricksSettings {
   host: string;
   auth: { kind: 'token'; token: string } | { kind: 'oauth'; clientId: string; clientSecret: string };
@@ -260,7 +282,9 @@ export interface Config {
   schedule: { ingest: string; pipeline: string; infer: string; train: string; feed: string };
   /** The Slack app; absent without credentials (the local console stands in). */
   slack?: SlackSettings;
-  /** HTTP port for Slack requests and /healthz. */
+  /** The local console, when there is no Slack app. */
+  console?: ConsoleSettings;
+  /** HTTP port for Slack requests (or the console) and /healthz. */
   port: number;
   /** The real deployment; absent for the embedded default. */
   databricks?: DatabricksSettings;
@@ -433,6 +457,17 @@ export function loadConfig(input: LoadConfigInput): Config {
           opsUsergroup: s.SLACK_OPS_USERGROUP,
         }
       : undefined,
+    console: s.SLACK_BOT_TOKEN
+      ? undefined
+      : {
+          host: s.CONSOLE_HOST,
+          port: s.PORT,
+          stateDir: s.DUCKDB_PATH === ':memory:' ? undefined : resolve(dataDir, 'console'),
+          feedChannel: s.SLACK_FEED_CHANNEL.replace(/^#/, ''),
+          opsUsers: s.SLACK_OPS_USERS,
+          opsUsergroup:
+            s.SLACK_OPS_USERGROUP ?? (s.SLACK_OPS_USERS.length > 0 ? undefined : CONSOLE_OPS_USERGROUP),
+        },
     port: s.PORT,
     databricks:
       s.DATABRICKS_HOST && s.DATABRICKS_WAREHOUSE_ID

@@ -1,6 +1,12 @@
 import { join } from 'node:path';
 import type { Clock } from './clock.js';
-import type { Config, DatabricksSettings, MarketSourceSetting } from './config.js';
+import type {
+  Config,
+  ConsoleSettings,
+  DatabricksSettings,
+  MarketSourceSetting,
+  SlackSettings,
+} from './config.js';
 import type { Logger } from './log.js';
 import { createCoinGeckoClient } from './market/coingecko.js';
 import { type MarketSource, resolveSource, type SourceDeps } from './market/sources.js';
@@ -11,6 +17,7 @@ import { type Db, openDb } from './platform/local/db.js';
 import { createLocalPlatform } from './platform/local/platform.js';
 import type { Platform } from './platform/port.js';
 import { createSlackBot, type SlackBot } from './slack/bot.js';
+import { startConsole } from './slack/console.js';
 import { createDeliveryLog } from './slack/delivery-log.js';
 
 /**
@@ -22,11 +29,20 @@ export interface App {
   clock: Clock;
   logger: Logger;
   platform: Platform;
-  /** The Slack bot when Slack is configured (for `run`): built here, started by the caller. */
-  slackBot(): Promise<SlackBot | undefined>;
+  /**
+   * The chat surface for `run`, started: the Slack app when Slack is configured, else the bot on
+   * the local console. `where` says how people reach it.
+   */
+  startChat(): Promise<Chat>;
   /** The market source a setting names (the configured one by default). */
   marketSource(setting?: MarketSourceSetting): Promise<{ source: MarketSource; notice?: string }>;
   close(): Promise<void>;
+}
+
+export interface Chat {
+  bot: SlackBot;
+  where: string;
+  stop(): Promise<void>;
 }
 
 export async function createApp(config: Config, deps: { clock: Clock; logger: Logger }): Promise<App> {
@@ -57,13 +73,36 @@ export async function createApp(config: Config, deps: { clock: Clock; logger: Lo
     logger,
     platform,
     marketSource: (setting = config.market.source) => resolveSource(setting, sourceDeps),
-    async slackBot() {
-      if (!config.slack) return undefined;
+    async startChat() {
       // The bot's delivery log: beside the lakehouse in the local DuckDB file, or a file of its own.
       botDb ??= 'db' in platform ? (platform.db as Db) : await openDb(join(config.dataDir, 'bot.duckdb'));
       const log = createDeliveryLog(botDb);
       await log.init();
-      return createSlackBot({ settings: config.slack, port: config.port, platform, log, clock, logger });
+      const createBot = (settings: SlackSettings, listen: { host?: string; port: number }) =>
+        createSlackBot({ settings, ...listen, platform, log, clock, logger });
+      if (config.slack) {
+        const bot = await createBot(config.slack, { port: config.port });
+        await bot.start();
+        return {
+          bot,
+          where: config.slack.appToken
+            ? 'Slack: connected in Socket Mode'
+            : `Slack: requests on http://0.0.0.0:${bot.port()}/slack/events, health on /healthz`,
+          stop: () => bot.stop(),
+        };
+      }
+      const local = await startConsole({
+        settings: config.console as ConsoleSettings,
+        logger: logger.child({ component: 'console' }),
+        createBot,
+      });
+      return {
+        bot: local.bot,
+        where:
+          `console: ${local.url} (the local stand-in for Slack; set SLACK_BOT_TOKEN to use Slack)` +
+          (local.warning ? `\nwarning: ${local.warning}` : ''),
+        stop: () => local.stop(),
+      };
     },
     async close() {
       await platform.close();

@@ -25,6 +25,8 @@ export interface SlackBotDeps {
   settings: SlackSettings;
   /** HTTP port for Slack's requests and /healthz (0: any free port). */
   port: number;
+  /** Address to listen on (default: every address). */
+  host?: string;
   platform: Platform;
   log: DeliveryLog;
   clock: Clock;
@@ -243,7 +245,7 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
           { cause: err },
         );
       }
-      const started = await app.start(deps.port);
+      const started = await app.start(deps.host ? { port: deps.port, host: deps.host } : deps.port);
       if (!socketMode) server = started as Server;
     },
     port: () => (server?.address() as AddressInfo | null)?.port,

@@ -1,5 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { type AddressInfo, createServer } from 'node:net';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -7,24 +7,18 @@ import { runCli } from '../../src/cli.js';
 import { type LocalSlack, startLocalSlack } from '../../src/slack/local-slack/index.js';
 import { type CliProcess, spawnCli } from '../support/cli-process.js';
 import { startDatabricksEmulator } from '../support/databricks-emulator.js';
+import { freePort } from '../support/free-port.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A port nothing listens on right now. */
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 let slack: LocalSlack | undefined;
 let dir: string;
 let proc: CliProcess | undefined;
+/** The console's port (no Slack credentials): a free one, so test files can run side by side. */
+let consolePort: number;
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'crm-run-'));
+  consolePort = await freePort();
 });
 afterEach(async () => {
   proc?.child.kill('SIGKILL');
@@ -39,6 +33,7 @@ const env = () => ({
   MARKET_SOURCE: 'simulator',
   SIMULATOR_HISTORY_HOURS: '6',
   LOG_LEVEL: 'warn',
+  PORT: String(consolePort),
 });
 
 async function status() {
@@ -59,6 +54,10 @@ describe('crypto-risk run (npm start)', () => {
   it('on empty storage backfills, trains and scores at once, tells what ran, and stops cleanly on SIGINT', async () => {
     proc = spawnCli(['run'], env());
     await proc.waitFor(/^source: market simulator \(seed 42\): SIMULATED data/);
+    // without Slack credentials the bot runs on the local console, and says where
+    await proc.waitFor(
+      new RegExp(`^console: http://127\\.0\\.0\\.1:${consolePort} \\(the local stand-in for Slack`),
+    );
     await proc.waitFor(/^\d\d:\d\d:\d\d ingest: [\d,]+ records in 1 file\(s\)/);
     await proc.waitFor(/^\d\d:\d\d:\d\d pipeline: 1 file\(s\), [\d,]+ lines → [\d,]+ Silver rows/);
     await proc.waitFor(
@@ -92,6 +91,34 @@ describe('crypto-risk run (npm start)', () => {
     expect(again.model.versions).toBe(1);
     const rows = again.stages.find((s: { stage: string }) => s.stage === 'anomalies').rows;
     expect(rows).toBeGreaterThanOrEqual(anomalies.rows);
+  });
+
+  it('binds the console beyond loopback only when told to, and warns that it has no login', async () => {
+    proc = spawnCli(['run'], { ...env(), CONSOLE_HOST: '0.0.0.0' });
+    await proc.waitFor(new RegExp(`^console: http://localhost:${consolePort} `));
+    await proc.waitFor(
+      /^warning: the console has no login and CONSOLE_HOST=0\.0\.0\.0 makes it reachable beyond this machine: whoever reaches it can act as any console user, ops included$/,
+    );
+    // reachable under any name now (the loopback-only Host check is off)
+    const status = await new Promise<number | undefined>((resolve, reject) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port: consolePort,
+          path: '/console/state',
+          headers: { host: `crypto-box.lan:${consolePort}` },
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode);
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(200);
+    proc.child.kill('SIGINT');
+    expect((await proc.exited).code).toBe(0);
   });
 
   it('runs the simulator demo faster than real time, on the configured schedules', async () => {

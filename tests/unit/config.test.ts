@@ -35,6 +35,33 @@ describe('configuration', () => {
     });
   });
 
+  it('without Slack credentials, sets up the local console on loopback with the console’s ops group', () => {
+    expect(load({}).console).toEqual({
+      host: '127.0.0.1',
+      port: 3000,
+      stateDir: '/srv/app/data/console',
+      feedChannel: 'crypto-alerts',
+      opsUsers: [],
+      opsUsergroup: 'S0CRYPTOOPS',
+    });
+    // configured ops users replace the default group; an in-memory database keeps the console in memory too
+    expect(
+      load({ SLACK_OPS_USERS: 'U0VIEW01', DUCKDB_PATH: ':memory:', PORT: '8080' }).console,
+    ).toMatchObject({
+      port: 8080,
+      stateDir: undefined,
+      opsUsers: ['U0VIEW01'],
+      opsUsergroup: undefined,
+    });
+    expect(load({ CONSOLE_HOST: '0.0.0.0' }).console?.host).toBe('0.0.0.0');
+    expect(problemsOf(() => load({ CONSOLE_HOST: 'my host; rm -rf' }))).toEqual([
+      'CONSOLE_HOST: must be an address to listen on, such as 127.0.0.1 or 0.0.0.0',
+    ]);
+    const slack = load({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 'secret' });
+    expect(slack.console).toBeUndefined();
+    expect(slack.slack?.opsUsergroup).toBeUndefined();
+  });
+
   it('lists every problem at once, by setting name', () => {
     const problems = problemsOf(() =>
       load({

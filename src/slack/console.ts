@@ -1,0 +1,115 @@
+import { randomBytes } from 'node:crypto';
+import type { ConsoleSettings, SlackSettings } from '../config.js';
+import { UserError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { SlackBot } from './bot.js';
+import { DEFAULT_CHANNELS, isLoopback, type LocalSlack, startLocalSlack } from './local-slack/index.js';
+
+/**
+ * The local console: without Slack credentials, the bot runs its normal code path against the
+ * local Slack workspace, which also serves the console page. The bot gets a bot token and a
+ * signing secret made up for this run, listens on loopback where only the console reaches it, and
+ * the console signs every request it sends like Slack does.
+ */
+export interface LocalConsole {
+  bot: SlackBot;
+  /** The page's address, e.g. http://127.0.0.1:3000 */
+  url: string;
+  /** Set when it listens beyond this machine: what to tell the person who started it. */
+  warning?: string;
+  stop(): Promise<void>;
+}
+
+export interface ConsoleDeps {
+  settings: ConsoleSettings;
+  logger: Logger;
+  /** Builds the bot for these settings, listening on this loopback port (0: any free one). */
+  createBot(settings: SlackSettings, listen: { host: string; port: number }): Promise<SlackBot>;
+}
+
+export async function startConsole(deps: ConsoleDeps): Promise<LocalConsole> {
+  const { settings, logger } = deps;
+  const signingSecret = randomBytes(32).toString('hex');
+  const botToken = `xoxb-local-${randomBytes(16).toString('hex')}`;
+  let local: LocalSlack;
+  try {
+    local = await startLocalSlack({
+      signingSecret,
+      botToken,
+      host: settings.host,
+      port: settings.port,
+      channels: consoleChannels(settings.feedChannel),
+      stateDir: settings.stateDir,
+      onStoreError: (err) =>
+        logger.error({ err: String(err) }, 'console: could not save the workspace (it goes on in memory)'),
+    });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') {
+      throw new UserError(
+        `The console cannot listen on ${settings.host}:${settings.port}: the port is in use (another run?). Set PORT to a free port.`,
+        { cause: err },
+      );
+    }
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EACCES') {
+      throw new UserError(
+        `The console cannot listen on ${settings.host}:${settings.port} (${code}). Check CONSOLE_HOST and PORT.`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+  const warning = isLoopback(settings.host)
+    ? undefined
+    : `the console has no login and CONSOLE_HOST=${settings.host} makes it reachable beyond this machine: whoever reaches it can act as any console user, ops included`;
+  if (warning) logger.warn({ host: settings.host, port: settings.port }, warning);
+  try {
+    const bot = await deps.createBot(
+      {
+        botToken,
+        signingSecret,
+        apiUrl: local.apiUrl,
+        feedChannel: settings.feedChannel,
+        opsUsers: settings.opsUsers,
+        ...(settings.opsUsergroup ? { opsUsergroup: settings.opsUsergroup } : {}),
+      },
+      { host: '127.0.0.1', port: 0 },
+    );
+    await bot.start();
+    local.setBotEventsUrl(`http://127.0.0.1:${bot.port()}/slack/events`);
+    const shown = isLoopback(settings.host)
+      ? local.baseUrl
+      : `http://${displayHost(settings.host)}:${settings.port}`;
+    return {
+      bot,
+      url: shown,
+      ...(warning ? { warning } : {}),
+      async stop() {
+        await bot.stop();
+        await local.close();
+      },
+    };
+  } catch (err) {
+    await local.close();
+    throw err;
+  }
+}
+
+/** The console's channels: #crypto-alerts, and the feed channel when it is another one. */
+function consoleChannels(feedChannel: string): Array<{ id: string; name: string }> {
+  const channels = DEFAULT_CHANNELS.map((c) => ({ ...c }));
+  const known = channels.some((c) => c.id === feedChannel || c.name === feedChannel);
+  if (!known) {
+    channels.push(
+      /^[CG][A-Z0-9]{6,}$/.test(feedChannel)
+        ? { id: feedChannel, name: 'feed' }
+        : { id: 'C0CRYPTOFEED', name: feedChannel },
+    );
+  }
+  return channels;
+}
+
+function displayHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return 'localhost';
+  return host.includes(':') ? `[${host}]` : host;
+}
