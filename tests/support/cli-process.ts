@@ -14,10 +14,37 @@ export interface CliProcess {
 }
 
 export function spawnCli(args: string[], env: Record<string, string>): CliProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+  return spawnIn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], env, false);
+}
+
+/**
+ * `npm start`, as a new user runs it (build, then the main job), in a process group of its own:
+ * signal it with `stop()`, which reaches npm and the node process it started.
+ */
+export function spawnNpmStart(
+  env: Record<string, string>,
+): CliProcess & { stop(signal: NodeJS.Signals): void } {
+  const proc = spawnIn('npm', ['start'], env, true);
+  return {
+    ...proc,
+    stop(signal) {
+      const pid = proc.child.pid;
+      if (pid !== undefined && proc.child.exitCode === null) process.kill(-pid, signal);
+    },
+  };
+}
+
+function spawnIn(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  detached: boolean,
+): CliProcess {
+  const child = spawn(command, args, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached,
   });
   const text = { stdout: '', stderr: '' };
   const waiters: Array<() => void> = [];
