@@ -1,6 +1,7 @@
 # crypto-risk-monitor: the bot and its jobs. Build: docker build -t crypto-risk-monitor .
-# Run the embedded default with its data on a volume:
-#   docker run --rm -v crypto-data:/data crypto-risk-monitor
+# Run the embedded default with its data on a volume, the local console published on port 3000
+# (inside a container it must listen beyond loopback; it has no login, so publish it to this host only):
+#   docker run --rm -v crypto-data:/data -e CONSOLE_HOST=0.0.0.0 -p 127.0.0.1:3000:3000 crypto-risk-monitor
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
