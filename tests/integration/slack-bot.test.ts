@@ -351,7 +351,10 @@ describe('anomaly feed', () => {
       asset: string;
       window_end: string;
     };
-    await new WebClient(TOKEN, { slackApiUrl: slack.apiUrl }).chat.delete({ channel: CHANNEL, ts: target.ts });
+    await new WebClient(TOKEN, { slackApiUrl: slack.apiUrl }).chat.delete({
+      channel: CHANNEL,
+      ts: target.ts,
+    });
     await lake.platform.db.run(
       `UPDATE anomalies SET anomaly_score = -0.4242, model_version = 2, scored_at = TIMESTAMP '2025-02-01 00:05:00'
        WHERE asset = :asset AND window_end = CAST(:window_end AS TIMESTAMP)`,
