@@ -6,15 +6,14 @@ import { join } from 'node:path';
 import { WebClient } from '@slack/web-api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ConsoleSettings } from '../../src/config.js';
-import { runIngest } from '../../src/jobs/ingest.js';
 import { silentLogger } from '../../src/log.js';
-import { simulatorSource } from '../../src/market/sources.js';
 import { createSlackBot } from '../../src/slack/bot.js';
 import { type LocalConsole, startConsole } from '../../src/slack/console.js';
 import { createDeliveryLog } from '../../src/slack/delivery-log.js';
 import { type LocalSlack, startLocalSlack } from '../../src/slack/local-slack/index.js';
 import { freePort } from '../support/free-port.js';
-import { createTestLakehouse, type TestLakehouse, testConfig } from '../support/lakehouse.js';
+import { createScoredLakehouse, type TestLakehouse } from '../support/lakehouse.js';
+import { sleep, until } from '../support/until.js';
 
 const OPS = 'U0OPS01';
 const VIEWER = 'U0VIEW01';
@@ -40,31 +39,9 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until<T>(check: () => T | Promise<T>, ms = 20_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms`);
-    await sleep(50);
-  }
-}
-
 /** The product's console (startConsole) with the real bot over a lakehouse of a few simulated hours. */
 async function startProductConsole(settings: Partial<ConsoleSettings> = {}) {
-  const config = testConfig({ SIMULATOR_HISTORY_HOURS: '4', TRAIN_LOOKBACK: '24h' });
-  lake = await createTestLakehouse('2025-02-01T00:00:00.000Z', config.model);
-  const source = simulatorSource({
-    state: lake.platform.state,
-    assets: config.market.assets,
-    simulator: config.market.simulator,
-  });
-  await runIngest({ platform: lake.platform, clock: lake.clock, logger: silentLogger(), source });
-  await lake.platform.runPipeline();
-  await lake.platform.train({ now: lake.clock.now() });
-  await lake.platform.infer({ now: lake.clock.now() });
+  lake = await createScoredLakehouse('2025-02-01T00:00:00.000Z', 4);
   const log = createDeliveryLog(lake.platform.db);
   await log.init();
   const platform = lake.platform;

@@ -10,6 +10,7 @@ import {
   startDatabricksHarness,
   WAREHOUSE_ID,
 } from '../support/databricks-harness.js';
+import { sleep, until } from '../support/until.js';
 
 /** Signed slash commands through the Slack workspace → the bot → the Databricks emulators. */
 
@@ -28,17 +29,6 @@ afterEach(async () => {
   slack = undefined;
   h = undefined;
 });
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-async function until<T>(check: () => T | undefined | false, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms`);
-    await sleep(50);
-  }
-}
 
 async function setup(warehouseState = 'STOPPED') {
   h = await startDatabricksHarness({ warehouseState });

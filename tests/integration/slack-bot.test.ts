@@ -1,17 +1,16 @@
 import { Writable } from 'node:stream';
 import { WebClient } from '@slack/web-api';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runIngest } from '../../src/jobs/ingest.js';
-import { createLogger, silentLogger } from '../../src/log.js';
-import { simulatorSource } from '../../src/market/sources.js';
+import { createLogger } from '../../src/log.js';
 import type { Platform } from '../../src/platform/port.js';
 import { createSlackBot, type SlackBot } from '../../src/slack/bot.js';
 import { createDeliveryLog } from '../../src/slack/delivery-log.js';
 import { FEED_EVENT_TYPE } from '../../src/slack/feed.js';
 import { type LocalSlack, signSlackRequest, startLocalSlack } from '../../src/slack/local-slack/index.js';
-import { createTestLakehouse, type TestLakehouse, testConfig } from '../support/lakehouse.js';
+import { createScoredLakehouse, type TestLakehouse } from '../support/lakehouse.js';
 import { countPixels, decodePng } from '../support/png.js';
 import { slowPlatform } from '../support/slow-platform.js';
+import { sleep, until } from '../support/until.js';
 
 const SECRET = 'test-signing-secret';
 const TOKEN = 'xoxb-test-token';
@@ -32,35 +31,12 @@ afterEach(async () => {
   lake = undefined;
 });
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Waits until `check` returns something truthy (or fails after `ms`). */
-async function until<T>(check: () => T | Promise<T>, ms = 15_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms`);
-    await sleep(50);
-  }
-}
-
 /**
  * A lakehouse with 30 simulated hours of five assets, a model and its scores; the local Slack
  * workspace; and the bot between them, over loopback.
  */
 async function setup(options: { delayMs?: number; hours?: number } = {}) {
-  const config = testConfig({ SIMULATOR_HISTORY_HOURS: String(options.hours ?? 30), TRAIN_LOOKBACK: '24h' });
-  lake = await createTestLakehouse(START, config.model);
-  const source = simulatorSource({
-    state: lake.platform.state,
-    assets: config.market.assets,
-    simulator: config.market.simulator,
-  });
-  await runIngest({ platform: lake.platform, clock: lake.clock, logger: silentLogger(), source });
-  await lake.platform.runPipeline();
-  await lake.platform.train({ now: lake.clock.now() });
-  await lake.platform.infer({ now: lake.clock.now() });
+  lake = await createScoredLakehouse(START, options.hours ?? 30);
 
   slack = await startLocalSlack({ signingSecret: SECRET, botToken: TOKEN });
   const logLines: string[] = [];

@@ -3,8 +3,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Clock } from '../../src/clock.js';
 import { type Config, loadConfig } from '../../src/config.js';
+import { runIngest } from '../../src/jobs/ingest.js';
 import { silentLogger } from '../../src/log.js';
 import type { MarketRecord, SourceKind } from '../../src/market/record.js';
+import { simulatorSource } from '../../src/market/sources.js';
 import type { Db } from '../../src/platform/local/db.js';
 import { createLocalPlatform } from '../../src/platform/local/platform.js';
 import type { Platform } from '../../src/platform/port.js';
@@ -90,4 +92,20 @@ export function tick(
     total_volume: volume,
     last_updated: iso,
   };
+}
+
+/** A lakehouse with `hours` of simulated history of the default assets, a first model and its scores. */
+export async function createScoredLakehouse(startIso: string, hours: number): Promise<TestLakehouse> {
+  const config = testConfig({ SIMULATOR_HISTORY_HOURS: String(hours), TRAIN_LOOKBACK: '24h' });
+  const lake = await createTestLakehouse(startIso, config.model);
+  const source = simulatorSource({
+    state: lake.platform.state,
+    assets: config.market.assets,
+    simulator: config.market.simulator,
+  });
+  await runIngest({ platform: lake.platform, clock: lake.clock, logger: silentLogger(), source });
+  await lake.platform.runPipeline();
+  await lake.platform.train({ now: lake.clock.now() });
+  await lake.platform.infer({ now: lake.clock.now() });
+  return lake;
 }

@@ -10,7 +10,8 @@ import { emojify, parseMrkdwn } from './mrkdwn.js';
  *        permalink(href) → { channel, ts } | undefined, showMessage({ channel, ts }) }
  */
 
-function el(tag, className, children = []) {
+/** An element with a class and children (nodes or strings, set as text). */
+export function el(tag, className, children = []) {
   const node = document.createElement(tag);
   if (className) node.className = className;
   for (const child of children) node.append(child);

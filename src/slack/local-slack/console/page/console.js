@@ -1,4 +1,4 @@
-import { mrkdwnText, renderBlocks, textObject } from './blocks.js';
+import { el, mrkdwnText, renderBlocks, textObject } from './blocks.js';
 
 /**
  * The console page: one channel at a time with its threads, the user's ephemeral answers, and the
@@ -39,13 +39,6 @@ const ui = {
 };
 
 // ---------- small helpers ----------
-
-function el(tag, className, children = []) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  for (const child of children) node.append(child);
-  return node;
-}
 
 /** Slack ts order ("seconds.micros", exact). */
 function cmpTs(a, b) {
@@ -203,6 +196,27 @@ function messageNode(m, { channel, ephemeral = false, inThread = false }) {
   return node;
 }
 
+/**
+ * The node of a message, reused while the message is unchanged: a re-render after a live update
+ * keeps loaded images (and so the reader's scroll position) instead of building them again.
+ */
+const nodeCache = new Map();
+
+function cachedNode(m, options) {
+  const key = `${options.inThread ? 't' : 'c'}${options.ephemeral ? 'e' : 'm'}:${options.channel}:${m.ts}`;
+  const signature = JSON.stringify(m);
+  const hit = nodeCache.get(key);
+  if (hit?.signature === signature) return hit.node;
+  const node = messageNode(m, options);
+  nodeCache.set(key, { signature, node });
+  return node;
+}
+
+/** Forgets nodes of messages no longer shown (after a switch of user or channel). */
+function pruneCache(shown) {
+  for (const [key, entry] of nodeCache) if (!shown.has(entry.node)) nodeCache.delete(key);
+}
+
 function channelMessages() {
   return ui.data.messages[ui.channel] ?? [];
 }
@@ -238,10 +252,10 @@ function renderChannel() {
   const items = [
     ...channelMessages()
       .filter(isRoot)
-      .map((m) => ({ ts: m.ts, node: () => messageNode(m, { channel: ui.channel }) })),
+      .map((m) => ({ ts: m.ts, node: () => cachedNode(m, { channel: ui.channel }) })),
     ...visibleEphemerals((e) => !e.thread_ts).map((e) => ({
       ts: e.ts,
-      node: () => messageNode(e, { channel: ui.channel, ephemeral: true }),
+      node: () => cachedNode(e, { channel: ui.channel, ephemeral: true }),
     })),
   ].sort((a, b) => cmpTs(a.ts, b.ts));
   const nodes = [];
@@ -284,18 +298,18 @@ function renderThread() {
   const items = [
     ...replies.map((m) => ({
       ts: m.ts,
-      node: () => messageNode(m, { channel: ui.channel, inThread: true }),
+      node: () => cachedNode(m, { channel: ui.channel, inThread: true }),
     })),
     ...visibleEphemerals((e) => e.thread_ts === ui.thread).map((e) => ({
       ts: e.ts,
-      node: () => messageNode(e, { channel: ui.channel, ephemeral: true, inThread: true }),
+      node: () => cachedNode(e, { channel: ui.channel, ephemeral: true, inThread: true }),
     })),
   ].sort((a, b) => cmpTs(a.ts, b.ts));
   const divider = el('div', 'thread-divider', [
     `${replies.length} ${replies.length === 1 ? 'reply' : 'replies'}`,
   ]);
   container.replaceChildren(
-    messageNode(root, { channel: ui.channel, inThread: true }),
+    cachedNode(root, { channel: ui.channel, inThread: true }),
     divider,
     ...items.map((i) => i.node()),
   );
@@ -371,6 +385,7 @@ function renderAll() {
   if (home) renderHome();
   else renderChannel();
   renderThread();
+  pruneCache(new Set([...$('messages').children, ...$('thread-messages').children]));
 }
 
 // ---------- actions ----------
@@ -500,11 +515,14 @@ function apply(name, data) {
 }
 
 async function loadState() {
+  const requested = ui.user;
   ui.pending = [];
-  const res = await fetch(`/console/state?user=${encodeURIComponent(ui.user)}`);
+  const res = await fetch(`/console/state?user=${encodeURIComponent(requested)}`);
   const data = await res.json();
   if (!res.ok || !data.ok) throw new Error(data.error ?? `HTTP ${res.status}`);
-  if (data.user !== ui.user) {
+  // Another user was chosen meanwhile: that user's own load follows.
+  if (ui.user !== requested) return;
+  if (data.user !== requested) {
     // The user asked for is not in this workspace: show its first user instead.
     chooseUser(data.user);
     return;
