@@ -1,12 +1,6 @@
 import { join } from 'node:path';
 import type { Clock } from './clock.js';
-import type {
-  Config,
-  ConsoleSettings,
-  DatabricksSettings,
-  MarketSourceSetting,
-  SlackSettings,
-} from './config.js';
+import type { Config, DatabricksSettings, MarketSourceSetting, SlackSettings } from './config.js';
 import type { Logger } from './log.js';
 import { createCoinGeckoClient } from './market/coingecko.js';
 import { type MarketSource, resolveSource, type SourceDeps } from './market/sources.js';
@@ -91,8 +85,9 @@ export async function createApp(config: Config, deps: { clock: Clock; logger: Lo
           stop: () => bot.stop(),
         };
       }
+      if (!config.console) throw new Error('neither Slack nor the local console is configured');
       const local = await startConsole({
-        settings: config.console as ConsoleSettings,
+        settings: config.console,
         logger: logger.child({ component: 'console' }),
         createBot,
       });

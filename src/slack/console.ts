@@ -3,6 +3,7 @@ import type { ConsoleSettings, SlackSettings } from '../config.js';
 import { UserError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { SlackBot } from './bot.js';
+import { WorkspaceStoreError } from './local-slack/console/workspace-store.js';
 import { DEFAULT_CHANNELS, isLoopback, type LocalSlack, startLocalSlack } from './local-slack/index.js';
 
 /**
@@ -48,6 +49,12 @@ export async function startConsole(deps: ConsoleDeps): Promise<LocalConsole> {
     if (code === 'EADDRINUSE') {
       throw new UserError(
         `The console cannot listen on ${settings.host}:${settings.port}: the port is in use (another run?). Set PORT to a free port.`,
+        { cause: err },
+      );
+    }
+    if (err instanceof WorkspaceStoreError) {
+      throw new UserError(
+        `The console's saved channel history cannot be read: ${err.message}. Move that folder away to start the console empty.`,
         { cause: err },
       );
     }

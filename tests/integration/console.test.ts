@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -384,6 +384,15 @@ describe('the console with the bot (startConsole)', () => {
     const home = await until(async () => (await state(app.url, VIEWER)).home);
     expect(JSON.stringify(home.blocks)).toMatch(/Pipeline status \(local\)/);
     expect((await state(app.url, OPS)).home).toBeNull();
+  }, 60_000);
+
+  it('says what to do when its saved history cannot be read, and leaves the file alone', async () => {
+    await mkdir(join(dir, 'console'), { recursive: true });
+    await writeFile(join(dir, 'console', 'workspace.json'), '{"version": 1, "messa');
+    await expect(startProductConsole()).rejects.toThrow(
+      /^The console's saved channel history cannot be read: .*workspace\.json is not readable JSON .*\. Move that folder away to start the console empty\.$/,
+    );
+    expect(await readFile(join(dir, 'console', 'workspace.json'), 'utf8')).toBe('{"version": 1, "messa');
   }, 60_000);
 
   it('says which port is taken instead of failing obscurely', async () => {

@@ -344,7 +344,7 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps): ConsoleRoutes {
       else if (get && path === '/') page(res, 'index.html');
       else if (get && path.startsWith('/console/assets/')) page(res, path.slice('/console/assets/'.length));
       else if (get && path.startsWith('/console/files/')) file(res, path.slice('/console/files/'.length));
-      else if (get && (path === '/console/state' || path === '/console/events')) {
+      else if (req.method === 'GET' && (path === '/console/state' || path === '/console/events')) {
         // An unknown or missing user (a page from another run) gets the first user of the workspace.
         const user = knownUser(url.searchParams.get('user')) ?? ws.config.users[0]?.id;
         if (!user) sendJson(res, problem(404, 'This workspace has no users.'));

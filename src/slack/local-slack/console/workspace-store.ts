@@ -18,6 +18,11 @@ export interface WorkspaceStore {
   close(): Promise<void>;
 }
 
+/** The saved workspace cannot be read back. */
+export class WorkspaceStoreError extends Error {
+  override readonly name = 'WorkspaceStoreError';
+}
+
 const SNAPSHOT = 'workspace.json';
 const FILES = 'files';
 
@@ -31,9 +36,17 @@ export async function openWorkspaceStore(
   const written = new Set<string>();
   const snapshotPath = join(dir, SNAPSHOT);
   if (existsSync(snapshotPath)) {
-    const snapshot = JSON.parse(readFileSync(snapshotPath, 'utf8')) as WorkspaceSnapshot;
-    if (snapshot.version !== 1)
-      throw new Error(`${snapshotPath}: unknown version ${String(snapshot.version)}`);
+    let snapshot: WorkspaceSnapshot;
+    try {
+      snapshot = JSON.parse(readFileSync(snapshotPath, 'utf8')) as WorkspaceSnapshot;
+    } catch (err) {
+      throw new WorkspaceStoreError(`${snapshotPath} is not readable JSON (${String(err)})`);
+    }
+    if (snapshot?.version !== 1) {
+      throw new WorkspaceStoreError(
+        `${snapshotPath} has an unknown format (version ${String(snapshot?.version)})`,
+      );
+    }
     ws.restore(snapshot, (file) => {
       const path = join(dir, FILES, file.id);
       if (!existsSync(path)) return undefined;
