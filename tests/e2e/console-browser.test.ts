@@ -152,7 +152,11 @@ describe('the local console in a browser', () => {
     await shot(page, '03-retrain-confirm');
     await dialog.locator('#confirm-ok').click();
     const root = page.locator('#messages article.msg', { hasText: 'Model retrain asked for by @ops-alice' });
-    await root.locator('.thread-summary').click();
+    await root.locator('.thread-summary').waitFor();
+    // the confirmation became a link to the thread (a Slack permalink), which opens it here
+    const started = page.locator('article.msg.ephemeral', { hasText: 'Retrain started' }).last();
+    await started.locator('a.md-link', { hasText: 'see its thread' }).click();
+    expect(page.url()).toBe(`${url}/?user=U0OPS01`);
     const thread = page.locator('#thread-messages');
     await thread.locator('.bk-header', { hasText: /Model v\d+ trained/ }).waitFor({ timeout: 120_000 });
     expect(await thread.textContent()).toMatch(/Champion moved: v\d+ → v\d+\./);
