@@ -20,6 +20,8 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY sql ./sql
+# The local console's Slack reads the app's scopes from the manifest.
+COPY slack ./slack
 # The notebooks and helpers the provisioner deploys to a Databricks workspace.
 COPY databricks/notebooks ./databricks/notebooks
 COPY databricks/lib ./databricks/lib

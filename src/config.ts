@@ -163,6 +163,9 @@ const settingsSchema = z.strictObject({
       error: 'must be an address to listen on, such as 127.0.0.1 or 0.0.0.0',
     })
     .default('127.0.0.1'),
+  CONSOLE_SLACK_MODE: z
+    .enum(['http', 'socket'], { error: 'must be http (signed requests) or socket (Socket Mode)' })
+    .default('http'),
   DATABRICKS_HOST: z
     .url({
       protocol: /^https?$/,
@@ -236,6 +239,8 @@ export interface ConsoleSettings {
   /** Address it listens on: loopback unless set otherwise (it has no login). */
   host: string;
   port: number;
+  /** How the console's Slack reaches the bot: signed HTTP requests, or Socket Mode. */
+  slackMode: 'http' | 'socket';
   /** Where its workspace is kept across restarts; undefined: in memory (an in-memory database). */
   stateDir?: string;
   feedChannel: string;
@@ -462,6 +467,7 @@ export function loadConfig(input: LoadConfigInput): Config {
       : {
           host: s.CONSOLE_HOST,
           port: s.PORT,
+          slackMode: s.CONSOLE_SLACK_MODE,
           stateDir: s.DUCKDB_PATH === ':memory:' ? undefined : resolve(dataDir, 'console'),
           feedChannel: s.SLACK_FEED_CHANNEL.replace(/^#/, ''),
           opsUsers: s.SLACK_OPS_USERS,

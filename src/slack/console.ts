@@ -4,13 +4,21 @@ import { UserError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { SlackBot } from './bot.js';
 import { WorkspaceStoreError } from './local-slack/console/workspace-store.js';
-import { DEFAULT_CHANNELS, isLoopback, type LocalSlack, startLocalSlack } from './local-slack/index.js';
+import {
+  DEFAULT_CHANNELS,
+  isLoopback,
+  type LocalSlack,
+  madeUpAppToken,
+  startLocalSlack,
+} from './local-slack/index.js';
 
 /**
  * The local console: without Slack credentials, the bot runs its normal code path against the
  * local Slack workspace, which also serves the console page. The bot gets a bot token and a
  * signing secret made up for this run, listens on loopback where only the console reaches it, and
- * the console signs every request it sends like Slack does.
+ * the console signs every request it sends like Slack does. With `slackMode: 'socket'` the bot
+ * gets an app-level token made up for the run instead and runs in Socket Mode: it opens a
+ * WebSocket connection to the console's Slack, and every request goes over it.
  */
 export interface LocalConsole {
   bot: SlackBot;
@@ -32,11 +40,14 @@ export async function startConsole(deps: ConsoleDeps): Promise<LocalConsole> {
   const { settings, logger } = deps;
   const signingSecret = randomBytes(32).toString('hex');
   const botToken = `xoxb-local-${randomBytes(16).toString('hex')}`;
+  const socketMode = settings.slackMode === 'socket';
+  const appToken = socketMode ? madeUpAppToken('A0CRYPTO') : undefined;
   let local: LocalSlack;
   try {
     local = await startLocalSlack({
       signingSecret,
       botToken,
+      ...(appToken ? { appToken } : {}),
       host: settings.host,
       port: settings.port,
       channels: consoleChannels(settings.feedChannel),
@@ -74,7 +85,7 @@ export async function startConsole(deps: ConsoleDeps): Promise<LocalConsole> {
     const bot = await deps.createBot(
       {
         botToken,
-        signingSecret,
+        ...(appToken ? { appToken } : { signingSecret }),
         apiUrl: local.apiUrl,
         feedChannel: settings.feedChannel,
         opsUsers: settings.opsUsers,
@@ -83,7 +94,9 @@ export async function startConsole(deps: ConsoleDeps): Promise<LocalConsole> {
       { host: '127.0.0.1', port: 0 },
     );
     await bot.start();
-    local.setBotEventsUrl(`http://127.0.0.1:${bot.port()}/slack/events`);
+    // In Socket Mode the bot has no Request URL: it is connected once start() resolves.
+    if (socketMode) local.setBotHealthUrl(`http://127.0.0.1:${bot.port()}/healthz`);
+    else local.setBotEventsUrl(`http://127.0.0.1:${bot.port()}/slack/events`);
     const shown = isLoopback(settings.host)
       ? local.baseUrl
       : `http://${displayHost(settings.host)}:${settings.port}`;

@@ -50,6 +50,7 @@ async function startProductConsole(settings: Partial<ConsoleSettings> = {}) {
     settings: {
       host: '127.0.0.1',
       port: await freePort(),
+      slackMode: 'http',
       stateDir: join(dir, 'console'),
       feedChannel: 'crypto-alerts',
       opsUsers: [],
@@ -357,7 +358,8 @@ describe('the console with the bot (startConsole)', () => {
       channel: CHANNEL,
       ts: ask.ts,
       actionId: 'retrain_confirm',
-      value: 'retrain',
+      // the page sends the button's value: the confirmation's one-shot token
+      value: JSON.stringify(ask.blocks).match(/"value":"([0-9a-f]{32})"/)?.[1],
       ephemeral: true,
     });
     expect(clicked.status).toBe(200);
@@ -370,8 +372,13 @@ describe('the console with the bot (startConsole)', () => {
       );
     }, 60_000);
     expect(done.edited).toBeDefined();
-    // the confirmation was replaced by a link to the thread
-    const after = (await state(app.url, OPS)).ephemerals.find((m) => m.ts === ask.ts);
+    // the confirmation was replaced by a link to the thread (once the thread is open: the bot posts
+    // its two messages a second apart, the per-channel rate, so the run may be done before that)
+    const after = await until(async () =>
+      (await state(app.url, OPS)).ephemerals.find(
+        (m) => m.ts === ask.ts && m.text.startsWith('Retrain started'),
+      ),
+    );
     expect(after?.text).toMatch(
       /^Retrain started: <http:\/\/127\.0\.0\.1:\d+\/archives\/C0CRYPTO1\/p\d{16}\|see its thread>\.$/,
     );
@@ -384,6 +391,33 @@ describe('the console with the bot (startConsole)', () => {
     const home = await until(async () => (await state(app.url, VIEWER)).home);
     expect(JSON.stringify(home.blocks)).toMatch(/Pipeline status \(local\)/);
     expect((await state(app.url, OPS)).home).toBeNull();
+  }, 60_000);
+
+  it('runs the bot in Socket Mode when asked: commands and Home openings go over its connection', async () => {
+    const app = await startProductConsole({ slackMode: 'socket' });
+    // No Request URL: the bot's port serves /healthz only, so an answer can only come over its socket.
+    const events = await fetch(`http://127.0.0.1:${app.bot.port()}/slack/events`, {
+      method: 'POST',
+      body: '{}',
+    });
+    expect(events.status).toBe(404);
+    expect((await fetch(`${app.url}/healthz`)).status).toBe(200);
+    const sent = await post(app.url, '/console/command', {
+      user: VIEWER,
+      channel: CHANNEL,
+      text: '/crypto help',
+    });
+    expect(sent).toMatchObject({ status: 200, body: { ok: true } });
+    expect(sent.body.ms).toBeLessThan(3_000);
+    const answer = await until(async () =>
+      (await state(app.url, VIEWER)).ephemerals.find((m) =>
+        JSON.stringify(m).includes('crypto-risk-monitor commands'),
+      ),
+    );
+    expect(answer).toBeDefined();
+    expect((await post(app.url, '/console/home', { user: VIEWER })).status).toBe(200);
+    const home = await until(async () => (await state(app.url, VIEWER)).home);
+    expect(JSON.stringify(home.blocks)).toMatch(/Pipeline status \(local\)/);
   }, 60_000);
 
   it('says what to do when its saved history cannot be read, and leaves the file alone', async () => {
@@ -424,6 +458,8 @@ describe('the console workspace across restarts', () => {
       files: Array<{ files: Array<{ id: string }> }>;
     };
     const fileId = upload.files[0]?.files[0]?.id as string;
+    // Slack processes an upload after it completes; a restored file is a processed one
+    await until(async () => (await client.files.info({ file: fileId })).file?.mimetype);
     const before = slack.channelMessages(CHANNEL);
     await slack.close();
 

@@ -39,6 +39,7 @@ describe('configuration', () => {
     expect(load({}).console).toEqual({
       host: '127.0.0.1',
       port: 3000,
+      slackMode: 'http',
       stateDir: '/srv/app/data/console',
       feedChannel: 'crypto-alerts',
       opsUsers: [],
@@ -56,6 +57,10 @@ describe('configuration', () => {
     expect(load({ CONSOLE_HOST: '0.0.0.0' }).console?.host).toBe('0.0.0.0');
     expect(problemsOf(() => load({ CONSOLE_HOST: 'my host; rm -rf' }))).toEqual([
       'CONSOLE_HOST: must be an address to listen on, such as 127.0.0.1 or 0.0.0.0',
+    ]);
+    expect(load({ CONSOLE_SLACK_MODE: 'socket' }).console?.slackMode).toBe('socket');
+    expect(problemsOf(() => load({ CONSOLE_SLACK_MODE: 'websocket' }))).toEqual([
+      'CONSOLE_SLACK_MODE: must be http (signed requests) or socket (Socket Mode)',
     ]);
     const slack = load({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 'secret' });
     expect(slack.console).toBeUndefined();

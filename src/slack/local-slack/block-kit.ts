@@ -11,8 +11,11 @@ export interface BlockKitRules {
   maxBlocks: number;
   /** JSON pointer of the blocks array in the request, e.g. /blocks or /view/blocks. */
   pointer: string;
-  /** Whether a slack_file id names a file of this workspace. */
-  fileExists(id: string): boolean;
+  /**
+   * Whether a slack_file object (by id or url) names a file a block may show: one of this
+   * workspace whose upload Slack has completed and processed.
+   */
+  fileUsable(ref: { id?: string; url?: string }): boolean;
 }
 
 export const MESSAGE_MAX_BLOCKS = 50;
@@ -223,12 +226,21 @@ function imageSource(img: Record<string, unknown>, p: string, rules: BlockKitRul
     at(issues, `${p}/slack_file`, 'must provide exactly one of id or url');
     return;
   }
-  if (file.id !== undefined && (typeof file.id !== 'string' || !rules.fileExists(file.id))) {
-    at(issues, `${p}/slack_file/id`, `invalid slack_file id ${String(file.id)}: no such file`);
+  if (file.id !== undefined && typeof file.id !== 'string') {
+    at(issues, `${p}/slack_file/id`, 'must be a string');
+    return;
   }
   if (file.url !== undefined && typeof file.url !== 'string') {
     at(issues, `${p}/slack_file/url`, 'must be a string');
+    return;
   }
+  // A file Slack does not know, or has not finished processing after files.completeUploadExternal,
+  // is refused as Slack words it: https://github.com/slackapi/python-slack-sdk/issues/1658 and
+  // #1797 ("invalid slack file [json-pointer:/blocks/0/slack_file]"); posted right after a private
+  // upload: https://github.com/slackapi/python-slack-sdk/issues/1521,
+  // https://github.com/slackapi/java-slack-sdk/issues/1349.
+  const ref = file.id !== undefined ? { id: file.id as string } : { url: file.url as string };
+  if (!rules.fileUsable(ref)) at(issues, `${p}/slack_file`, 'invalid slack file');
 }
 
 function textObject(

@@ -2,9 +2,11 @@
  * A local Slack workspace on loopback: the subset of the Slack Web API the bot uses (so a real
  * WebClient or Bolt app points its `slackApiUrl` at it), Block Kit limit checks, files, Home tabs,
  * response URLs, and the requests Slack sends to an app (slash commands, button clicks, App Home
- * openings), signed with the app's signing secret. The bot's tests use it, and it is the local
- * console when the product runs without Slack credentials: the same server serves the console
- * page at `/`, which shows the workspace live and sends what a person does there to the bot.
+ * openings), signed with the app's signing secret, or, with an app-level token, as Socket Mode
+ * envelopes over the app's WebSocket connection (socket-mode.ts). The bot's tests use it, and it
+ * is the local console when the product runs without Slack credentials: the same server serves
+ * the console page at `/`, which shows the workspace live and sends what a person does there to
+ * the bot.
  */
 import type { AddressInfo } from 'node:net';
 import { createLiveEvents } from './console/live-events.js';
@@ -12,17 +14,23 @@ import { type ConsoleRoutes, createConsoleRoutes } from './console/routes.js';
 import { openWorkspaceStore, type WorkspaceStore } from './console/workspace-store.js';
 import { FaultQueues } from './faults.js';
 import { ResponseUrls } from './response-url.js';
+import { manifestBotScopes } from './scopes.js';
 import { createLocalSlackServer } from './server.js';
+import { createSocketMode } from './socket-mode.js';
 import { createToBot } from './to-bot.js';
 import type { LocalSlack, LocalSlackOptions, RecordedCall } from './types.js';
 import { webApiMethods } from './web-api.js';
 import { Workspace } from './workspace.js';
 
 export { signSlackRequest } from './signing.js';
+export { madeUpAppToken } from './socket-mode.js';
 export type {
   Block,
   BotResponse,
   ButtonClickInput,
+  ChannelOption,
+  DisconnectReason,
+  EnvelopeType,
   EphemeralMessage,
   Fault,
   FileObject,
@@ -33,6 +41,8 @@ export type {
   MessageMetadata,
   RecordedCall,
   SlashCommandInput,
+  SocketMessage,
+  SocketModeControl,
   StoredFile,
 } from './types.js';
 
@@ -59,6 +69,8 @@ export async function startLocalSlack(options: LocalSlackOptions): Promise<Local
   const host = options.host ?? '127.0.0.1';
   let baseUrl = '';
   let eventsUrl = options.botEventsUrl;
+  /** The bot's /healthz, which the console's relays (default: beside the events URL). */
+  let healthUrl: string | undefined;
 
   const ws = new Workspace({
     teamId: options.teamId ?? 'T0CRYPTO',
@@ -66,11 +78,22 @@ export async function startLocalSlack(options: LocalSlackOptions): Promise<Local
     botUserId: options.botUserId ?? 'U0CRYPTOBOT',
     botId: options.botId ?? 'B0CRYPTOBOT',
     appId: options.appId ?? 'A0CRYPTO',
-    channels: (options.channels ?? DEFAULT_CHANNELS).map((c) => ({ ...c })),
+    channels: structuredClone(options.channels ?? DEFAULT_CHANNELS.map((c) => ({ ...c }))),
     users: (options.users ?? DEFAULT_USERS).map((u) => ({ ...u })),
     usergroups: (options.usergroups ?? DEFAULT_USERGROUPS).map((g) => ({ ...g, users: [...g.users] })),
     baseUrl: () => baseUrl,
     now,
+    ...(options.fileProcessingMs !== undefined ? { fileProcessingMs: options.fileProcessingMs } : {}),
+  });
+  const postsPerSecond = options.postsPerSecond ?? 1;
+  const postBurst = options.postBurst ?? 1;
+  if (!(postsPerSecond > 0) || !Number.isInteger(postBurst) || postBurst < 1) {
+    throw new Error('local Slack: postsPerSecond must be above 0 and postBurst a whole number from 1');
+  }
+  const methods = webApiMethods(ws, {
+    scopes: options.scopes ?? manifestBotScopes(),
+    postsPerSecond,
+    postBurst,
   });
   const calls: RecordedCall[] = [];
   const faults = new FaultQueues();
@@ -79,16 +102,30 @@ export async function startLocalSlack(options: LocalSlackOptions): Promise<Local
     ? await openWorkspaceStore(ws, options.stateDir, { onError: options.onStoreError })
     : undefined;
   let consoleRoutes: ConsoleRoutes | undefined;
+  const botTimeoutMs = options.botTimeoutMs ?? DEFAULT_BOT_TIMEOUT_MS;
+  const socketMode = createSocketMode({
+    appId: ws.config.appId,
+    appToken: options.appToken,
+    botToken: options.botToken,
+    wsBase: () => baseUrl.replace(/^http/, 'ws'),
+    now,
+    timeoutMs: botTimeoutMs,
+  });
   const { server, close } = createLocalSlackServer({
     ws,
-    methods: webApiMethods(ws),
+    methods,
     responseUrls,
     faults,
     calls,
     botToken: options.botToken,
+    appLevel: {
+      token: options.appToken,
+      methods: { 'apps.connections.open': socketMode.connectionsOpen },
+    },
     now,
     console: () => consoleRoutes,
   });
+  server.on('upgrade', socketMode.handleUpgrade);
 
   await new Promise<void>((resolve, reject) => {
     const failed = (err: Error) => {
@@ -110,7 +147,8 @@ export async function startLocalSlack(options: LocalSlackOptions): Promise<Local
     verificationToken: 'local-slack-verification-token',
     eventsUrl: () => eventsUrl,
     now,
-    timeoutMs: options.botTimeoutMs ?? DEFAULT_BOT_TIMEOUT_MS,
+    timeoutMs: botTimeoutMs,
+    socket: socketMode,
   });
   const live = createLiveEvents(ws);
   consoleRoutes = createConsoleRoutes({
@@ -120,7 +158,7 @@ export async function startLocalSlack(options: LocalSlackOptions): Promise<Local
     commands: options.commands ?? DEFAULT_COMMANDS,
     loopbackOnly: isLoopback(host),
     port: () => port,
-    eventsUrl: () => eventsUrl,
+    healthUrl: () => healthUrl ?? (eventsUrl ? new URL('/healthz', eventsUrl).href : undefined),
   });
 
   return {
@@ -133,6 +171,9 @@ export async function startLocalSlack(options: LocalSlackOptions): Promise<Local
     setBotEventsUrl: (url) => {
       eventsUrl = url;
     },
+    setBotHealthUrl: (url) => {
+      healthUrl = url;
+    },
     calls,
     fault: (method, ...list) => faults.add(method, list),
     channelMessages: (channel) => ws.channelMessages(ws.resolveChannel(channel) ?? channel),
@@ -144,8 +185,14 @@ export async function startLocalSlack(options: LocalSlackOptions): Promise<Local
     clickButton: toBot.clickButton,
     openHome: toBot.openHome,
     sendToBot: toBot.sendToBot,
+    socketMode: {
+      openConnections: socketMode.openConnections,
+      messages: socketMode.messages,
+      disconnect: socketMode.disconnect,
+    },
     async close() {
       live.close();
+      await socketMode.close();
       await store?.close();
       await close();
     },

@@ -8,9 +8,13 @@ import { type Workspace, WorkspaceError } from './workspace.js';
  * The `response_url` Slack puts in slash command and interaction payloads. The app POSTs JSON
  * `{ text, blocks, response_type: 'ephemeral' | 'in_channel', replace_original, delete_original }`
  * to it: ephemeral (the default) shows only to the user, in_channel posts to the channel,
- * replace_original / delete_original act on the message the interaction came from (for a slash
- * command: the last message sent through the same URL). A URL takes at most 5 posts within
- * 30 minutes; then it answers 404 `used_url` / `expired_url`.
+ * replace_original / delete_original act on the message an interaction (a button click) came from
+ * (https://api.slack.com/interactivity/handling#message_responses). A slash command has no such
+ * message: replace_original there posts a new message and delete_original deletes nothing, even
+ * after an earlier post through the same URL (https://github.com/slackapi/bolt-js/issues/2287,
+ * https://github.com/slackapi/bolt-python/issues/1268). A URL takes at most 5 posts within
+ * 30 minutes; then it answers 404 `used_url` / `expired_url`. Posting through it needs no channel
+ * membership: invoking the command grants it (https://github.com/slackapi/bolt-js/issues/365).
  */
 export const RESPONSE_URL_MAX_USES = 5;
 export const RESPONSE_URL_LIFETIME_MS = 30 * 60_000;
@@ -18,10 +22,10 @@ export const RESPONSE_URL_LIFETIME_MS = 30 * 60_000;
 export interface ResponseOrigin {
   userId: string;
   channelId: string;
-  /** The message the interaction came from, when there is one. */
+  /** The message the interaction came from (block_actions); a slash command has none. */
   original?: { kind: 'channel' | 'ephemeral'; ts: string };
-  /** Slash commands: later posts replace the last message this URL sent. */
-  trackLast: boolean;
+  /** What the URL was given with. */
+  from: 'slash_command' | 'block_actions';
 }
 
 interface Entry extends ResponseOrigin {
@@ -73,9 +77,11 @@ export class ResponseUrls {
     if (entry.uses >= RESPONSE_URL_MAX_USES) return { status: 404, body: { ok: false, error: 'used_url' } };
     if (!isObject(payload)) return { status: 400, body: { ok: false, error: 'invalid_payload' } };
 
+    // Only an interaction's URL has a message to replace or delete (bolt-js#2287, above).
+    const original = entry.from === 'block_actions' ? entry.original : undefined;
     if (bool(payload, 'delete_original')) {
       entry.uses += 1;
-      if (entry.original) this.deleteOriginal(entry.original, entry.channelId);
+      if (original) this.deleteOriginal(original, entry.channelId);
       delete entry.original;
       return { status: 200, body: { ok: true } };
     }
@@ -85,11 +91,13 @@ export class ResponseUrls {
       const issues = validateBlocks(blocks, {
         maxBlocks: MESSAGE_MAX_BLOCKS,
         pointer: '/blocks',
-        fileExists: (fileId) => this.ws.fileExists(fileId),
+        fileUsable: (ref) => this.ws.fileUsable(ref),
       });
       if (issues.length > 0) {
+        // A response_url answers refused blocks with HTTP 404 and invalid_blocks
+        // (https://github.com/slackapi/java-slack-sdk/issues/1349: {"code":404,…"error":"invalid_blocks"}).
         return {
-          status: 400,
+          status: 404,
           body: {
             ok: false,
             error: 'invalid_blocks',
@@ -105,21 +113,20 @@ export class ResponseUrls {
     }
     entry.uses += 1;
     try {
-      if (bool(payload, 'replace_original') && entry.original) {
-        this.replaceOriginal(entry.original, entry.channelId, text, typedBlocks);
+      if (bool(payload, 'replace_original') && original) {
+        this.replaceOriginal(original, entry.channelId, text, typedBlocks);
         return { status: 200, body: { ok: true } };
       }
       const threadTs = str(payload, 'thread_ts');
       if (payload.response_type === 'in_channel') {
-        const message = this.ws.post({
+        this.ws.post({
           channel: entry.channelId,
           text,
           ...(typedBlocks ? { blocks: typedBlocks } : {}),
           ...(threadTs ? { threadTs } : {}),
         });
-        if (entry.trackLast) entry.original = { kind: 'channel', ts: message.ts };
       } else {
-        const message = this.ws.postEphemeral({
+        this.ws.postEphemeral({
           user: entry.userId,
           channel: entry.channelId,
           text,
@@ -127,7 +134,6 @@ export class ResponseUrls {
           ...(threadTs ? { thread_ts: threadTs } : {}),
           via: 'response_url',
         });
-        if (entry.trackLast) entry.original = { kind: 'ephemeral', ts: message.ts };
       }
       return { status: 200, body: { ok: true } };
     } catch (err) {

@@ -13,7 +13,7 @@ import type { ConsoleRoutes } from './console/routes.js';
 import type { FaultQueues } from './faults.js';
 import { ResponseUrls } from './response-url.js';
 import type { RecordedCall } from './types.js';
-import type { Method } from './web-api.js';
+import { HttpAnswer, type Method } from './web-api.js';
 import { type Workspace, WorkspaceError } from './workspace.js';
 
 /**
@@ -30,6 +30,11 @@ export interface ServerDeps {
   faults: FaultQueues;
   calls: RecordedCall[];
   botToken: string;
+  /**
+   * Methods called with the app-level token (apps.connections.open), which check the token
+   * themselves; every other method refuses that token with not_allowed_token_type.
+   */
+  appLevel?: { token: string | undefined; methods: Record<string, AppLevelMethod> };
   now: () => number;
   /** Set once the routes exist (they need the server's port). */
   console: () => ConsoleRoutes | undefined;
@@ -40,7 +45,9 @@ export interface LocalSlackServer {
   close(): Promise<void>;
 }
 
-type Answer = { status: number; body: unknown; headers?: Record<string, string> };
+/** `drop`: the work is done but the connection closes without an answer (a 'drop' fault). */
+type Answer = { status: number; body: unknown; headers?: Record<string, string>; drop?: boolean };
+export type AppLevelMethod = (args: Args, auth: { bearer?: string; httpMethod: string }) => unknown;
 
 const API_PREFIX = '/api/';
 const UPLOAD_PREFIX = '/upload/v1/';
@@ -48,6 +55,10 @@ const FILES_PREFIX = '/files-pri/';
 
 function send(res: ServerResponse, answer: Answer): void {
   if (res.destroyed) return;
+  if (answer.drop) {
+    res.socket?.destroy();
+    return;
+  }
   const isText = typeof answer.body === 'string';
   const payload = isText ? (answer.body as string) : JSON.stringify(answer.body);
   res.writeHead(answer.status, {
@@ -89,6 +100,9 @@ export function createLocalSlackServer(deps: ServerDeps): LocalSlackServer {
       case 'stall':
         stalls.set(name, fault.ms);
         return undefined;
+      case 'drop':
+        stalls.set(name, -1);
+        return undefined;
       case 'rate_limited':
         return {
           status: 429,
@@ -112,9 +126,14 @@ export function createLocalSlackServer(deps: ServerDeps): LocalSlackServer {
       record(method, {}, at, answer);
       return answer;
     }
-    const answer = (await faultAnswer(method, true)) ?? callMethod(method, args, bearerToken(req));
+    const answer =
+      (await faultAnswer(method, true)) ?? callMethod(method, args, bearerToken(req), req.method ?? 'GET');
     record(method, withoutToken(args), at, answer);
     const stall = stalls.get(method);
+    if (stall === -1) {
+      stalls.delete(method);
+      return { ...answer, drop: true };
+    }
     if (stall !== undefined) {
       stalls.delete(method);
       await sleep(stall);
@@ -122,14 +141,25 @@ export function createLocalSlackServer(deps: ServerDeps): LocalSlackServer {
     return answer;
   }
 
-  function callMethod(method: string, args: Args, bearer: string | undefined): Answer {
+  function callMethod(method: string, args: Args, bearer: string | undefined, httpMethod: string): Answer {
+    const appLevel = deps.appLevel?.methods[method];
+    if (appLevel) return { status: 200, body: appLevel(args, { ...(bearer ? { bearer } : {}), httpMethod }) };
     const run = deps.methods[method];
     if (!run) return { status: 200, body: { ok: false, error: 'unknown_method', req_method: method } };
     const token = bearer ?? str(args, 'token');
     if (!token) return { status: 200, body: { ok: false, error: 'not_authed' } };
+    // Every method's error table: not_allowed_token_type "The token type used in this request is
+    // not allowed" (an app-level token only opens connections, https://api.slack.com/authentication/token-types#app).
+    if (deps.appLevel?.token && token === deps.appLevel.token) {
+      return { status: 200, body: { ok: false, error: 'not_allowed_token_type' } };
+    }
     if (token !== deps.botToken) return { status: 200, body: { ok: false, error: 'invalid_auth' } };
     try {
-      return { status: 200, body: run(args) };
+      const result = run(args);
+      // A method's own HTTP status (a 429 with Retry-After), else Slack's usual HTTP 200.
+      return result instanceof HttpAnswer
+        ? { status: result.status, body: result.body, headers: result.headers }
+        : { status: 200, body: result };
     } catch (err) {
       return { status: 200, body: { ok: false, error: 'internal_error', detail: String(err) } };
     }

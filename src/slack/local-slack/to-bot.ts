@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { ResponseUrls } from './response-url.js';
 import { signSlackRequest } from './signing.js';
-import type { Block, BotResponse, ButtonClickInput, SlashCommandInput } from './types.js';
+import type { SocketMode } from './socket-mode.js';
+import type { Block, BotResponse, ButtonClickInput, EnvelopeType, SlashCommandInput } from './types.js';
 import type { Workspace } from './workspace.js';
 
 /**
@@ -10,6 +11,13 @@ import type { Workspace } from './workspace.js';
  * (form-urlencoded fields), Block Kit button clicks (form-urlencoded `payload=<block_actions JSON>`)
  * and App Home openings (a JSON `event_callback` with an `app_home_opened` event). Each answer is the
  * bot's HTTP status, body and the time it took to answer (Slack waits 3 s for that ack).
+ *
+ * In Socket Mode (https://api.slack.com/apis/socket-mode: "you'll only receive events and
+ * interactive payloads over your WebSocket connections—not over HTTP") the same payloads go as
+ * envelopes over the app's connection instead: the slash command's fields as JSON, the
+ * block_actions payload, the event_callback. The answer is then the ack: status 200, its payload as
+ * the body, and the time from sending the envelope to its ack (the same measure as over HTTP).
+ * With no connection open and a Request URL set, they go over HTTP.
  */
 export interface ToBotDeps {
   ws: Workspace;
@@ -20,6 +28,8 @@ export interface ToBotDeps {
   eventsUrl: () => string | undefined;
   now: () => number;
   timeoutMs: number;
+  /** Socket Mode, when the app has an app-level token. */
+  socket?: SocketMode;
 }
 
 export interface ToBot {
@@ -41,6 +51,7 @@ interface FoundButton {
   threadTs?: string;
   blockId: string;
   text: unknown;
+  value: string;
 }
 
 export function createToBot(deps: ToBotDeps): ToBot {
@@ -66,7 +77,8 @@ export function createToBot(deps: ToBotDeps): ToBot {
   function channelOf(id: string): { id: string; name: string } {
     const channel = ws.channel(id);
     if (!channel) throw new Error(`local Slack: no channel ${id} in this workspace`);
-    return { id: channel.id, name: channel.isIm ? 'directmessage' : channel.name };
+    // Slack's channel_name: 'directmessage' for a DM, 'mpdm-…' for a group DM (the workspace names them so).
+    return { id: channel.id, name: channel.name };
   }
 
   async function sendToBot(
@@ -93,15 +105,42 @@ export function createToBot(deps: ToBotDeps): ToBot {
     return { status: res.status, body: text, ms: Math.round(performance.now() - started) };
   }
 
+  /** Socket Mode when a connection is open, or none is and there is no Request URL to post to. */
+  function overSocket(): SocketMode | undefined {
+    const socket = deps.socket;
+    return socket?.enabled && (socket.connected() || !deps.eventsUrl()) ? socket : undefined;
+  }
+
+  /** One request to the app: an envelope over its Socket Mode connection, else the HTTP request. */
+  function toApp(
+    type: EnvelopeType,
+    payload: Record<string, unknown>,
+    http: () => [body: string, contentType: string],
+  ): Promise<BotResponse> {
+    const socket = overSocket();
+    if (socket) return socket.deliver(type, payload);
+    const [body, contentType] = http();
+    return sendToBot(body, contentType);
+  }
+
   async function slashCommand(a: SlashCommandInput): Promise<BotResponse> {
-    return sendToBot(slashCommandBody(a), FORM);
+    const fields = slashCommandFields(a);
+    return toApp('slash_commands', Object.fromEntries(fields), () => [fields.toString(), FORM]);
   }
 
   /** The form body Slack sends for a slash command (its response_url registered here), unsigned. */
   function slashCommandBody(a: SlashCommandInput): string {
+    return slashCommandFields(a).toString();
+  }
+
+  function slashCommandFields(a: SlashCommandInput): URLSearchParams {
     const user = userOf(a.userId);
     const channel = channelOf(a.channelId ?? config.channels[0]?.id ?? ws.imChannelOf(a.userId));
-    const responseUrl = deps.responseUrls.create({ userId: user.id, channelId: channel.id, trackLast: true });
+    const responseUrl = deps.responseUrls.create({
+      userId: user.id,
+      channelId: channel.id,
+      from: 'slash_command',
+    });
     const fields = new URLSearchParams({
       token: deps.verificationToken,
       team_id: config.teamId,
@@ -117,7 +156,7 @@ export function createToBot(deps: ToBotDeps): ToBot {
       response_url: responseUrl,
       trigger_id: triggerId(),
     });
-    return fields.toString();
+    return fields;
   }
 
   /** The button on a stored message (channel or the user's ephemeral ones), newest first. */
@@ -168,7 +207,7 @@ export function createToBot(deps: ToBotDeps): ToBot {
         userId: user.id,
         channelId: channel.id,
         original: { kind: a.ephemeral ? 'ephemeral' : 'channel', ts: found.messageTs },
-        trackLast: false,
+        from: 'block_actions',
       });
     const payload = {
       type: 'block_actions',
@@ -195,13 +234,17 @@ export function createToBot(deps: ToBotDeps): ToBot {
           action_id: a.actionId,
           block_id: found.blockId,
           text: found.text,
-          value: a.value,
+          // Slack sends the value of the button that was pressed; a test may forge another.
+          value: a.value ?? found.value,
           type: 'button',
           action_ts: actionTs(),
         },
       ],
     };
-    return sendToBot(new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), FORM);
+    return toApp('interactive', payload, () => [
+      new URLSearchParams({ payload: JSON.stringify(payload) }).toString(),
+      FORM,
+    ]);
   }
 
   async function openHome(userId: string): Promise<BotResponse> {
@@ -235,7 +278,7 @@ export function createToBot(deps: ToBotDeps): ToBot {
       is_ext_shared_channel: false,
       event_context: `4-${randomBytes(12).toString('base64url')}`,
     };
-    return sendToBot(JSON.stringify(body), JSON_TYPE);
+    return toApp('events_api', body, () => [JSON.stringify(body), JSON_TYPE]);
   }
 
   return { sendToBot, slashCommand, slashCommandBody, clickButton, openHome };
@@ -245,9 +288,9 @@ export function createToBot(deps: ToBotDeps): ToBot {
 function buttonIn(
   blocks: Block[],
   actionId: string,
-  value: string,
-): { blockId: string; text: unknown } | undefined {
-  let fallback: { blockId: string; text: unknown } | undefined;
+  value: string | undefined,
+): { blockId: string; text: unknown; value: string } | undefined {
+  let fallback: { blockId: string; text: unknown; value: string } | undefined;
   for (const block of blocks) {
     const elements: unknown[] =
       block.type === 'actions' && Array.isArray(block.elements)
@@ -258,8 +301,12 @@ function buttonIn(
     for (const el of elements) {
       const button = el as { type?: unknown; action_id?: unknown; value?: unknown; text?: unknown };
       if (button.type !== 'button' || button.action_id !== actionId) continue;
-      const hit = { blockId: block.block_id ?? '', text: button.text };
-      if (button.value === value) return hit;
+      const hit = {
+        blockId: block.block_id ?? '',
+        text: button.text,
+        value: typeof button.value === 'string' ? button.value : '',
+      };
+      if (value === undefined || button.value === value) return hit;
       fallback ??= hit;
     }
   }

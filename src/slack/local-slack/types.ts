@@ -9,14 +9,19 @@ export interface LocalSlackOptions {
   signingSecret: string;
   /** The xoxb- token the Web API accepts; any other → invalid_auth, none → not_authed. */
   botToken: string;
+  /**
+   * The app's xapp- app-level token: Socket Mode is on. apps.connections.open takes it (and only
+   * it), and while the app has a connection open, what Slack sends the app goes over it.
+   */
+  appToken?: string;
   teamId?: string;
   /** Workspace domain sent as team_domain / team.domain. */
   teamDomain?: string;
   botUserId?: string;
   botId?: string;
   appId?: string;
-  /** Default: [{ id: 'C0CRYPTO1', name: 'crypto-alerts' }]. */
-  channels?: Array<{ id: string; name: string }>;
+  /** Default: [{ id: 'C0CRYPTO1', name: 'crypto-alerts' }] (public, every user and the bot in it). */
+  channels?: ChannelOption[];
   /** Default: U0OPS01 ops-alice, U0OPS02 ops-carol, U0VIEW01 viewer-bob. */
   users?: Array<{ id: string; name: string }>;
   /** Default: S0CRYPTOOPS @crypto-ops = [U0OPS01, U0OPS02]. */
@@ -35,7 +40,25 @@ export interface LocalSlackOptions {
   stateDir?: string;
   /** A save of the state folder failed (the workspace goes on in memory). */
   onStoreError?: (err: unknown) => void;
+  /** The bot token's scopes. Default: the bot scopes of slack/manifest.yml. */
+  scopes?: string[];
+  /** How long after files.completeUploadExternal a file stays unprocessed (no mimetype, not usable in blocks). Default 300. */
+  fileProcessingMs?: number;
+  /** chat.postMessage messages per second per channel (the token bucket's refill rate). Default 1. */
+  postsPerSecond?: number;
+  /** chat.postMessage messages a channel takes at once before 429s (the bucket's size). Default 1. */
+  postBurst?: number;
 }
+
+/**
+ * A conversation of the workspace. Channels are public unless `private`; `members` are people
+ * (default: every configured user), `botMember` says whether the bot is in it (default true). A DM
+ * (`kind: 'im'`, two people counting the bot) or group DM (`kind: 'mpim'`, three or more) names
+ * its people in `members`; with `botMember: false` it is a conversation between people only.
+ */
+export type ChannelOption =
+  | { id: string; name: string; kind?: 'channel'; private?: boolean; members?: string[]; botMember?: boolean }
+  | { id: string; kind: 'im' | 'mpim'; members: string[]; botMember?: boolean; name?: string };
 
 export interface LocalSlack {
   /** Base for WebClient/Bolt `slackApiUrl`: http://127.0.0.1:PORT/api/ */
@@ -47,6 +70,8 @@ export interface LocalSlack {
   botId: string;
   appId: string;
   setBotEventsUrl(url: string): void;
+  /** The bot's /healthz, for the console's (default: /healthz beside the events URL; Socket Mode has none). */
+  setBotHealthUrl(url: string): void;
   /**
    * Every Web API call, upload (method 'upload_url') and response_url post (method 'response_url'),
    * in arrival order, including the ones answered with an error or a fault.
@@ -71,6 +96,8 @@ export interface LocalSlack {
    * `x-slack-request-timestamp` / `x-slack-signature` (forged or stale signatures).
    */
   sendToBot(body: string, contentType: string, headers?: Record<string, string>): Promise<BotResponse>;
+  /** Socket Mode (with `appToken`): the app's connections, what went over them, and a disconnect hook. */
+  socketMode: SocketModeControl;
   close(): Promise<void>;
 }
 
@@ -87,7 +114,8 @@ export interface ButtonClickInput {
   userId: string;
   channelId: string;
   actionId: string;
-  value: string;
+  /** Default: the value of the button found (what Slack sends); another value forges the click. */
+  value?: string;
   /** The message holding the button; default: the newest message there with that action_id. */
   messageTs?: string;
   /** The button is on an ephemeral message of the user. */
@@ -106,13 +134,47 @@ export type Fault =
   /** Answer normally, `ms` late. */
   | { kind: 'delay'; ms: number }
   /** Do the work at once but answer `ms` late (a stalled connection after Slack acted). */
-  | { kind: 'stall'; ms: number };
+  | { kind: 'stall'; ms: number }
+  /** Do the work, then close the connection without answering (the answer is lost). */
+  | { kind: 'drop' };
 
 export interface BotResponse {
   status: number;
   body: string;
-  /** Time until the bot answered the HTTP request (the ack), in milliseconds. */
+  /**
+   * Time until the ack, in milliseconds: until the bot answered the HTTP request, or, in Socket
+   * Mode, from sending the envelope until its ack arrived (redeliveries included).
+   */
   ms: number;
+}
+
+/** What Socket Mode wraps in an envelope: slash commands, interactivity, and Events API callbacks. */
+export type EnvelopeType = 'slash_commands' | 'interactive' | 'events_api';
+
+/** Why Slack closes a Socket Mode connection (the `reason` of a `disconnect` message). */
+export type DisconnectReason = 'refresh_requested' | 'warning' | 'link_disabled' | 'too_many_websockets';
+
+/** One WebSocket message of Socket Mode, either way, in order. */
+export interface SocketMessage {
+  /** The connection (1, 2, … in the order they opened). */
+  connection: number;
+  direction: 'to_app' | 'from_app';
+  /** Milliseconds since the epoch. */
+  at: number;
+  /** The message as JSON (hello, envelope, disconnect; from the app: acks). */
+  message: Record<string, unknown>;
+}
+
+export interface SocketModeControl {
+  /** Connections that got their `hello` and were not told to disconnect. */
+  openConnections(): number;
+  /** Every message over every connection, in order (the latest 10,000). */
+  messages: SocketMessage[];
+  /**
+   * Sends `disconnect` with this reason on every open connection now; with `afterNextEnvelope`,
+   * right behind the next envelope on its connection, before the app can ack it.
+   */
+  disconnect(reason: DisconnectReason, options?: { afterNextEnvelope?: boolean }): void;
 }
 
 export interface RecordedCall {
@@ -192,7 +254,10 @@ export interface FileObject {
   permalink: string;
   alt_txt?: string;
   channels: string[];
-  shares: { public?: Record<string, Array<{ ts: string; channel_name: string; team_id: string }>> };
+  shares: {
+    public?: Record<string, Array<{ ts: string; channel_name: string; team_id: string }>>;
+    private?: Record<string, Array<{ ts: string; channel_name: string; team_id: string }>>;
+  };
 }
 
 export interface StoredFile extends FileObject {
@@ -201,6 +266,8 @@ export interface StoredFile extends FileObject {
   uploaded: boolean;
   /** files.completeUploadExternal finished the upload. */
   completed: boolean;
+  /** When it finished (milliseconds since the epoch); Slack processes the file after that. */
+  completedAt?: number;
 }
 
 export interface HomeView {

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import type { ConversationKind } from './scopes.js';
 import type {
   Block,
+  ChannelOption,
   EphemeralMessage,
   FileObject,
   HomeView,
@@ -21,13 +23,40 @@ export interface WorkspaceConfig {
   botUserId: string;
   botId: string;
   appId: string;
-  channels: Array<{ id: string; name: string }>;
+  channels: ChannelOption[];
   users: Array<{ id: string; name: string }>;
   usergroups: Array<{ id: string; handle: string; users: string[] }>;
   /** Root URL of the server (known once it listens). */
   baseUrl: () => string;
   now: () => number;
+  /** How long a completed upload stays unprocessed. Default: DEFAULT_FILE_PROCESSING_MS. */
+  fileProcessingMs?: number;
 }
+
+/** A conversation as the workspace keeps it. */
+export interface Channel {
+  id: string;
+  /** Channels: their name; DMs: 'directmessage'; group DMs: mpdm-<a>--<b>--<c>-1, like Slack names them. */
+  name: string;
+  kind: ConversationKind;
+  /** The people in it, the bot apart. */
+  members: string[];
+  botMember: boolean;
+  /** Seconds since the epoch. */
+  created: number;
+}
+
+/**
+ * Slack processes an uploaded file asynchronously after files.completeUploadExternal: until then
+ * files.info shows an empty mimetype and a slack_file image block naming it is refused as
+ * invalid_blocks. The documentation is silent on how long it takes; the SDK trackers report
+ * about a second: https://github.com/slackapi/python-slack-sdk/issues/1521 ("if I wait for about
+ * 1 sec between these two operations then it works"), https://github.com/slackapi/java-slack-sdk/issues/1349,
+ * https://github.com/slackapi/node-slack-sdk/issues/2040, https://github.com/slackapi/node-slack-sdk/issues/2170
+ * ("certain details about the file such as mimetype might not be known immediately after the
+ * files.completeUploadExternal call completes … check the files.info response").
+ */
+export const DEFAULT_FILE_PROCESSING_MS = 300;
 
 export interface PostInput {
   channel: string;
@@ -117,6 +146,12 @@ const MIME_BY_EXTENSION: Record<string, string> = {
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
+/** The ways to name a file in a slack_file object (https://api.slack.com/reference/block-kit/composition-objects#slack_file). */
+export interface SlackFileRef {
+  id?: string;
+  url?: string;
+}
+
 function fileTypeOf(name: string): { filetype: string; mimetype: string; pretty: string } {
   const ext = /\.([a-z0-9]+)$/i.exec(name)?.[1]?.toLowerCase() ?? '';
   const mimetype = MIME_BY_EXTENSION[ext];
@@ -139,8 +174,39 @@ function withBlockIds(blocks: Block[]): Block[] {
   });
 }
 
+/**
+ * The conversations the options declare, checked: a DM is between two people, the bot counted
+ * (https://api.slack.com/types/im), a group DM between three or more
+ * (https://api.slack.com/types/mpim, "multi-party instant message").
+ */
+function declaredChannel(c: ChannelOption, userIds: readonly string[], created: number): Channel {
+  const botMember = c.botMember ?? true;
+  const kind: ConversationKind =
+    c.kind === 'im' || c.kind === 'mpim' ? c.kind : 'private' in c && c.private ? 'private' : 'public';
+  const members = [...(c.members ?? userIds)];
+  const unknown = members.filter((m) => !userIds.includes(m));
+  if (unknown.length > 0) {
+    throw new Error(
+      `local Slack: channel ${c.id} names members who are not users of the workspace: ${unknown}`,
+    );
+  }
+  const people = members.length + (botMember ? 1 : 0);
+  if (kind === 'im' && people !== 2) {
+    throw new Error(`local Slack: the DM ${c.id} must be between two (the bot counted), not ${people}`);
+  }
+  if (kind === 'mpim' && people < 3) {
+    throw new Error(
+      `local Slack: the group DM ${c.id} needs three people or more (the bot counted), not ${people}`,
+    );
+  }
+  if ((kind === 'public' || kind === 'private') && !c.name) {
+    throw new Error(`local Slack: channel ${c.id} needs a name`);
+  }
+  return { id: c.id, name: c.name ?? '', kind, members, botMember, created };
+}
+
 export class Workspace {
-  private readonly channels = new Map<string, { id: string; name: string; isIm: boolean }>();
+  private readonly channels = new Map<string, Channel>();
   private readonly users = new Map<string, { id: string; name: string }>();
   /** Per channel, in ts order (ts only grows). */
   private readonly messages = new Map<string, Message[]>();
@@ -153,9 +219,31 @@ export class Workspace {
   private counter = 0;
 
   constructor(readonly config: WorkspaceConfig) {
-    for (const c of config.channels) this.channels.set(c.id, { ...c, isIm: false });
     for (const u of config.users) this.users.set(u.id, u);
     this.users.set(config.botUserId, { id: config.botUserId, name: 'crypto-risk-bot' });
+    const userIds = config.users.map((u) => u.id);
+    const created = Math.floor(config.now() / 1000);
+    for (const option of config.channels) {
+      if (this.channels.has(option.id))
+        throw new Error(`local Slack: channel ${option.id} is declared twice`);
+      const channel = declaredChannel(option, userIds, created);
+      if (channel.kind === 'mpim' && !channel.name) channel.name = this.mpimName(channel);
+      if (channel.kind === 'im') channel.name = 'directmessage';
+      this.channels.set(channel.id, channel);
+    }
+  }
+
+  /**
+   * Slack names a group DM after its people: "mpdm-user1--user2--user3-1" (https://api.slack.com/types/mpim);
+   * a DM is 'directmessage' in slash command payloads (https://github.com/slack-ruby/slack-ruby-client/issues/227).
+   */
+  private mpimName(c: Channel): string {
+    const ids = [...c.members, ...(c.botMember ? [this.config.botUserId] : [])];
+    return `mpdm-${ids.map((id) => this.users.get(id)?.name ?? id).join('--')}-1`;
+  }
+
+  get fileProcessingMs(): number {
+    return this.config.fileProcessingMs ?? DEFAULT_FILE_PROCESSING_MS;
   }
 
   /** Calls the listener after every change; returns the function that stops it. */
@@ -188,28 +276,54 @@ export class Workspace {
     return this.config.usergroups.find((g) => g.id === id);
   }
 
-  channel(id: string): { id: string; name: string; isIm: boolean } | undefined {
-    return this.channels.get(id);
+  channel(id: string): Channel | undefined {
+    const c = this.channels.get(id);
+    return c ? clone(c) : undefined;
   }
 
-  /** The public channels (not IMs), in the order they were made. */
+  /** Every conversation (channels, DMs, group DMs), in the order they were made. */
+  allChannels(): Channel[] {
+    return clone([...this.channels.values()]);
+  }
+
+  /** The named channels, public and private (not DMs), in the order they were made. */
   publicChannels(): Array<{ id: string; name: string }> {
-    return [...this.channels.values()].filter((c) => !c.isIm).map(({ id, name }) => ({ id, name }));
+    return [...this.channels.values()]
+      .filter((c) => c.kind === 'public' || c.kind === 'private')
+      .map(({ id, name }) => ({ id, name }));
+  }
+
+  /** Whether a user (or the bot) is in a conversation. */
+  isMember(channelId: string, userId: string): boolean {
+    const c = this.channels.get(channelId);
+    if (!c) return false;
+    return userId === this.config.botUserId ? c.botMember : c.members.includes(userId);
   }
 
   /** The IM channel between the bot and a user (App Home's Messages tab, DMs). */
   imChannelOf(userId: string): string {
     const id = `D${userId.replace(/^[UW]/, '')}`;
-    if (!this.channels.has(id)) this.channels.set(id, { id, name: userId, isIm: true });
+    if (!this.channels.has(id)) {
+      this.channels.set(id, {
+        id,
+        name: 'directmessage',
+        kind: 'im',
+        members: [userId],
+        botMember: true,
+        created: Math.floor(this.config.now() / 1000),
+      });
+    }
     return id;
   }
 
-  /** A channel ID, a name with or without '#', or a user ID (their IM channel). */
+  /** A channel ID, a channel name with or without '#', or a user ID (their IM channel with the bot). */
   resolveChannel(ref: string): string | undefined {
     if (this.channels.has(ref)) return ref;
     const name = ref.replace(/^#/, '');
-    for (const c of this.channels.values()) if (!c.isIm && c.name === name) return c.id;
-    if (this.users.has(ref)) return this.imChannelOf(ref);
+    for (const c of this.channels.values()) {
+      if ((c.kind === 'public' || c.kind === 'private') && c.name === name) return c.id;
+    }
+    if (this.users.has(ref) && ref !== this.config.botUserId) return this.imChannelOf(ref);
     return undefined;
   }
 
@@ -303,12 +417,24 @@ export class Workspace {
 
   message(channel: string, ts: string): Message | undefined {
     const m = this.find(channel, ts);
-    return m ? clone(m) : undefined;
+    return m ? this.readOut(m) : undefined;
   }
 
   /** Current state: root messages and replies, oldest first. */
   channelMessages(channel: string): Message[] {
-    return clone(this.messages.get(channel) ?? []);
+    return (this.messages.get(channel) ?? []).map((m) => this.readOut(m));
+  }
+
+  /** A message as read back: a copy, its files as they are now (processed or not yet). */
+  private readOut(m: Message): Message {
+    const copy = clone(m);
+    if (copy.files) {
+      copy.files = copy.files.map((f) => {
+        const file = this.files.get(f.id);
+        return file ? this.describe(file) : f;
+      });
+    }
+    return copy;
   }
 
   /** conversations.history: root messages, newest first, within oldest/latest. */
@@ -348,7 +474,7 @@ export class Workspace {
   }
 
   private page(list: Message[], limit: number): Page {
-    const messages = clone(list.slice(0, limit));
+    const messages = list.slice(0, limit).map((m) => this.readOut(m));
     const next = list[limit];
     return next
       ? { messages, hasMore: true, nextCursor: encodeCursor(next.ts) }
@@ -456,8 +582,10 @@ export class Workspace {
       if (!file?.uploaded) throw new WorkspaceError('file_not_found');
       return { file, title: f.title };
     });
+    const completedAt = this.config.now();
     for (const { file, title } of stored) {
       file.completed = true;
+      file.completedAt = completedAt;
       if (title) file.title = title;
       this.changed({ kind: 'file', id: file.id });
     }
@@ -470,16 +598,20 @@ export class Workspace {
         ...(input.threadTs !== undefined ? { threadTs: input.threadTs } : {}),
         files: stored.map(({ file }) => this.describe(file)),
       });
-      const name = this.channel(channel)?.name ?? channel;
+      const target = this.channels.get(channel);
+      const name = target?.name ?? channel;
+      // A file shared in a public channel is public; in a private channel or DM it stays private
+      // and its share is listed under shares.private (https://api.slack.com/types/file).
+      const visibility = target?.kind === 'public' ? 'public' : 'private';
       for (const { file } of stored) {
         if (!file.channels.includes(channel)) file.channels.push(channel);
-        file.is_public = !this.channel(channel)?.isIm;
-        const shares = file.shares.public ?? {};
+        if (visibility === 'public') file.is_public = true;
+        const shares = file.shares[visibility] ?? {};
         shares[channel] = [
           ...(shares[channel] ?? []),
           { ts: message.ts, channel_name: name, team_id: this.config.teamId },
         ];
-        file.shares.public = shares;
+        file.shares[visibility] = shares;
       }
       const list = this.list(channel);
       const posted = list.find((m) => m.ts === message.ts);
@@ -489,31 +621,73 @@ export class Workspace {
     return stored.map(({ file }) => this.describe(file));
   }
 
-  /** The Web API description of a file (no bytes). */
-  describe(file: StoredFile): FileObject {
-    const { bytes: _bytes, uploaded: _uploaded, completed: _completed, ...described } = file;
+  /** Whether Slack has processed a completed file (fileProcessingMs after completion, by the clock). */
+  private processed(file: StoredFile): boolean {
+    return (
+      file.completed &&
+      file.completedAt !== undefined &&
+      this.config.now() - file.completedAt >= this.fileProcessingMs
+    );
+  }
+
+  /** The file as stored: its real type, whatever the processing state (no bytes). */
+  private stored(file: StoredFile): FileObject {
+    const {
+      bytes: _bytes,
+      uploaded: _uploaded,
+      completed: _completed,
+      completedAt: _completedAt,
+      ...described
+    } = file;
     return clone(described);
   }
 
+  /**
+   * The Web API description of a file (no bytes). Until Slack has processed it, its type is not
+   * known: mimetype, filetype and pretty_type are empty strings (the trackers above report an
+   * empty mimetype; the documentation is silent on the others, so they are empty too).
+   */
+  describe(file: StoredFile): FileObject {
+    const described = this.stored(file);
+    return this.processed(file) ? described : { ...described, mimetype: '', filetype: '', pretty_type: '' };
+  }
+
+  /** A file as stored (its real type, bytes and upload state), for tests. */
   file(id: string): StoredFile | undefined {
     const file = this.files.get(id);
     if (!file) return undefined;
     return {
-      ...this.describe(file),
+      ...this.stored(file),
       bytes: Buffer.from(file.bytes),
       uploaded: file.uploaded,
       completed: file.completed,
+      ...(file.completedAt !== undefined ? { completedAt: file.completedAt } : {}),
     };
   }
 
-  /** Bytes of a completed file, for its url_private. */
-  fileBytes(id: string): { file: FileObject; bytes: Buffer } | undefined {
+  /** files.info: the Web API description of a completed file; undefined for others. */
+  fileInfo(id: string): FileObject | undefined {
     const file = this.files.get(id);
-    return file?.completed ? { file: this.describe(file), bytes: file.bytes } : undefined;
+    return file?.completed ? this.describe(file) : undefined;
   }
 
-  fileExists(id: string): boolean {
-    return this.files.get(id)?.uploaded === true;
+  /** Bytes of a completed file and its real type, for its url_private and the console. */
+  fileBytes(id: string): { file: FileObject; bytes: Buffer } | undefined {
+    const file = this.files.get(id);
+    return file?.completed ? { file: this.stored(file), bytes: file.bytes } : undefined;
+  }
+
+  /**
+   * Whether a slack_file object names a file a block may show: completed and processed. A slack_file
+   * names it by id, or by its url_private or permalink
+   * (https://api.slack.com/reference/block-kit/composition-objects#slack_file).
+   */
+  fileUsable(ref: SlackFileRef): boolean {
+    const file =
+      ref.id !== undefined
+        ? this.files.get(ref.id)
+        : [...this.files.values()].find((f) => f.url_private === ref.url || f.permalink === ref.url);
+    return file !== undefined && this.processed(file);
   }
 
   /** views.publish for a Home tab; `hash` must match the current one when given. */
@@ -555,7 +729,10 @@ export class Workspace {
 
   /** The workspace's content as JSON; file bytes are read with fileBytes(). */
   snapshot(): WorkspaceSnapshot {
-    const ims = [...this.channels.values()].filter((c) => c.isIm).map((c) => ({ id: c.id, user: c.name }));
+    const declared = new Set(this.config.channels.map((c) => c.id));
+    const ims = [...this.channels.values()]
+      .filter((c) => c.kind === 'im' && c.botMember && !declared.has(c.id))
+      .map((c) => ({ id: c.id, user: c.members[0] ?? '' }));
     return clone({
       version: 1,
       lastMicros: this.lastMicros,
@@ -563,7 +740,7 @@ export class Workspace {
       ims,
       messages: Object.fromEntries(this.messages),
       ephemerals: this.ephemerals,
-      files: [...this.files.values()].filter((f) => f.completed).map((f) => this.describe(f)),
+      files: [...this.files.values()].filter((f) => f.completed).map((f) => this.stored(f)),
       views: Object.fromEntries(this.views),
     });
   }
@@ -572,12 +749,24 @@ export class Workspace {
   restore(snapshot: WorkspaceSnapshot, bytesOf: (file: FileObject) => Buffer | undefined): void {
     this.lastMicros = Math.max(this.lastMicros, snapshot.lastMicros);
     this.counter = Math.max(this.counter, snapshot.counter);
-    for (const im of snapshot.ims) this.channels.set(im.id, { id: im.id, name: im.user, isIm: true });
+    for (const im of snapshot.ims) {
+      if (this.channels.has(im.id) || !this.users.has(im.user)) continue;
+      this.channels.set(im.id, {
+        id: im.id,
+        name: 'directmessage',
+        kind: 'im',
+        members: [im.user],
+        botMember: true,
+        created: Math.floor(this.config.now() / 1000),
+      });
+    }
     for (const [channel, list] of Object.entries(snapshot.messages)) this.messages.set(channel, clone(list));
     this.ephemerals.push(...clone(snapshot.ephemerals));
     for (const file of snapshot.files) {
       const bytes = bytesOf(file);
-      if (bytes) this.files.set(file.id, { ...clone(file), bytes, uploaded: true, completed: true });
+      // processed long ago
+      if (bytes)
+        this.files.set(file.id, { ...clone(file), bytes, uploaded: true, completed: true, completedAt: 0 });
     }
     for (const [user, view] of Object.entries(snapshot.views)) this.views.set(user, clone(view));
   }

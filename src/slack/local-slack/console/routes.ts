@@ -28,8 +28,8 @@ export interface ConsoleRoutesDeps {
   /** Bound to a loopback address: only loopback Host headers are accepted. */
   loopbackOnly: boolean;
   port: () => number;
-  /** Where the bot takes Slack's requests; its /healthz is beside it. */
-  eventsUrl: () => string | undefined;
+  /** The bot's /healthz. */
+  healthUrl: () => string | undefined;
 }
 
 export interface ConsoleRoutes {
@@ -306,10 +306,10 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps): ConsoleRoutes {
   }
 
   async function health(res: ServerResponse): Promise<void> {
-    const events = deps.eventsUrl();
+    const health = deps.healthUrl();
     try {
-      if (!events) throw new Error('the bot is not connected yet');
-      const r = await fetch(new URL('/healthz', events), { signal: AbortSignal.timeout(3_000) });
+      if (!health) throw new Error('the bot is not connected yet');
+      const r = await fetch(health, { signal: AbortSignal.timeout(3_000) });
       sendJson(res, { status: r.status, body: await r.json() });
     } catch (err) {
       sendJson(res, { status: 503, body: { status: 'unavailable', error: String(err) } });
