@@ -10,7 +10,7 @@ import type {
 } from '@slack/types';
 import type { ChartInput } from './chart.js';
 import { formatCount, formatTime } from './format.js';
-import type { Action, Field, Reply, Table } from './reply.js';
+import { type Action, type Field, plainText, type Reply, type Table, type Text } from './reply.js';
 
 /**
  * Renders a reply as Slack Block Kit, always within Slack's limits whatever the input: when
@@ -82,14 +82,8 @@ export function renderBlocks(
     const text = `:warning: *${fitMrkdwn(badge, SLACK_LIMITS.sectionText - 12, lost, 'badge')}*`;
     parts.push({ pinned: true, block: section(text), drops: ['badge', 1] });
   }
-  const summary = clean(reply.summary ?? '').trim();
-  if (summary) {
-    parts.push({
-      pinned: true,
-      block: section(fitMrkdwn(summary, SLACK_LIMITS.sectionText, lost, 'summary')),
-      drops: ['summary', 1],
-    });
-  }
+  const summary = richMrkdwn(reply.summary, SLACK_LIMITS.sectionText, lost, 'summary');
+  if (summary) parts.push({ pinned: true, block: section(summary), drops: ['summary', 1] });
 
   const fields = reply.fields ?? [];
   for (let i = 0; i < fields.length; i += SLACK_LIMITS.sectionFields) {
@@ -207,7 +201,7 @@ function shortenedNotice(lost: Lost, fullCommand: string | undefined): ContextBl
 
 function fallbackText(reply: Reply): string {
   const title = oneLine(reply.title) || 'Reply';
-  const detail = oneLine(reply.badge ?? '') || oneLine(reply.summary ?? '');
+  const detail = oneLine(reply.badge ?? '') || oneLine(plainText(reply.summary));
   return truncate(detail ? `${title}: ${detail}` : title, FALLBACK_TEXT, true);
 }
 
@@ -341,6 +335,31 @@ function confirmDialog(confirm: NonNullable<Action['confirm']>, style: Action['s
 /** Escapes Slack's control characters: user text can then never mention, link or format a date. */
 export function escapeMrkdwn(text: string): string {
   return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+}
+
+/** A Slack user id: only these become mentions. */
+const USER_ID = /^[UW][A-Z0-9]{2,}$/;
+
+/**
+ * Text with the bot's own mentions as Slack mentions (`<@U…>`) and every string part escaped. When
+ * it does not fit, it is cut as plain text (the mentions then read as `@U…`).
+ */
+function richMrkdwn(text: Text | undefined, max: number, lost: Lost, what: string): string {
+  if (text === undefined) return '';
+  if (typeof text !== 'string') {
+    const out = text
+      .map((part) =>
+        typeof part === 'string'
+          ? escapeMrkdwn(clean(part))
+          : USER_ID.test(part.user)
+            ? `<@${part.user}>`
+            : escapeMrkdwn(`@${clean(part.user)}`),
+      )
+      .join('')
+      .trim();
+    if (out.length <= max) return out;
+  }
+  return fitMrkdwn(clean(plainText(text)).trim(), max, lost, what);
 }
 
 /** Escaped and cut to `max`, noting the cut under `what`. */

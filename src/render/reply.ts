@@ -8,7 +8,7 @@ export interface Reply {
   title: string;
   /** A warning every surface shows prominently, e.g. that the data is simulated. */
   badge?: string;
-  summary?: string;
+  summary?: Text;
   fields?: Field[];
   tables?: Table[];
   /** A price chart; surfaces that show images render it (render/chart). */
@@ -44,4 +44,23 @@ export interface Action {
   style?: 'primary' | 'danger';
   /** A confirmation dialog shown before the action runs. */
   confirm?: { title: string; text: string; confirm: string; deny: string };
+}
+
+/**
+ * Text that may mention people. Strings are shown as they are (escaped wherever a surface would
+ * parse them); a `{ user }` part is a mention the bot itself writes (e.g. who asked for a retrain),
+ * which surfaces that have mentions render as one (Slack: `<@U…>`).
+ */
+export type Text = string | ReadonlyArray<string | Mention>;
+
+export interface Mention {
+  /** A chat user id (Slack: U… or W…). */
+  user: string;
+}
+
+/** The text without mention markup: a mention reads as `@id`. */
+export function plainText(text: Text | undefined): string {
+  if (text === undefined) return '';
+  if (typeof text === 'string') return text;
+  return text.map((part) => (typeof part === 'string' ? part : `@${part.user}`)).join('');
 }

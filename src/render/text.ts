@@ -1,10 +1,10 @@
-import type { Reply, Table } from './reply.js';
+import { plainText, type Reply, type Table } from './reply.js';
 
 /** Renders a reply as plain text for a terminal (no colour codes, so it pipes cleanly). */
 export function renderText(reply: Reply): string {
   const out: string[] = [reply.title];
   if (reply.badge) out.push(`!! ${reply.badge}`);
-  if (reply.summary) out.push(reply.summary);
+  if (reply.summary) out.push(plainText(reply.summary));
   if (reply.fields && reply.fields.length > 0) {
     const width = Math.max(...reply.fields.map((f) => f.label.length));
     out.push('', ...reply.fields.map((f) => `${`${f.label}:`.padEnd(width + 1)} ${f.value}`));

@@ -1,6 +1,14 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { App, type Logger as BoltLogger, LogLevel, type RespondFn } from '@slack/bolt';
+import {
+  App,
+  type Logger as BoltLogger,
+  HTTPReceiver,
+  LogLevel,
+  type RespondFn,
+  SocketModeReceiver,
+} from '@slack/bolt';
+import { WebClient } from '@slack/web-api';
 import type { Clock } from '../clock.js';
 import { priceChart } from '../commands/chart.js';
 import { helpCommand } from '../commands/help.js';
@@ -13,13 +21,23 @@ import { UserError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Platform } from '../platform/port.js';
 import { renderBlocks } from '../render/blocks.js';
-import type { ChartInput } from '../render/chart.js';
-import { renderChartPng } from '../render/chart.js';
-import type { Reply } from '../render/reply.js';
+import { plainText, type Reply } from '../render/reply.js';
 import { createAccess } from './access.js';
+import { createSlackCharts, refusedBlocks } from './charts.js';
 import type { DeliveryLog } from './delivery-log.js';
 import { createFeed } from './feed.js';
+import { createSlackHttpServer } from './http-server.js';
 import { createRetrainFlow, RETRAIN_CONFIRM } from './retrain.js';
+import { CHANNEL_POST_INTERVAL_MS, createChannelPacer, sleep } from './web-calls.js';
+
+/** Waits out 429s (Retry-After) a few times instead of the WebClient's default half hour of retries. */
+const RETRY_429S = { retries: 4, factor: 2, minTimeout: 500, maxTimeout: 10_000 };
+/** How long a command's answer waits for its chart to be processed by Slack before going without it. */
+const CHART_READY_MS = 2_500;
+/** How long a delivered trigger or event id is remembered, to recognise Slack delivering it again. */
+const REDELIVERY_WINDOW_MS = 30 * 60_000;
+/** How long a chart that follows an answer is waited for. */
+const LATE_CHART_MS = 60_000;
 
 export interface SlackBotDeps {
   settings: SlackSettings;
@@ -53,28 +71,26 @@ export interface SlackBot {
 export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
   const { settings, platform, clock, logger } = deps;
   const socketMode = Boolean(settings.appToken);
+  const boltLog = boltLogger(logger.child({ component: 'bolt' }));
+  const clientOptions = { slackApiUrl: settings.apiUrl, retryConfig: RETRY_429S };
+  // HTTP: Bolt's receiver behind the product's own server (http-server.ts), which also serves
+  // /healthz, in Socket Mode too. Socket Mode: Bolt's receiver opens its WebSocket connection
+  // through the same Web API URL.
+  const httpReceiver = socketMode
+    ? undefined
+    : new HTTPReceiver({ signingSecret: settings.signingSecret ?? '', logger: boltLog });
+  const socketReceiver = socketMode
+    ? new SocketModeReceiver({
+        appToken: settings.appToken as string,
+        logger: boltLog,
+        installerOptions: { clientOptions },
+      })
+    : undefined;
   const app = new App({
     token: settings.botToken,
-    signingSecret: settings.signingSecret,
-    appToken: settings.appToken,
-    socketMode,
-    port: deps.port,
-    customRoutes: [
-      {
-        path: '/healthz',
-        method: ['GET'],
-        handler: (_req, res) => {
-          res.writeHead(200, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ status: 'ok', platform: platform.kind }));
-        },
-      },
-    ],
-    clientOptions: {
-      slackApiUrl: settings.apiUrl,
-      // Waits out 429s (Retry-After) a few times instead of the default half hour of retries.
-      retryConfig: { retries: 4, factor: 2, minTimeout: 500, maxTimeout: 10_000 },
-    },
-    logger: boltLogger(logger.child({ component: 'bolt' })),
+    receiver: httpReceiver ?? socketReceiver,
+    clientOptions,
+    logger: boltLog,
     deferInitialization: true,
   });
   const client = app.client;
@@ -85,6 +101,19 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
     clock,
     logger,
   });
+  // The bot's posts to a channel are spaced to Slack's per-channel limit, feed and threads alike.
+  const pacer = createChannelPacer(CHANNEL_POST_INTERVAL_MS);
+  // Clients apart from the one answering commands, so the feed's rate limits and waits never hold
+  // up an answer (a WebClient pauses its whole queue on a 429). Posts (the feed's, the retrain
+  // threads') go through one that never retries and refuses on 429: a post is not repeated blindly
+  // after a lost answer, and 429s are waited out by the caller (web-calls.ts). The feed's chart
+  // uploads have one of their own.
+  const ownClientOptions = { slackApiUrl: settings.apiUrl, timeout: 30_000 };
+  const postingClient = new WebClient(settings.botToken, {
+    ...ownClientOptions,
+    retryConfig: { retries: 0 },
+    rejectRateLimitedCalls: true,
+  });
   const retrain = createRetrainFlow({
     platform,
     client,
@@ -92,24 +121,85 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
     clock,
     logger,
     pollMs: deps.retrainPollMs ?? 1_000,
+    feedChannel: () => feed.channel(),
+    pacer,
+    poster: postingClient,
   });
 
-  async function uploadChart(input: ChartInput): Promise<string> {
-    const png = await renderChartPng(input);
-    const res = (await client.filesUploadV2({
-      file: png,
-      filename: `${input.asset}.png`,
-      title: input.title ?? input.asset,
-    })) as { files?: Array<{ files?: Array<{ id?: string }> }> };
-    const id = res.files?.[0]?.files?.[0]?.id;
-    if (!id) throw new Error('Slack did not return the id of the uploaded chart');
-    return id;
+  const charts = createSlackCharts({ client, logger });
+  const stopping = new AbortController();
+  const followUps = new Set<Promise<void>>();
+
+  /**
+   * Answers with a reply and its chart. The chart's file must be processed by Slack before an image
+   * block can show it: when it is not ready in time, the answer goes without it, says the chart
+   * follows, and the chart is sent as a follow-up through the same response_url. A chart never
+   * fails the answer.
+   */
+  async function answer(respond: RespondFn, reply: Reply): Promise<void> {
+    const fileId = reply.chart ? await charts.upload(reply.chart) : undefined;
+    if (fileId && (await charts.ready(fileId, CHART_READY_MS, stopping.signal))) {
+      const sent = await respondUnlessRefused(respond, {
+        response_type: 'ephemeral',
+        ...renderBlocks(reply, { chartFileId: fileId }),
+      });
+      if (sent) return;
+    }
+    const note = reply.chart
+      ? fileId
+        ? 'The chart follows in a moment.'
+        : 'The chart could not be made this time; `/crypto status` shows whether the lakehouse is healthy.'
+      : undefined;
+    await respond({
+      response_type: 'ephemeral',
+      ...renderBlocks({
+        ...reply,
+        chart: undefined,
+        notes: [...(reply.notes ?? []), ...(note ? [note] : [])],
+      }),
+    });
+    if (fileId && reply.chart)
+      followUpChart(
+        respond,
+        { title: reply.chart.title ?? reply.title, chart: reply.chart, data: {} },
+        fileId,
+      );
   }
 
-  /** Answers with a reply, its chart uploaded first when it has one. */
-  async function answer(respond: RespondFn, reply: Reply): Promise<void> {
-    const chartFileId = reply.chart ? await uploadChart(reply.chart) : undefined;
-    await respond({ response_type: 'ephemeral', ...renderBlocks(reply, { chartFileId }) });
+  /** Sends the chart alone, once processed, as a new answer through the response_url. */
+  function followUpChart(respond: RespondFn, chartOnly: Reply, fileId: string): void {
+    const work = (async () => {
+      if (!(await charts.ready(fileId, LATE_CHART_MS, stopping.signal))) {
+        logger.warn({ file: fileId }, 'chart: not processed in time; the answer stays without it');
+        return;
+      }
+      for (let attempt = 0; attempt < 4 && !stopping.signal.aborted; attempt++) {
+        const message = {
+          response_type: 'ephemeral' as const,
+          ...renderBlocks(chartOnly, { chartFileId: fileId }),
+        };
+        if (await respondUnlessRefused(respond, message)) return;
+        await sleep(500 * 2 ** attempt);
+      }
+    })()
+      .catch((err: unknown) => logger.warn({ err: String(err) }, 'chart: could not send the follow-up'))
+      .finally(() => followUps.delete(work));
+    followUps.add(work);
+  }
+
+  /** A response_url post; false when Slack refused its blocks (an image not processed yet). */
+  async function respondUnlessRefused(
+    respond: RespondFn,
+    message: Parameters<RespondFn>[0],
+  ): Promise<boolean> {
+    try {
+      const res = (await respond(message)) as { data?: { ok?: boolean; error?: string } } | undefined;
+      if (res?.data?.ok === false && res.data.error === 'invalid_blocks') return false;
+      return true;
+    } catch (err) {
+      if (refusedBlocks(err)) return false;
+      throw err;
+    }
   }
 
   /** Reads need the lakehouse: on Databricks a stopped warehouse is started, and the user told. */
@@ -167,7 +257,7 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
           return;
         }
         const reply = await provisionCommand(request.apply, { platform });
-        access.audit({ who: userId, what, result: reply.summary ?? 'done' });
+        access.audit({ who: userId, what, result: plainText(reply.summary) || 'done' });
         return answer(respond, reply);
       }
     }
@@ -191,25 +281,48 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
     }
   }
 
-  app.command('/crypto', async ({ command, ack, respond }) => {
+  // Slack delivers again what it saw no acknowledgement for (Socket Mode after a lost connection,
+  // Events API retries), with the same trigger_id or event_id. A request counts as delivered once
+  // its ack went out; a repeat of a delivered one is acknowledged and not run again.
+  const delivered = new Map<string, number>();
+  function firstDelivery(key: unknown): boolean {
+    if (typeof key !== 'string') return true;
+    const now = Date.now();
+    for (const [k, at] of delivered) if (now - at > REDELIVERY_WINDOW_MS) delivered.delete(k);
+    if (delivered.has(key)) {
+      logger.info({ key }, 'ignored a request Slack delivered again');
+      return false;
+    }
+    delivered.set(key, now);
+    return true;
+  }
+  /** Acknowledges; false when Slack had this request delivered before (then it is not run). */
+  async function acknowledge(ack: () => Promise<void>, body: object): Promise<boolean> {
     await ack();
+    return firstDelivery((body as { trigger_id?: unknown }).trigger_id);
+  }
+
+  app.command('/crypto', async ({ command, ack, respond }) => {
+    if (!(await acknowledge(ack, command))) return;
     await safely(respond, `/crypto ${command.text.slice(0, 40)}`, () =>
       slashCommand(command.user_id, command.text, respond),
     );
   });
 
   app.action(RETRAIN_CONFIRM, async ({ ack, body, respond }) => {
-    await ack();
+    if (!(await acknowledge(ack, body))) return;
     const channel =
       body.channel?.id ?? (body as { container?: { channel_id?: string } }).container?.channel_id;
+    const action = (body as { actions?: Array<{ value?: unknown }> }).actions?.[0];
+    const token = typeof action?.value === 'string' ? action.value : '';
     await safely(respond, 'the retrain', async () => {
       if (!channel) throw new UserError('The retrain button must be pressed in a channel.');
-      await retrain.confirm(body.user.id, channel, respond);
+      await retrain.confirm(body.user.id, channel, token, respond);
     });
   });
 
-  app.event('app_home_opened', async ({ event }) => {
-    if (event.tab !== 'home') return;
+  app.event('app_home_opened', async ({ event, body }) => {
+    if (event.tab !== 'home' || !firstDelivery((body as { event_id?: unknown }).event_id)) return;
     try {
       const reply = await statusCommand({ platform, now: clock.now() });
       const { blocks } = renderBlocks(reply, { maxBlocks: 100 });
@@ -224,14 +337,21 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
   });
 
   let server: Server | undefined;
+  let started = false;
+  let botName = 'crypto-risk';
   const feed = createFeed({
     platform,
-    client,
+    client: postingClient,
     channel: settings.feedChannel,
     log: deps.log,
     clock,
     logger: logger.child({ component: 'feed' }),
-    uploadChart,
+    charts: createSlackCharts({
+      client: new WebClient(settings.botToken, { ...ownClientOptions, retryConfig: RETRY_429S }),
+      logger,
+    }),
+    pacer,
+    botName: () => botName,
   });
 
   return {
@@ -239,19 +359,46 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
     async start() {
       try {
         await app.init();
+        const auth = await client.auth.test();
+        if (typeof auth.user === 'string' && auth.user) botName = auth.user;
       } catch (err) {
         throw new UserError(
           `Slack refused the bot token (${err instanceof Error ? err.message : String(err)}): check SLACK_BOT_TOKEN${settings.apiUrl ? ' and SLACK_API_URL' : ''}.`,
           { cause: err },
         );
       }
-      const started = await app.start(deps.host ? { port: deps.port, host: deps.host } : deps.port);
-      if (!socketMode) server = started as Server;
+      // The feed channel is checked before anything runs: found (public or private), the bot in it.
+      await feed.channel();
+      const http = createSlackHttpServer({
+        healthz: () => ({ status: 'ok', platform: platform.kind }),
+        ...(httpReceiver ? { bolt: httpReceiver.requestListener } : {}),
+        logger,
+      });
+      await new Promise<void>((resolve, reject) => {
+        http.once('error', reject);
+        http.listen(deps.port, deps.host, () => {
+          http.off('error', reject);
+          resolve();
+        });
+      });
+      server = http;
+      if (socketReceiver) {
+        await app.start();
+        started = true;
+      }
     },
     port: () => (server?.address() as AddressInfo | null)?.port,
     async stop() {
-      await retrain.stop();
-      await app.stop();
+      stopping.abort();
+      await Promise.all([retrain.stop(), feed.stop(), ...followUps]);
+      if (started) await app.stop();
+      const http = server;
+      if (http) {
+        await new Promise<void>((resolve) => {
+          http.close(() => resolve());
+          http.closeAllConnections();
+        });
+      }
     },
   };
 }

@@ -78,6 +78,15 @@ export function createDeliveryLog(db: Db) {
         },
       ),
 
+    /** The ts of the newest message posted to the channel (Slack ts strings sort as numbers do). */
+    async lastPostedTs(channel: string): Promise<string | undefined> {
+      const [row] = await db.all<{ ts: string | null }>(
+        `SELECT max(message_ts) AS ts FROM feed_messages WHERE channel = :channel AND state = 'posted'`,
+        { channel },
+      );
+      return row?.ts ?? undefined;
+    },
+
     message: async (deliveryId: string) =>
       (
         await db.all<FeedMessage>(

@@ -1,14 +1,24 @@
 import { randomUUID } from 'node:crypto';
+import type { KnownBlock, MessageMetadata } from '@slack/types';
 import type { WebClient } from '@slack/web-api';
 import type { Clock } from '../clock.js';
 import { priceChart } from '../commands/chart.js';
+import { UserError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Platform, ScoredWindow } from '../platform/port.js';
 import { renderBlocks } from '../render/blocks.js';
-import type { ChartInput } from '../render/chart.js';
 import { formatPercent, formatPrice, formatScore, formatTime } from '../render/format.js';
 import type { Reply } from '../render/reply.js';
+import type { SlackCharts } from './charts.js';
 import type { DeliveredWindow, DeliveryLog } from './delivery-log.js';
+import {
+  type ChannelPacer,
+  refusedBySlack,
+  retryAfterSeconds,
+  slackError,
+  sleep,
+  waitingOutRateLimits,
+} from './web-calls.js';
 
 /** The Slack message metadata type of feed messages (read back after a restart). */
 export const FEED_EVENT_TYPE = 'crypto_anomaly';
@@ -22,19 +32,32 @@ const EPISODE_GAP_MS = 15 * 60_000;
 const MAX_AGE_MS = 24 * 3_600_000;
 /** Rows read per cycle. */
 const BATCH = 5_000;
-/** Messages looked at for pending deliveries after a restart. */
-const HISTORY_LIMIT = 200;
+/** Messages read per page when looking for pending deliveries after a restart. */
+const HISTORY_PAGE = 200;
+/** How long a feed message waits for its chart to be processed before it goes without it. */
+const CHART_READY_MS = 3_000;
+/** How long a message posted without its chart waits for it, to add it by chat.update. */
+const LATE_CHART_MS = 120_000;
+const CHANNEL_ID = /^[CG][A-Z0-9]{6,}$/;
 
 export interface FeedDeps {
   platform: Platform;
+  /**
+   * The feed's own WebClient, apart from the one answering commands, so a burst's rate limits never
+   * hold up an answer: no retries of its own, `rejectRateLimitedCalls` (429s are waited out here).
+   */
   client: WebClient;
   /** Channel ID or name. */
   channel: string;
   log: DeliveryLog;
   clock: Clock;
   logger: Logger;
-  /** Renders and uploads a chart privately, returning the Slack file id for an image block. */
-  uploadChart(input: ChartInput): Promise<string>;
+  /** Chart uploads for feed messages (on a client of their own too). */
+  charts: SlackCharts;
+  /** Spaces the bot's posts to each channel (shared with the retrain threads). */
+  pacer: ChannelPacer;
+  /** How to name the bot in `/invite @…` (known after auth.test). */
+  botName(): string;
 }
 
 export interface FeedResult {
@@ -46,92 +69,241 @@ export interface FeedResult {
   recovered: number;
 }
 
+/** A feed message ready to send: with its chart when Slack has processed it, else without. */
+interface Content {
+  text: string;
+  /** What goes out now: with the image when the chart is processed, else without. */
+  blocks: KnownBlock[];
+  /** With the image (when there is a chart file), and without it. */
+  withChart: KnownBlock[];
+  withoutChart: KnownBlock[];
+  metadata: MessageMetadata;
+  /** The chart's file, when it was uploaded. */
+  fileId?: string;
+  chartReady: boolean;
+}
+
 /**
  * The anomaly feed: new anomalous windows go to the channel, one message per episode (an asset's
  * consecutive anomalous windows) or, in a burst, a few digest messages. Each message carries
  * metadata (event_type crypto_anomaly: delivery id, asset, window_end, model_version, score and
  * its windows). A window is announced once: a message is reserved in the delivery log before it
- * is posted and confirmed after; on the first cycle after a start, reservations left by a crash
- * are looked up in the channel's history by delivery id. A re-scored window updates its message.
+ * is posted and confirmed after. A post that may or may not have reached Slack (a network error, a
+ * 5xx) is never repeated blindly: its reservation stays, and before posting again the feed looks
+ * it up in the channel by delivery id, as after a crash. A re-scored window updates its message.
+ * Posts are paced to the channel's rate limit; a chart Slack has not processed yet follows by
+ * chat.update, and a chart that cannot be made never stops a message.
  */
 export function createFeed(deps: FeedDeps) {
-  const { client, log, logger } = deps;
+  const { client, log, logger, charts } = deps;
+  const { pacer } = deps;
+  const stopping = new AbortController();
+  const lateCharts = new Set<Promise<void>>();
   let channelId: string | undefined;
   let recovered = false;
 
+  /** Finds the feed channel (public or private, by name or id) and checks the bot is in it. */
   async function resolveChannel(): Promise<string> {
     if (channelId) return channelId;
-    if (/^[CG][A-Z0-9]{6,}$/.test(deps.channel)) {
-      channelId = deps.channel;
-      return channelId;
+    const invite = `invite the bot there (\`/invite @${deps.botName()}\`)`;
+    const id = CHANNEL_ID.test(deps.channel) ? deps.channel : await findByName(deps.channel);
+    if (!id) {
+      throw new UserError(
+        `The feed channel #${deps.channel} was not found: check SLACK_FEED_CHANNEL, or, if it is private, ${invite}.`,
+      );
     }
-    let cursor: string | undefined;
-    do {
-      const page = await client.conversations.list({ limit: 200, cursor, exclude_archived: true });
-      const found = page.channels?.find((c) => c.name === deps.channel);
-      if (found?.id) {
-        channelId = found.id;
-        return channelId;
-      }
-      cursor = page.response_metadata?.next_cursor || undefined;
-    } while (cursor);
-    throw new Error(
-      `the feed channel #${deps.channel} does not exist or the bot cannot see it; set SLACK_FEED_CHANNEL`,
+    const info = await waitingOutRateLimits(() => client.conversations.info({ channel: id })).catch(
+      (err: unknown) => {
+        if (slackError(err) !== 'channel_not_found') throw err;
+        return undefined;
+      },
     );
+    if (!info?.channel) {
+      throw new UserError(
+        `The feed channel ${deps.channel} was not found: check SLACK_FEED_CHANNEL, or, if it is private, ${invite}.`,
+      );
+    }
+    if (!info.channel.is_member) {
+      throw new UserError(
+        `The bot is not in the feed channel #${info.channel.name ?? deps.channel}, so it cannot post there: ${invite}.`,
+      );
+    }
+    channelId = id;
+    return id;
   }
 
-  /** Pending reservations: posted before a crash (found by metadata) or never (released). */
+  /** conversations.list over public and private channels (the bot sees the private ones it is in). */
+  async function findByName(name: string): Promise<string | undefined> {
+    const wanted = name.replace(/^#/, '');
+    let cursor: string | undefined;
+    do {
+      const page = await waitingOutRateLimits(() =>
+        client.conversations.list({
+          types: 'public_channel,private_channel',
+          exclude_archived: true,
+          limit: 200,
+          ...(cursor ? { cursor } : {}),
+        }),
+      );
+      const found = page.channels?.find((c) => c.name === wanted);
+      if (found?.id) return found.id;
+      cursor = page.response_metadata?.next_cursor || undefined;
+    } while (cursor);
+    return undefined;
+  }
+
+  /**
+   * Pending reservations: posted before a crash or a lost answer (found by metadata) or never
+   * (released). A pending message, if it went out, is newer than every message the log knows was
+   * posted, so the scan starts there (Slack's own clock) and follows every page.
+   */
   async function recover(channel: string): Promise<number> {
     const pending = await log.pending(channel);
     if (pending.length === 0) return 0;
-    const history = await client.conversations.history({
-      channel,
-      limit: HISTORY_LIMIT,
-      include_all_metadata: true,
-    });
-    let found = 0;
-    for (const reservation of pending) {
-      const message = history.messages?.find(
-        (m) =>
-          m.metadata?.event_type === FEED_EVENT_TYPE &&
-          (m.metadata.event_payload as { delivery_id?: string } | undefined)?.delivery_id ===
-            reservation.delivery_id,
+    const wanted = new Set(pending.map((p) => p.delivery_id));
+    const oldest = await log.lastPostedTs(channel);
+    const found = new Map<string, string>();
+    let cursor: string | undefined;
+    do {
+      const page = await waitingOutRateLimits(() =>
+        client.conversations.history({
+          channel,
+          limit: HISTORY_PAGE,
+          include_all_metadata: true,
+          ...(oldest ? { oldest } : {}),
+          ...(cursor ? { cursor } : {}),
+        }),
       );
-      if (message?.ts) {
-        await log.posted(reservation.delivery_id, message.ts, deps.clock.now());
-        found++;
-      } else {
-        await log.release(reservation.delivery_id);
+      for (const m of page.messages ?? []) {
+        const id = (m.metadata?.event_payload as { delivery_id?: unknown } | undefined)?.delivery_id;
+        if (m.metadata?.event_type === FEED_EVENT_TYPE && typeof id === 'string' && wanted.has(id) && m.ts) {
+          found.set(id, m.ts);
+        }
       }
+      cursor = page.has_more ? page.response_metadata?.next_cursor || undefined : undefined;
+    } while (cursor && found.size < wanted.size);
+    for (const id of wanted) {
+      const ts = found.get(id);
+      if (ts) await log.posted(id, ts, deps.clock.now());
+      else await log.release(id);
     }
-    logger.info({ pending: pending.length, found }, 'feed: checked pending deliveries against the channel');
-    return found;
+    logger.info(
+      { pending: pending.length, found: found.size },
+      'feed: checked pending deliveries against the channel',
+    );
+    return found.size;
   }
 
-  async function message(kind: 'episode' | 'digest', deliveryId: string, windows: DeliveredWindow[]) {
+  async function content(
+    kind: 'episode' | 'digest',
+    deliveryId: string,
+    windows: DeliveredWindow[],
+  ): Promise<Content> {
     const reply = kind === 'episode' ? episodeReply(windows) : digestReply(windows);
     const worst = windows.reduce((a, b) => (b.anomaly_score < a.anomaly_score ? b : a));
     const chart = await priceChart(
       { asset: worst.asset, sinceMs: MAX_AGE_MS },
       { platform: deps.platform, now: deps.clock.now() },
-    );
-    const chartFileId = await deps.uploadChart(chart);
-    const { text, blocks } = renderBlocks({ ...reply, chart }, { chartFileId });
-    const metadata = {
-      event_type: FEED_EVENT_TYPE,
-      event_payload: {
-        delivery_id: deliveryId,
-        asset: worst.asset,
-        window_end: worst.window_end,
-        model_version: worst.model_version,
-        score: worst.anomaly_score,
-        windows: windows.map((w) => ({ asset: w.asset, window_end: w.window_end, score: w.anomaly_score })),
+    ).catch((err: unknown) => {
+      logger.warn(
+        { asset: worst.asset, err: String(err) },
+        'feed: could not read the chart data; sent without it',
+      );
+      return undefined;
+    });
+    const fileId = chart ? await charts.upload(chart) : undefined;
+    const chartReady = fileId ? await charts.ready(fileId, CHART_READY_MS, stopping.signal) : false;
+    const withChart = renderBlocks({ ...reply, chart }, fileId ? { chartFileId: fileId } : {});
+    const withoutChart = renderBlocks(reply).blocks;
+    return {
+      text: withChart.text,
+      blocks: chartReady ? withChart.blocks : withoutChart,
+      withChart: withChart.blocks,
+      withoutChart,
+      ...(fileId ? { fileId } : {}),
+      chartReady,
+      metadata: {
+        event_type: FEED_EVENT_TYPE,
+        event_payload: {
+          delivery_id: deliveryId,
+          asset: worst.asset,
+          window_end: worst.window_end,
+          model_version: worst.model_version,
+          score: worst.anomaly_score,
+          windows: windows.map((w) => ({ asset: w.asset, window_end: w.window_end, score: w.anomaly_score })),
+        },
       },
     };
-    return { text, blocks, metadata };
+  }
+
+  /** Posts a reserved message, paced and waiting out 429s; returns its ts. */
+  async function post(channel: string, deliveryId: string, c: Content): Promise<string> {
+    let blocks = c.blocks;
+    for (;;) {
+      await pacer.turn(channel);
+      try {
+        const posted = await waitingOutRateLimits(() =>
+          client.chat.postMessage({ channel, text: c.text, blocks, metadata: c.metadata }),
+        );
+        await log.posted(deliveryId, posted.ts as string, deps.clock.now());
+        if (blocks !== c.withChart) addChartLater(channel, posted.ts as string, c);
+        return posted.ts as string;
+      } catch (err) {
+        // The image's file is not processed yet after all: the message goes without it.
+        if (slackError(err) === 'invalid_blocks' && blocks !== c.withoutChart) {
+          blocks = c.withoutChart;
+          continue;
+        }
+        if (refusedBySlack(err) || retryAfterSeconds(err) !== undefined) {
+          await log.release(deliveryId);
+          throw err;
+        }
+        // Maybe posted: the reservation stays and the next cycle looks for it in the channel first.
+        recovered = false;
+        throw new Error(
+          `feed: Slack's answer to a post was lost (${err instanceof Error ? err.message : String(err)}); ` +
+            'the next cycle looks for it in the channel before posting again',
+          { cause: err },
+        );
+      }
+    }
+  }
+
+  /** Updates a posted message with its chart once Slack has processed the file (in the background). */
+  function addChartLater(channel: string, ts: string, c: Content): void {
+    const fileId = c.fileId;
+    if (!fileId) return;
+    const work = (async () => {
+      if (!(await charts.ready(fileId, LATE_CHART_MS, stopping.signal))) {
+        logger.warn(
+          { ts, file: fileId },
+          'feed: the chart was not processed in time; the message stays without it',
+        );
+        return;
+      }
+      for (let attempt = 0; attempt < 4 && !stopping.signal.aborted; attempt++) {
+        try {
+          await waitingOutRateLimits(() =>
+            client.chat.update({ channel, ts, text: c.text, blocks: c.withChart, metadata: c.metadata }),
+          );
+          return;
+        } catch (err) {
+          if (slackError(err) !== 'invalid_blocks') throw err;
+          await sleep(500 * 2 ** attempt);
+        }
+      }
+    })()
+      .catch((err: unknown) =>
+        logger.warn({ ts, err: String(err) }, 'feed: could not add the chart to a message'),
+      )
+      .finally(() => lateCharts.delete(work));
+    lateCharts.add(work);
   }
 
   return {
+    /** The feed channel's id, checked: found (public or private) and the bot a member. */
+    channel: resolveChannel,
+
     async runOnce(): Promise<FeedResult> {
       const channel = await resolveChannel();
       const result: FeedResult = { posted: 0, windows: 0, updated: 0, recovered: 0 };
@@ -150,15 +322,9 @@ export function createFeed(deps: FeedDeps) {
 
       for (const { kind, windows } of plan(fresh.map(toDelivered))) {
         const deliveryId = randomUUID();
-        const content = await message(kind, deliveryId, windows);
+        const c = await content(kind, deliveryId, windows);
         await log.reserve({ delivery_id: deliveryId, channel, kind }, windows, deps.clock.now());
-        try {
-          const posted = await client.chat.postMessage({ channel, ...content });
-          await log.posted(deliveryId, posted.ts as string, deps.clock.now());
-        } catch (err) {
-          await log.release(deliveryId);
-          throw err;
-        }
+        await post(channel, deliveryId, c);
         result.posted++;
         result.windows += windows.length;
       }
@@ -180,9 +346,19 @@ export function createFeed(deps: FeedDeps) {
           channel,
           changed.filter((r) => delivered.get(key(r))?.delivery_id === deliveryId).map(toDelivered),
         );
-        const content = await message(target.kind, deliveryId, await log.windowsOf(deliveryId));
+        const c = await content(target.kind, deliveryId, await log.windowsOf(deliveryId));
         try {
-          await client.chat.update({ channel, ts: target.message_ts, ...content });
+          // chat.update replaces the blocks: they are always sent, with the image only when it is ready.
+          await waitingOutRateLimits(() =>
+            client.chat.update({
+              channel,
+              ts: target.message_ts as string,
+              text: c.text,
+              blocks: c.blocks,
+              metadata: c.metadata,
+            }),
+          );
+          if (!c.chartReady) addChartLater(channel, target.message_ts, c);
           result.updated++;
         } catch (err) {
           // Someone deleted the message in the channel: it is not posted again.
@@ -197,13 +373,13 @@ export function createFeed(deps: FeedDeps) {
       await log.setCursor(channel, rows.at(-1)?.scored_at as string);
       return result;
     },
-  };
-}
 
-/** The error code of a Slack Web API failure (`message_not_found`, …). */
-function slackError(err: unknown): string | undefined {
-  const data = (err as { data?: { error?: unknown } } | undefined)?.data;
-  return typeof data?.error === 'string' ? data.error : undefined;
+    /** Stops waiting for late charts (shutdown). */
+    async stop(): Promise<void> {
+      stopping.abort();
+      await Promise.all(lateCharts);
+    },
+  };
 }
 
 function toDelivered(r: ScoredWindow): DeliveredWindow {

@@ -96,7 +96,6 @@ describe('Slack → bot → Databricks', () => {
         userId: 'U0OPS01',
         channelId: CHANNEL,
         actionId: 'retrain_confirm',
-        value: 'retrain',
         ephemeral: true,
       });
     };

@@ -162,6 +162,25 @@ function bigTable(rows: number, title = 'Most anomalous windows'): Table {
 }
 
 describe('renderBlocks', () => {
+  it('renders mentions the bot writes as Slack mentions, and keeps user text around them escaped', () => {
+    const { blocks, text } = renderBlocks({
+      title: 'Retrain',
+      summary: [
+        'Asked for by ',
+        { user: 'U0OPS01' },
+        ' about <@U0VIEW01> & <!channel>; ',
+        { user: '<!here>' },
+      ],
+      data: {},
+    });
+    expect(sectionText(blocks[1])).toBe(
+      'Asked for by <@U0OPS01> about &lt;@U0VIEW01&gt; &amp; &lt;!channel&gt;; @&lt;!here&gt;',
+    );
+    expect(text).toBe(
+      'Retrain: Asked for by @U0OPS01 about &lt;@U0VIEW01&gt; &amp; &lt;!channel&gt;; @&lt;!here&gt;',
+    );
+  });
+
   it('renders a normal reply in order, with the expected block types and no shortening', () => {
     const { text, blocks } = renderBlocks(normalReply, { chartFileId: 'F0123' });
     expect(blocks.map((b) => b.type)).toEqual([

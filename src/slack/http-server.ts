@@ -1,0 +1,42 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Logger } from '../log.js';
+
+/**
+ * The bot's HTTP server: `/healthz`, and in HTTP mode Bolt's HTTPReceiver for everything else (in
+ * Socket Mode nothing else is served). Bolt verifies the signature and refuses requests dated more
+ * than 5 minutes in the past; Slack's guidance is to refuse requests more than 5 minutes away from
+ * the local clock either way (https://api.slack.com/authentication/verifying-requests-from-slack:
+ * "If the absolute value of the difference between the timestamp and the current time is greater
+ * than 5 minutes, ignore the request"), so a request dated in the future is refused here the same
+ * way (401, nothing run) before Bolt sees it.
+ */
+const MAX_SKEW_SECONDS = 5 * 60;
+
+export function createSlackHttpServer(deps: {
+  healthz: () => Record<string, unknown>;
+  /** Bolt's request listener (HTTP mode). */
+  bolt?: (req: IncomingMessage, res: ServerResponse) => void;
+  logger: Logger;
+  now?: () => number;
+}): Server {
+  const now = deps.now ?? Date.now;
+  return createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://bot').pathname;
+    if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(deps.healthz()));
+      return;
+    }
+    if (!deps.bolt) {
+      res.writeHead(404).end();
+      return;
+    }
+    const header = req.headers['x-slack-request-timestamp'];
+    const timestamp = Number(Array.isArray(header) ? header[0] : header);
+    if (req.method === 'POST' && Number.isFinite(timestamp) && timestamp - now() / 1000 > MAX_SKEW_SECONDS) {
+      deps.logger.warn({ timestamp }, 'refused a Slack request dated more than 5 minutes in the future');
+      res.writeHead(401).end();
+      return;
+    }
+    deps.bolt(req, res);
+  });
+}

@@ -1,0 +1,126 @@
+import { Writable } from 'node:stream';
+import { createLogger } from '../../src/log.js';
+import type { Platform } from '../../src/platform/port.js';
+import { createSlackBot, type SlackBot } from '../../src/slack/bot.js';
+import { createDeliveryLog, type DeliveryLog } from '../../src/slack/delivery-log.js';
+import { FEED_EVENT_TYPE } from '../../src/slack/feed.js';
+import {
+  type LocalSlack,
+  type LocalSlackOptions,
+  startLocalSlack,
+} from '../../src/slack/local-slack/index.js';
+import { createScoredLakehouse, type TestLakehouse } from './lakehouse.js';
+import { slowPlatform } from './slow-platform.js';
+
+export const SECRET = 'test-signing-secret';
+export const TOKEN = 'xoxb-test-token';
+export const OPS = 'U0OPS01';
+export const VIEWER = 'U0VIEW01';
+export const CHANNEL = 'C0CRYPTO1';
+const START = '2025-02-01T00:00:00.000Z';
+
+export interface HarnessOptions {
+  /** Simulated hours of five assets, scored (default 30). */
+  hours?: number;
+  /** Every platform call waits this long first (default 0). */
+  delayMs?: number;
+  /** Options of the local Slack workspace (channels, file processing, rates, …). */
+  slack?: Partial<LocalSlackOptions>;
+  /** The feed channel setting (default crypto-alerts). */
+  feedChannel?: string;
+  /** Start the bot (default true). */
+  start?: boolean;
+}
+
+export interface Harness {
+  lake: TestLakehouse;
+  slack: LocalSlack;
+  bot: SlackBot;
+  log: DeliveryLog;
+  /** The platform methods the bot called. */
+  calls: string[];
+  logLines: string[];
+  /** The audit entries logged so far. */
+  audits(): Array<{ who: string; what: string; when: string; result: string }>;
+  /** Another bot over the same workspace and delivery log (a restart). */
+  make(platform?: Platform): Promise<SlackBot>;
+  /** The feed's messages in a channel (default #crypto-alerts). */
+  feedMessages(channel?: string): ReturnType<LocalSlack['channelMessages']>;
+  close(): Promise<void>;
+}
+
+/**
+ * A scored lakehouse, the local Slack workspace and the bot between them over loopback, as in
+ * production: signed requests to the bot's HTTP receiver, the Web API over HTTP.
+ */
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const lake = await createScoredLakehouse(START, options.hours ?? 30);
+  const slack = await startLocalSlack({ signingSecret: SECRET, botToken: TOKEN, ...options.slack });
+  const logLines: string[] = [];
+  const logger = createLogger({
+    level: 'info',
+    format: 'json',
+    destination: new Writable({
+      write(chunk, _enc, done) {
+        logLines.push(chunk.toString());
+        done();
+      },
+    }),
+  });
+  const slow = slowPlatform(lake.platform, options.delayMs ?? 0);
+  const log = createDeliveryLog(lake.platform.db);
+  await log.init();
+  const bots: SlackBot[] = [];
+  const make = async (platform: Platform = slow.platform) => {
+    const made = await createSlackBot({
+      settings: {
+        botToken: TOKEN,
+        signingSecret: SECRET,
+        apiUrl: slack.apiUrl,
+        feedChannel: options.feedChannel ?? 'crypto-alerts',
+        opsUsers: [],
+        opsUsergroup: 'S0CRYPTOOPS',
+      },
+      port: 0,
+      platform,
+      log,
+      clock: lake.clock,
+      logger,
+      retrainPollMs: 50,
+    });
+    bots.push(made);
+    return made;
+  };
+  const bot = await make();
+  if (options.start !== false) {
+    await bot.start();
+    slack.setBotEventsUrl(`http://127.0.0.1:${bot.port()}/slack/events`);
+  }
+  return {
+    lake,
+    slack,
+    bot,
+    log,
+    calls: slow.calls,
+    logLines,
+    audits: () =>
+      logLines
+        .map((l) => JSON.parse(l) as { audit?: { who: string; what: string; when: string; result: string } })
+        .flatMap((l) => (l.audit ? [l.audit] : [])),
+    make,
+    feedMessages: (channel = CHANNEL) =>
+      slack.channelMessages(channel).filter((m) => m.metadata?.event_type === FEED_EVENT_TYPE),
+    async close() {
+      for (const b of bots) await b.stop().catch(() => undefined);
+      await slack.close();
+      await lake.close();
+    },
+  };
+}
+
+/** The windows the feed's messages announced, from their metadata. */
+export function windowsIn(messages: Array<{ metadata?: { event_payload: Record<string, unknown> } }>) {
+  return messages.flatMap(
+    (m) => (m.metadata?.event_payload.windows ?? []) as Array<{ asset: string; window_end: string }>,
+  );
+}
