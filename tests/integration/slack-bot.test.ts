@@ -1,38 +1,27 @@
-import { Writable } from 'node:stream';
 import { WebClient } from '@slack/web-api';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/log.js';
-import type { Platform } from '../../src/platform/port.js';
-import { createSlackBot, type SlackBot } from '../../src/slack/bot.js';
-import { createDeliveryLog } from '../../src/slack/delivery-log.js';
-import { FEED_EVENT_TYPE } from '../../src/slack/feed.js';
-import { type LocalSlack, signSlackRequest, startLocalSlack } from '../../src/slack/local-slack/index.js';
-import { createScoredLakehouse, type TestLakehouse } from '../support/lakehouse.js';
+import { signSlackRequest } from '../../src/slack/local-slack/index.js';
 import { countPixels, decodePng } from '../support/png.js';
-import { slowPlatform } from '../support/slow-platform.js';
+import {
+  CHANNEL,
+  type Harness,
+  OPS,
+  SECRET,
+  startHarness,
+  TOKEN,
+  VIEWER,
+  windowsIn,
+} from '../support/slack-bot-harness.js';
 import { sleep, until } from '../support/until.js';
 
-const SECRET = 'test-signing-secret';
-const TOKEN = 'xoxb-test-token';
-const APP_TOKEN = 'xapp-1-A0CRYPTO-1234567890123-0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f';
 /** How Slack reaches the bot: signed HTTP requests to its Request URL, or Socket Mode envelopes. */
 const MODES = ['http', 'socket'] as const;
 type Mode = (typeof MODES)[number];
-const OPS = 'U0OPS01';
-const VIEWER = 'U0VIEW01';
-const CHANNEL = 'C0CRYPTO1';
-const START = '2025-02-01T00:00:00.000Z';
 
-let lake: TestLakehouse | undefined;
-let slack: LocalSlack | undefined;
-let bot: SlackBot | undefined;
+let h: Harness | undefined;
 afterEach(async () => {
-  await bot?.stop();
-  await slack?.close();
-  await lake?.close();
-  bot = undefined;
-  slack = undefined;
-  lake = undefined;
+  await h?.close();
+  h = undefined;
 });
 
 /**
@@ -41,60 +30,12 @@ afterEach(async () => {
  * envelopes over the bot's Socket Mode connection.
  */
 async function setup(mode: Mode, options: { delayMs?: number; hours?: number } = {}) {
-  lake = await createScoredLakehouse(START, options.hours ?? 30);
-
-  const socket = mode === 'socket';
-  slack = await startLocalSlack({
-    signingSecret: SECRET,
-    botToken: TOKEN,
-    ...(socket ? { appToken: APP_TOKEN } : {}),
-  });
-  const logLines: string[] = [];
-  const logger = createLogger({
-    level: 'info',
-    format: 'json',
-    destination: new Writable({
-      write(chunk, _enc, done) {
-        logLines.push(chunk.toString());
-        done();
-      },
-    }),
-  });
-  const slow = slowPlatform(lake.platform, options.delayMs ?? 0);
-  const log = createDeliveryLog(lake.platform.db);
-  await log.init();
-  const make = (platform: Platform) =>
-    createSlackBot({
-      settings: {
-        botToken: TOKEN,
-        ...(socket ? { appToken: APP_TOKEN } : { signingSecret: SECRET }),
-        apiUrl: (slack as LocalSlack).apiUrl,
-        feedChannel: 'crypto-alerts',
-        opsUsers: [],
-        opsUsergroup: 'S0CRYPTOOPS',
-      },
-      port: 0,
-      platform,
-      log,
-      clock: (lake as TestLakehouse).clock,
-      logger,
-      retrainPollMs: 50,
-    });
-  bot = await make(slow.platform);
-  await bot.start();
-  if (socket) expect(slack.socketMode.openConnections()).toBe(1);
-  else slack.setBotEventsUrl(`http://127.0.0.1:${bot.port()}/slack/events`);
-  return { lake, slack, bot, calls: slow.calls, logLines, log, make };
+  h = await startHarness({ mode, ...options });
+  if (mode === 'socket') expect(h.slack.socketMode.openConnections()).toBe(1);
+  return h;
 }
 
-const feedMessages = () =>
-  (slack as LocalSlack).channelMessages(CHANNEL).filter((m) => m.metadata?.event_type === FEED_EVENT_TYPE);
-const windowsIn = (messages: ReturnType<typeof feedMessages>) =>
-  messages.flatMap(
-    (m) =>
-      (m.metadata?.event_payload as { windows?: Array<{ asset: string; window_end: string }> } | undefined)
-        ?.windows ?? [],
-  );
+const feedMessages = () => (h as Harness).feedMessages();
 
 describe.each(MODES)('over %s', (mode) => {
   describe('slash commands', () => {

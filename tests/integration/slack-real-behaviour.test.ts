@@ -202,7 +202,7 @@ describe('crash recovery and lost answers', () => {
   it('finds a message posted before a crash even when many newer messages fill the channel', async () => {
     const { slack, bot, lake, log, make, feedMessages } = await harness({
       hours: 3,
-      slack: { postsPerSecond: 1_000, postBurst: 1_000 },
+      slack: { postsPerSecond: 1_000, postBurst: 1_000, fileProcessingMs: 0 },
     });
     await oneAnomaly(lake);
     // The post reaches Slack but its answer never comes back: the process "dies" waiting for it.

@@ -17,9 +17,12 @@ export const TOKEN = 'xoxb-test-token';
 export const OPS = 'U0OPS01';
 export const VIEWER = 'U0VIEW01';
 export const CHANNEL = 'C0CRYPTO1';
+export const APP_TOKEN = 'xapp-1-A0CRYPTO-1234567890123-0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f';
 const START = '2025-02-01T00:00:00.000Z';
 
 export interface HarnessOptions {
+  /** How Slack reaches the bot: signed HTTP requests (default), or Socket Mode envelopes. */
+  mode?: 'http' | 'socket';
   /** Simulated hours of five assets, scored (default 30). */
   hours?: number;
   /** Every platform call waits this long first (default 0). */
@@ -51,11 +54,18 @@ export interface Harness {
 
 /**
  * A scored lakehouse, the local Slack workspace and the bot between them over loopback, as in
- * production: signed requests to the bot's HTTP receiver, the Web API over HTTP.
+ * production: the Web API over HTTP, and Slack's requests signed to the bot's HTTP receiver or as
+ * envelopes over its Socket Mode connection.
  */
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const lake = await createScoredLakehouse(START, options.hours ?? 30);
-  const slack = await startLocalSlack({ signingSecret: SECRET, botToken: TOKEN, ...options.slack });
+  const socket = options.mode === 'socket';
+  const slack = await startLocalSlack({
+    signingSecret: SECRET,
+    botToken: TOKEN,
+    ...(socket ? { appToken: APP_TOKEN } : {}),
+    ...options.slack,
+  });
   const logLines: string[] = [];
   const logger = createLogger({
     level: 'info',
@@ -75,7 +85,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     const made = await createSlackBot({
       settings: {
         botToken: TOKEN,
-        signingSecret: SECRET,
+        ...(socket ? { appToken: APP_TOKEN } : { signingSecret: SECRET }),
         apiUrl: slack.apiUrl,
         feedChannel: options.feedChannel ?? 'crypto-alerts',
         opsUsers: [],
@@ -94,7 +104,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const bot = await make();
   if (options.start !== false) {
     await bot.start();
-    slack.setBotEventsUrl(`http://127.0.0.1:${bot.port()}/slack/events`);
+    if (!socket) slack.setBotEventsUrl(`http://127.0.0.1:${bot.port()}/slack/events`);
   }
   return {
     lake,
