@@ -65,7 +65,7 @@ export interface SlackBot {
 /**
  * The Slack app (Bolt): `/crypto` commands, the retrain button, App Home and the anomaly feed.
  * Socket Mode when an app-level token is configured, else Slack's signed HTTP requests on
- * `/slack/events`, with `/healthz` on the same server. Every command is acknowledged at once and
+ * `/slack/events`; `/healthz` on `port` either way. Every command is acknowledged at once and
  * answered through its response_url; failures are answered as sentences.
  */
 export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
@@ -108,7 +108,7 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
   // threads') go through one that never retries and refuses on 429: a post is not repeated blindly
   // after a lost answer, and 429s are waited out by the caller (web-calls.ts). The feed's chart
   // uploads have one of their own.
-  const ownClientOptions = { slackApiUrl: settings.apiUrl, timeout: 30_000 };
+  const ownClientOptions = { slackApiUrl: settings.apiUrl, timeout: 30_000, logger: boltLog };
   const postingClient = new WebClient(settings.botToken, {
     ...ownClientOptions,
     retryConfig: { retries: 0 },
