@@ -3,9 +3,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { signSlackRequest } from '../../src/slack/local-slack/index.js';
 import { countPixels, decodePng } from '../support/png.js';
 import {
+  addAnomalyBurst,
   CHANNEL,
   type Harness,
   OPS,
+  onlyOneAnomaly,
   SECRET,
   startHarness,
   TOKEN,
@@ -192,13 +194,7 @@ describe.each(MODES)('over %s', (mode) => {
   describe('anomaly feed', () => {
     it('posts every anomaly once, in a bounded number of messages, with metadata, and nothing on the next cycle', async () => {
       const { bot, lake } = await setup(mode, { hours: 3 });
-      // 200 new anomalous windows over 20 assets in the last hours
-      await lake.platform.db.run(
-        `INSERT INTO anomalies
-       SELECT 'asset-' || (i % 20), 'A' || (i % 20), TIMESTAMP '2025-01-31 20:00:00' + INTERVAL (i // 20 * 5) MINUTE,
-         100, 1, 0.01, 1000, 0, -0.1 - i / 1000, 1, 1, TIMESTAMP '2025-02-01 00:00:00'
-       FROM range(200) AS t(i)`,
-      );
+      await addAnomalyBurst(lake);
       const result = await bot.feed.runOnce();
       const messages = feedMessages();
       expect(result.posted).toBe(messages.length);
@@ -278,11 +274,7 @@ describe.each(MODES)('over %s', (mode) => {
 
     it('after a crash between posting and recording, a restarted feed finds the message instead of posting it again', async () => {
       const { bot, slack, log, make, lake } = await setup(mode, { hours: 3 });
-      await lake.platform.db.run('DELETE FROM anomalies');
-      await lake.platform.db.run(
-        `INSERT INTO anomalies VALUES ('bitcoin', 'btc', TIMESTAMP '2025-01-31 23:00:00', 65000, 10, 0.02, 1e6, 0.001,
-         -0.2, 1, 1, TIMESTAMP '2025-02-01 00:00:00')`,
-      );
+      await onlyOneAnomaly(lake);
       // The post reaches Slack but its answer never comes back: the process "dies" waiting for it.
       slack.fault('chat.postMessage', { kind: 'stall', ms: 3_000 });
       const crashed = bot.feed.runOnce();

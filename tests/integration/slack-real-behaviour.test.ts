@@ -5,10 +5,12 @@ import { signSlackRequest } from '../../src/slack/local-slack/index.js';
 import { RETRAIN_CONFIRM } from '../../src/slack/retrain.js';
 import { countPixels, decodePng } from '../support/png.js';
 import {
+  addAnomalyBurst,
   CHANNEL,
   type Harness,
   type HarnessOptions,
   OPS,
+  onlyOneAnomaly,
   SECRET,
   startHarness,
   TOKEN,
@@ -35,15 +37,6 @@ async function harness(options: HarnessOptions = {}): Promise<Harness> {
 type Block = { type: string; slack_file?: { id: string }; text?: { text?: string } };
 const blocksOf = (m: { blocks?: unknown[] }) => (m.blocks ?? []) as Block[];
 const imageOf = (m: { blocks?: unknown[] }) => blocksOf(m).find((b) => b.type === 'image');
-
-/** One anomalous bitcoin window an hour ago, and nothing else to announce. */
-async function oneAnomaly(lake: Harness['lake']): Promise<void> {
-  await lake.platform.db.run('DELETE FROM anomalies');
-  await lake.platform.db.run(
-    `INSERT INTO anomalies VALUES ('bitcoin', 'btc', TIMESTAMP '2025-01-31 23:00:00', 65000, 10, 0.02, 1e6, 0.001,
-       -0.2, 1, 1, TIMESTAMP '2025-02-01 00:00:00')`,
-  );
-}
 
 describe('charts and Slack’s asynchronous file processing', () => {
   it('answers at once without the image while Slack processes the file, then sends the chart as a follow-up', async () => {
@@ -75,7 +68,7 @@ describe('charts and Slack’s asynchronous file processing', () => {
       hours: 3,
       slack: { fileProcessingMs: 6_000 },
     });
-    await oneAnomaly(lake);
+    await onlyOneAnomaly(lake);
     const result = await bot.feed.runOnce();
     expect(result.posted).toBe(1);
     const [posted] = feedMessages();
@@ -91,7 +84,7 @@ describe('charts and Slack’s asynchronous file processing', () => {
 
   it('answers and posts without a chart when the upload fails, failing neither the command nor the feed', async () => {
     const { slack, bot, lake, feedMessages } = await harness({ hours: 3 });
-    await oneAnomaly(lake);
+    await onlyOneAnomaly(lake);
     slack.fault('files.getUploadURLExternal', { kind: 'error', error: 'internal_error' });
     slack.fault('files.getUploadURLExternal', { kind: 'error', error: 'internal_error' });
     await slack.slashCommand({ userId: OPS, channelId: CHANNEL, text: 'chart bitcoin' });
@@ -146,7 +139,7 @@ describe('where the bot may post', () => {
         ],
       },
     });
-    await oneAnomaly(lake);
+    await onlyOneAnomaly(lake);
     expect(await bot.feed.runOnce()).toMatchObject({ posted: 1 });
     expect(feedMessages('G0PRIVATE1')).toHaveLength(1);
   });
@@ -204,7 +197,7 @@ describe('crash recovery and lost answers', () => {
       hours: 3,
       slack: { postsPerSecond: 1_000, postBurst: 1_000, fileProcessingMs: 0 },
     });
-    await oneAnomaly(lake);
+    await onlyOneAnomaly(lake);
     // The post reaches Slack but its answer never comes back: the process "dies" waiting for it.
     slack.fault('chat.postMessage', { kind: 'stall', ms: 4_000 });
     const crashed = bot.feed.runOnce().catch(() => undefined);
@@ -222,7 +215,7 @@ describe('crash recovery and lost answers', () => {
 
   it('never posts twice when a post’s answer is lost: the next cycle finds it in the channel', async () => {
     const { slack, bot, lake, feedMessages } = await harness({ hours: 3 });
-    await oneAnomaly(lake);
+    await onlyOneAnomaly(lake);
     slack.fault('chat.postMessage', { kind: 'drop' });
     await expect(bot.feed.runOnce()).rejects.toThrow(/answer to a post was lost/);
     expect(feedMessages()).toHaveLength(1);
@@ -251,12 +244,7 @@ describe('rate limits stay in their lane', () => {
 
   it('paces a burst of feed messages to the channel’s limit instead of running into it', async () => {
     const { slack, bot, lake, feedMessages } = await harness({ hours: 3, slack: { fileProcessingMs: 0 } });
-    await lake.platform.db.run(
-      `INSERT INTO anomalies
-       SELECT 'asset-' || (i % 20), 'A' || (i % 20), TIMESTAMP '2025-01-31 20:00:00' + INTERVAL (i // 20 * 5) MINUTE,
-         100, 1, 0.01, 1000, 0, -0.1 - i / 1000, 1, 1, TIMESTAMP '2025-02-01 00:00:00'
-       FROM range(200) AS t(i)`,
-    );
+    await addAnomalyBurst(lake);
     const result = await bot.feed.runOnce();
     expect(result.posted).toBeGreaterThan(1);
     const posts = slack.calls.filter((c) => c.method === 'chat.postMessage');

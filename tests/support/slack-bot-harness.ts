@@ -134,3 +134,22 @@ export function windowsIn(messages: Array<{ metadata?: { event_payload: Record<s
     (m) => (m.metadata?.event_payload.windows ?? []) as Array<{ asset: string; window_end: string }>,
   );
 }
+
+/** 200 new anomalous windows over 20 assets in the last hours before the harness's clock (a burst). */
+export async function addAnomalyBurst(lake: TestLakehouse): Promise<void> {
+  await lake.platform.db.run(
+    `INSERT INTO anomalies
+     SELECT 'asset-' || (i % 20), 'A' || (i % 20), TIMESTAMP '2025-01-31 20:00:00' + INTERVAL (i // 20 * 5) MINUTE,
+       100, 1, 0.01, 1000, 0, -0.1 - i / 1000, 1, 1, TIMESTAMP '2025-02-01 00:00:00'
+     FROM range(200) AS t(i)`,
+  );
+}
+
+/** One anomalous bitcoin window an hour before the harness's clock, and nothing else to announce. */
+export async function onlyOneAnomaly(lake: TestLakehouse): Promise<void> {
+  await lake.platform.db.run('DELETE FROM anomalies');
+  await lake.platform.db.run(
+    `INSERT INTO anomalies VALUES ('bitcoin', 'btc', TIMESTAMP '2025-01-31 23:00:00', 65000, 10, 0.02, 1e6, 0.001,
+       -0.2, 1, 1, TIMESTAMP '2025-02-01 00:00:00')`,
+  );
+}
