@@ -363,7 +363,19 @@ describe('Pipelines API', () => {
       ).status,
     ).toBe(200);
     const got = await get(`/api/2.0/pipelines/${id}`);
-    expect(got.json.spec).toEqual({ id, name: spec.name, catalog: 'workspace', schema: 'other' });
+    // What was sent replaces the spec; a read adds the documented defaults (pipelines.ts, readBack).
+    expect(got.json.spec).toEqual({
+      id,
+      name: spec.name,
+      catalog: 'workspace',
+      schema: 'other',
+      development: true,
+      continuous: false,
+      channel: 'CURRENT',
+      edition: 'ADVANCED',
+      photon: false,
+      serverless: false,
+    });
     expect(got.json).toMatchObject({ state: 'IDLE', health: 'HEALTHY' });
     expect(typeof got.json.last_modified).toBe('number');
     expect((await get('/api/2.0/pipelines/no-such-id')).json.error_code).toBe('RESOURCE_DOES_NOT_EXIST');

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { differencesOf } from '../../src/platform/databricks/provision.js';
 import { JOB_NAMES, PIPELINE_NAME } from '../../src/platform/databricks/resources.js';
 import { type DatabricksHarness, startDatabricksHarness } from '../support/databricks-harness.js';
 
@@ -9,6 +10,39 @@ afterEach(async () => {
 });
 
 const MUTATING = /^(POST|PUT|DELETE|PATCH) /;
+/** A call to the emulated REST API as a user (or the UI) would make it. */
+async function call<T = Record<string, unknown>>(
+  harness: DatabricksHarness,
+  method: 'GET' | 'POST' | 'PUT',
+  path: string,
+  body?: unknown,
+): Promise<T> {
+  const res = await fetch(`${harness.api.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${harness.api.token}`, 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  expect(res.status, `${method} ${path}`).toBe(200);
+  return (await res.json()) as T;
+}
+
+interface ReadTask {
+  task_key: string;
+  depends_on?: Array<{ task_key: string }>;
+  notebook_task?: { notebook_path: string };
+  [key: string]: unknown;
+}
+interface ReadJob {
+  job_id: number;
+  settings: { name: string; tasks: ReadTask[]; schedule: Record<string, unknown>; [key: string]: unknown };
+}
+
+/** The job as `jobs/get` answers it (with the defaults the workspace fills in). */
+async function readJob(harness: DatabricksHarness, name: string): Promise<ReadJob> {
+  const id = harness.api.jobs().find((j) => j.settings.name === name)?.job_id;
+  return call<ReadJob>(harness, 'GET', `/api/2.2/jobs/get?job_id=${id}`);
+}
+
 const mutatingCalls = (harness: DatabricksHarness, since: number) =>
   harness.api.calls
     .slice(since)
@@ -124,5 +158,186 @@ describe('provisioning a Databricks workspace', () => {
     const names = h.api.jobs().map((j) => j.settings.name);
     expect(names.sort()).toEqual(Object.values(JOB_NAMES).sort()); // three jobs, none twice
     expect((await h.platform.provision(false)).items.every((i) => i.action === 'unchanged')).toBe(true);
+  });
+
+  it('reads back a workspace that fills in defaults and reorders tasks, and a second apply makes no call that changes anything', async () => {
+    h = await startDatabricksHarness();
+    await h.platform.provision(true);
+    // The premise: what the workspace answers is not what the provisioner sent.
+    const score = await readJob(h, JOB_NAMES.score);
+    expect(score.settings.tasks.map((t) => t.task_key)).toEqual(['infer', 'refresh_pipeline']);
+    expect(score.settings.tasks[0]).toMatchObject({
+      run_if: 'ALL_SUCCESS',
+      timeout_seconds: 0,
+      email_notifications: {},
+      webhook_notifications: {},
+      max_retries: 0,
+    });
+    expect(score.settings).toMatchObject({
+      format: 'MULTI_TASK',
+      timeout_seconds: 0,
+      webhook_notifications: {},
+    });
+    const pipelineId = h.api.pipelines()[0]?.pipeline_id;
+    const pipeline = await call<{ spec: Record<string, unknown> }>(
+      h,
+      'GET',
+      `/api/2.0/pipelines/${pipelineId}`,
+    );
+    expect(pipeline.spec).toMatchObject({ edition: 'ADVANCED', photon: false, channel: 'CURRENT' });
+
+    const before = h.api.calls.length;
+    const again = await h.platform.provision(true);
+    expect(again.items.filter((i) => i.action !== 'unchanged')).toEqual([]);
+    expect(mutatingCalls(h, before)).toEqual([]);
+  });
+
+  it('finds real drift among the defaults: a removed task, a changed notebook path, an added task, a changed pipeline setting', async () => {
+    h = await startDatabricksHarness();
+    await h.platform.provision(true);
+    // Edited as the UI does: it sends back the settings it read, defaults included.
+    const score = await readJob(h, JOB_NAMES.score);
+    await call(h, 'POST', '/api/2.2/jobs/reset', {
+      job_id: score.job_id,
+      new_settings: {
+        ...score.settings,
+        tasks: score.settings.tasks
+          .filter((t) => t.task_key !== 'refresh_pipeline')
+          .map(({ depends_on: _dropped, ...t }) => t),
+      },
+    });
+    const train = await readJob(h, JOB_NAMES.train);
+    await call(h, 'POST', '/api/2.2/jobs/reset', {
+      job_id: train.job_id,
+      new_settings: {
+        ...train.settings,
+        tasks: train.settings.tasks.map((t) => ({
+          ...t,
+          notebook_task: { ...t.notebook_task, notebook_path: '/Users/someone/03_train_copy' },
+        })),
+      },
+    });
+    const ingest = await readJob(h, JOB_NAMES.ingest);
+    await call(h, 'POST', '/api/2.2/jobs/reset', {
+      job_id: ingest.job_id,
+      new_settings: {
+        ...ingest.settings,
+        tasks: [
+          ...ingest.settings.tasks,
+          { task_key: 'extra', notebook_task: { notebook_path: '/Users/someone/x' } },
+        ],
+      },
+    });
+    const pipelineId = h.api.pipelines()[0]?.pipeline_id ?? '';
+    const pipeline = await call<{ spec: Record<string, unknown> }>(
+      h,
+      'GET',
+      `/api/2.0/pipelines/${pipelineId}`,
+    );
+    await call(h, 'PUT', `/api/2.0/pipelines/${pipelineId}`, {
+      ...pipeline.spec,
+      configuration: { ...(pipeline.spec.configuration as object), 'crypto_risk.volume': 'elsewhere' },
+    });
+
+    const plan = await h.platform.provision(false);
+    const changed = Object.fromEntries(
+      plan.items.filter((i) => i.action !== 'unchanged').map((i) => [i.name, `${i.action}: ${i.detail}`]),
+    );
+    expect(Object.keys(changed).sort()).toEqual([...Object.values(JOB_NAMES), PIPELINE_NAME].sort());
+    expect(changed[JOB_NAMES.score]).toMatch(/tasks\[refresh_pipeline\] \(missing\)/);
+    expect(changed[JOB_NAMES.score]).toMatch(/tasks\[infer\]\.depends_on/);
+    expect(changed[JOB_NAMES.train]).toMatch(/tasks\[train\]\.notebook_task\.notebook_path/);
+    expect(changed[JOB_NAMES.ingest]).toMatch(/tasks\[extra\] \(extra\)/);
+    expect(changed[PIPELINE_NAME]).toMatch(/configuration/);
+
+    await h.platform.provision(true);
+    expect((await readJob(h, JOB_NAMES.score)).settings.tasks.map((t) => t.task_key)).toEqual([
+      'infer',
+      'refresh_pipeline',
+    ]);
+    expect((await readJob(h, JOB_NAMES.train)).settings.tasks[0]?.notebook_task?.notebook_path).toBe(
+      '/Shared/crypto-risk-monitor/notebooks/03_train_iforest',
+    );
+    expect((await readJob(h, JOB_NAMES.ingest)).settings.tasks.map((t) => t.task_key)).toEqual(['ingest']);
+    expect(h.api.pipelines()[0]?.spec.configuration).toMatchObject({ 'crypto_risk.volume': 'landing' });
+    expect((await h.platform.provision(false)).items.every((i) => i.action === 'unchanged')).toBe(true);
+  });
+
+  it('imports notebooks as NOTEBOOKs (SOURCE, PYTHON) and the helpers as workspace FILEs (AUTO)', async () => {
+    h = await startDatabricksHarness();
+    const applied = await h.platform.provision(true);
+    const imports = h.api
+      .callsTo('POST /api/2.0/workspace/import')
+      .map((c) => c.body as Record<string, unknown>);
+    const notebooks = applied.items.filter((i) => i.kind === 'notebook').map((i) => i.name);
+    const helpers = applied.items.filter((i) => i.kind === 'file').map((i) => i.name);
+    expect(notebooks).toHaveLength(4);
+    expect(helpers).toEqual(
+      expect.arrayContaining([expect.stringMatching(/\/lib\/crypto_risk\/__init__\.py$/)]),
+    );
+    for (const path of notebooks) {
+      expect(
+        imports.find((b) => b.path === path),
+        path,
+      ).toMatchObject({ format: 'SOURCE', language: 'PYTHON' });
+      expect(h.api.workspaceObject(path), path).toMatchObject({
+        object_type: 'NOTEBOOK',
+        language: 'PYTHON',
+      });
+    }
+    for (const path of helpers) {
+      const body = imports.find((b) => b.path === path);
+      expect(body, path).toMatchObject({ format: 'AUTO' });
+      expect(body, path).not.toHaveProperty('language');
+      expect(h.api.workspaceObject(path)?.object_type, path).toBe('FILE');
+    }
+  });
+});
+
+describe('comparing what the workspace answers with what the provisioner sets', () => {
+  const wanted = {
+    name: 'j',
+    schedule: { quartz_cron_expression: '0 0 3 * * ?', timezone_id: 'UTC', pause_status: 'UNPAUSED' },
+    parameters: [
+      { name: 'seed', default: '42' },
+      { name: 'trees', default: '200' },
+    ],
+    tasks: [
+      { task_key: 'refresh', pipeline_task: { pipeline_id: 'p', full_refresh: false } },
+      { task_key: 'infer', depends_on: [{ task_key: 'refresh' }], notebook_task: { notebook_path: '/n' } },
+    ],
+  };
+  const answered = {
+    ...wanted,
+    format: 'MULTI_TASK',
+    email_notifications: {},
+    parameters: [...wanted.parameters].reverse(),
+    tasks: [
+      { ...wanted.tasks[1], run_if: 'ALL_SUCCESS', timeout_seconds: 0, webhook_notifications: {} },
+      { task_key: 'refresh', pipeline_task: { pipeline_id: 'p' }, run_if: 'ALL_SUCCESS', max_retries: 0 },
+    ],
+  };
+
+  it('ignores the defaults the workspace adds, the order of tasks and parameters, and a zero value left out', () => {
+    expect(differencesOf(answered, wanted)).toEqual([]);
+  });
+
+  it('names each real difference by its path, tasks and parameters by their key', () => {
+    const edited = {
+      ...answered,
+      schedule: { ...answered.schedule, pause_status: 'PAUSED' },
+      parameters: [{ name: 'seed', default: '7' }, answered.parameters[0]],
+      tasks: [
+        { ...answered.tasks[0], notebook_task: { notebook_path: '/elsewhere' } },
+        { task_key: 'extra', notebook_task: { notebook_path: '/x' } },
+      ],
+    };
+    expect(differencesOf(edited, wanted)).toEqual([
+      'schedule.pause_status',
+      'parameters[seed].default',
+      'tasks[refresh] (missing)',
+      'tasks[infer].notebook_task.notebook_path',
+      'tasks[extra] (extra)',
+    ]);
   });
 });

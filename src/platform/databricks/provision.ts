@@ -152,7 +152,7 @@ export function createProvisioner(deps: {
       }
     } else {
       const current = await rest.get<{ spec?: Partial<PipelineSpec> }>(`/api/2.0/pipelines/${pipelineId}`);
-      const diff = differences(pick(current.spec ?? {}, resources.pipeline), resources.pipeline);
+      const diff = differences(current.spec ?? {}, resources.pipeline);
       note({
         kind: 'pipeline',
         name: resources.pipeline.name,
@@ -176,7 +176,7 @@ export function createProvisioner(deps: {
         }
         continue;
       }
-      const diff = differences(pick(found.settings, wanted), wanted);
+      const diff = differences(found.settings, wanted);
       note({ kind: 'job', name: wanted.name, action: diff ? 'update' : 'unchanged', detail: diff });
       if (apply && diff) {
         await rest.post(
@@ -206,30 +206,86 @@ async function createOnce<T>(create: () => Promise<T>, lookUp: () => Promise<T |
   }
 }
 
-/** The fields of `actual` that the wanted definition sets (the workspace adds its own). */
-function pick<T extends object>(actual: Partial<T> & Record<string, unknown>, wanted: T): Partial<T> {
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(wanted)) out[key] = (actual as Record<string, unknown>)[key];
-  return out as Partial<T>;
+/**
+ * Compares the projection of `actual` onto the wanted shape with the wanted value, recursively,
+ * and names the paths that differ (`tasks[infer].notebook_task.notebook_path`): only the fields
+ * the definition sets count. The workspace fills in defaults on read (Jobs API 2.2 `jobs/get`:
+ * `run_if`, `timeout_seconds`, `email_notifications`, `webhook_notifications`, `max_retries`,
+ * `format`, `queue`…, https://docs.databricks.com/api/workspace/jobs/get; Pipelines API
+ * `GET /api/2.0/pipelines/{id}`: `edition`, `photon`…,
+ * https://docs.databricks.com/api/workspace/pipelines/get), and those are not drift.
+ *
+ * - Arrays of objects that all have a `task_key` (tasks, depends_on) or a `name` (job parameters)
+ *   are matched by that key, not by position: the order the API returns tasks in is not
+ *   documented (the Databricks CLI and the Terraform provider sort them by task_key,
+ *   databricks/cli#3212). A wanted element that is not there is drift (`(missing)`), and so is one
+ *   the definition lacks (`(extra)`: a task added by hand). Other arrays compare by position.
+ * - A field the answer leaves out counts as its zero value when that is what the definition wants
+ *   (false, 0, "", [], {}): the API's JSON is proto3's, which may omit a field at its zero value
+ *   ("Empty lists are omitted", as the Jobs API does).
+ */
+export function differencesOf(actual: unknown, wanted: unknown, path = ''): string[] {
+  if (actual === undefined && isZero(wanted)) return [];
+  if (Array.isArray(wanted) && Array.isArray(actual)) {
+    const key = arrayKey(wanted);
+    if (!key) {
+      if (actual.length !== wanted.length) return [path];
+      return wanted.flatMap((w, i) => differencesOf(actual[i], w, `${path}[${i}]`));
+    }
+    const byKey = new Map(actual.map((a) => [keyOf(a, key), a] as const));
+    const wantedKeys = new Set(wanted.map((w) => keyOf(w, key)));
+    return [
+      ...wanted.flatMap((w) => {
+        const at = `${path}[${keyOf(w, key)}]`;
+        return byKey.has(keyOf(w, key))
+          ? differencesOf(byKey.get(keyOf(w, key)), w, at)
+          : [`${at} (missing)`];
+      }),
+      ...actual.filter((a) => !wantedKeys.has(keyOf(a, key))).map((a) => `${path}[${keyOf(a, key)}] (extra)`),
+    ];
+  }
+  if (isRecord(wanted) && isRecord(actual)) {
+    return Object.keys(wanted).flatMap((k) => differencesOf(actual[k], wanted[k], path ? `${path}.${k}` : k));
+  }
+  return canonical(actual) === canonical(wanted) ? [] : [path || '(the whole value)'];
 }
 
-/** Names the top-level fields that differ (compared as canonical JSON), or undefined. */
-function differences(actual: object, wanted: object): string | undefined {
-  const changed = Object.keys(wanted).filter(
-    (key) =>
-      canonical((actual as Record<string, unknown>)[key]) !==
-      canonical((wanted as Record<string, unknown>)[key]),
-  );
+/** Names the fields where `actual`, projected onto the wanted shape, differs; or undefined. */
+function differences(actual: unknown, wanted: object): string | undefined {
+  const changed = differencesOf(actual, wanted);
   return changed.length > 0 ? `differs in ${changed.join(', ')}` : undefined;
 }
 
+function isZero(value: unknown): boolean {
+  if (value === false || value === 0 || value === '') return true;
+  if (Array.isArray(value)) return value.length === 0;
+  return isRecord(value) && Object.keys(value).length === 0;
+}
+
+function arrayKey(items: unknown[]): 'task_key' | 'name' | undefined {
+  if (items.length === 0 || !items.every(isRecord)) return undefined;
+  if (items.every((i) => typeof i.task_key === 'string')) return 'task_key';
+  if (items.every((i) => typeof i.name === 'string')) return 'name';
+  return undefined;
+}
+
+function keyOf(item: unknown, key: string): string {
+  return isRecord(item) ? String(item[key]) : JSON.stringify(item);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(
-          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)),
-        )
-      : v,
+  return (
+    JSON.stringify(value, (_key, v: unknown) =>
+      v && typeof v === 'object' && !Array.isArray(v)
+        ? Object.fromEntries(
+            Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)),
+          )
+        : v,
+    ) ?? 'undefined'
   );
 }
 

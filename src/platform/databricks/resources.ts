@@ -11,6 +11,14 @@ import { packageRoot } from '../../sql-files.js';
  * together). Schedules are quartz cron in UTC; every job runs at most once at a time.
  */
 
+/**
+ * The names the bot creates and looks up (jobs/list `name`, pipelines `name LIKE`), exactly as the
+ * bundle's default target `prod` (mode: production) deploys them. The bundle's `dev` target
+ * (mode: development) prefixes every job and pipeline name with `[dev <short name>] `
+ * (https://docs.databricks.com/dev-tools/bundles/deployment-modes.html) and pauses the schedules:
+ * a personal copy for working on the notebooks, which the bot deliberately does not find or
+ * operate. tests/unit/databricks-definition.test.ts holds the bundle's targets to this.
+ */
 export const PIPELINE_NAME = 'crypto-risk-lakehouse';
 export const JOB_NAMES = {
   ingest: 'crypto-risk-ingest',

@@ -239,7 +239,7 @@ export function createJobs(ctx: Ctx, options: JobsOptions) {
   }
 
   function jobJson(j: JobRecord, expandTasks: boolean): JsonObject {
-    const settings = clone(j.settings);
+    const settings = readBack(j.settings);
     if (!expandTasks) {
       delete settings.tasks;
       delete settings.job_clusters;
@@ -408,3 +408,58 @@ export function createJobs(ctx: Ctx, options: JobsOptions) {
 }
 
 export type JobsArea = ReturnType<typeof createJobs>;
+
+/**
+ * Settings as `jobs/get` and `jobs/list?expand_tasks=true` answer them: the stored settings with the
+ * defaults the service fills in, so that a client comparing what it sent with what it reads back
+ * meets them as it would on a real workspace.
+ *
+ * - Job level, Jobs API 2.2 reference (https://docs.databricks.com/api/workspace/jobs/get, the
+ *   JobSettings defaults of https://docs.databricks.com/api/workspace/jobs/create): `timeout_seconds`
+ *   0 (no timeout), `email_notifications` and `webhook_notifications` `{}` (empty lists, no
+ *   notifications), `format` MULTI_TASK, `max_concurrent_runs` 1; `queue.enabled` true for jobs
+ *   made with 2.2 ("Updating from Jobs API 2.1 to 2.2",
+ *   https://docs.databricks.com/reference/jobs-api-updates.html); `schedule.pause_status`
+ *   UNPAUSED when the schedule omits it (CronSchedule in the same reference).
+ * - Task level (Task in the same reference): `run_if` ALL_SUCCESS, `timeout_seconds` 0,
+ *   `email_notifications` `{}`, `webhook_notifications` `{}`; "the default behavior is to never
+ *   retry", so `max_retries` 0, `min_retry_interval_millis` 0, `retry_on_timeout` false (the
+ *   reference does not say whether a read echoes these; the stricter choice is that it does);
+ *   `notebook_task.source` WORKSPACE (the default without `git_source`), `pipeline_task.full_refresh`
+ *   false.
+ * - Order: the reference does not say in which order `tasks` come back; the Databricks CLI and the
+ *   Terraform provider sort them by `task_key` (databricks/cli#3212, "This is what terraform
+ *   provider does"), so the stricter answer is task_key order, whatever order they were sent in:
+ *   a client must match tasks by key, not by position.
+ */
+function readBack(stored: JobSettings): JobSettings {
+  const s: JobSettings = clone(stored);
+  s.timeout_seconds ??= 0;
+  s.email_notifications ??= {};
+  s.webhook_notifications ??= {};
+  s.format ??= 'MULTI_TASK';
+  s.max_concurrent_runs ??= 1;
+  s.queue ??= { enabled: true };
+  if (isObject(s.schedule)) s.schedule.pause_status ??= 'UNPAUSED';
+  if (Array.isArray(s.tasks)) {
+    s.tasks = s.tasks
+      .map((t) => {
+        if (!isObject(t)) return t;
+        const task: JsonObject = { ...t };
+        task.run_if ??= 'ALL_SUCCESS';
+        task.timeout_seconds ??= 0;
+        task.email_notifications ??= {};
+        task.webhook_notifications ??= {};
+        task.max_retries ??= 0;
+        task.min_retry_interval_millis ??= 0;
+        task.retry_on_timeout ??= false;
+        if (isObject(task.notebook_task)) task.notebook_task = { source: 'WORKSPACE', ...task.notebook_task };
+        if (isObject(task.pipeline_task)) task.pipeline_task = { full_refresh: false, ...task.pipeline_task };
+        return task;
+      })
+      .sort((a, b) =>
+        String(isObject(a) ? a.task_key : '').localeCompare(String(isObject(b) ? b.task_key : '')),
+      );
+  }
+  return s;
+}

@@ -217,9 +217,9 @@ export function createPipelines(ctx: Ctx, options: { updateMs: number }) {
       const id = randomUUID();
       const spec = specFrom(body, id);
       checkName(spec.name, optBool(body, 'allow_duplicate_names') ?? false);
-      if (optBool(body, 'dry_run')) return ok({ effective_settings: spec });
+      if (optBool(body, 'dry_run')) return ok({ effective_settings: readBack(spec) });
       pipelines.set(id, { pipeline_id: id, spec, last_modified: Date.now(), updates: [], events: [] });
-      return ok({ pipeline_id: id, effective_settings: clone(spec) });
+      return ok({ pipeline_id: id, effective_settings: readBack(spec) });
     }),
     route('GET', /^\/api\/2\.0\/pipelines$/, (req) => {
       const q = req.query;
@@ -240,7 +240,7 @@ export function createPipelines(ctx: Ctx, options: { updateMs: number }) {
       const failed = latest(p)[0]?.state === 'FAILED';
       return ok({
         ...statusJson(p),
-        spec: clone(p.spec),
+        spec: readBack(p.spec),
         health: failed ? 'UNHEALTHY' : 'HEALTHY',
         last_modified: p.last_modified,
         ...(failed ? { cause: 'The last update failed.' } : {}),
@@ -362,3 +362,24 @@ export function createPipelines(ctx: Ctx, options: { updateMs: number }) {
 }
 
 export type PipelinesArea = ReturnType<typeof createPipelines>;
+
+/**
+ * The spec as `GET /api/2.0/pipelines/{id}` answers it (and create's `effective_settings`): what
+ * was sent plus the settings the service fills in. Defaults from the pipeline properties reference
+ * (https://docs.databricks.com/delta-live-tables/properties.html; the API reference,
+ * https://docs.databricks.com/api/workspace/pipelines/get, lists the same PipelineSpec fields):
+ * `development` true ("The default value is true": a client that omits it gets a development
+ * pipeline), `continuous` false, `channel` CURRENT, `edition` ADVANCED, `photon` false. Not stated
+ * there, so the stricter choice (echoed on read, so a client must not take it for drift):
+ * `serverless` false (classic compute unless asked).
+ */
+function readBack(stored: JsonObject): JsonObject {
+  const spec = clone(stored);
+  spec.development ??= true;
+  spec.continuous ??= false;
+  spec.channel ??= 'CURRENT';
+  spec.edition ??= 'ADVANCED';
+  spec.photon ??= false;
+  spec.serverless ??= false;
+  return spec;
+}

@@ -24,6 +24,14 @@ import {
  * `language`; AUTO makes a notebook (extension removed) of a file whose header marks it as one,
  * else a workspace FILE; a missing path is 404 RESOURCE_DOES_NOT_EXIST; deleting a non-empty folder
  * without `recursive` is 400 DIRECTORY_NOT_EMPTY. `/Workspace/...` is an alias of `/...`.
+ *
+ * Object types (https://docs.databricks.com/api/workspace/workspace/import and get-status): each
+ * object records `object_type` NOTEBOOK, FILE or DIRECTORY, as get-status and list answer it.
+ * SOURCE "imports the notebook as source code" (always a NOTEBOOK, `language` required for a
+ * single file); AUTO imports "depending on an analysis of the item's extension and the header
+ * content": a NOTEBOOK, extension removed, when the first line is the `Databricks notebook source`
+ * header for the extension's language, else a workspace FILE under its own name (how the .py
+ * helpers must arrive, so that Python can import them); RAW always a FILE.
  */
 
 type ObjectType = 'NOTEBOOK' | 'DIRECTORY' | 'FILE';
