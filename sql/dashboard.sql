@@ -15,6 +15,13 @@
 --   the session time zone of the warehouse (or of whoever opens the dashboard). Periods here are
 --   intervals back from current_timestamp(), hour buckets are computed from unix_seconds (UTC
 --   boundaries whatever the session), and times are also given as text with an explicit UTC.
+-- * ANSI mode: Databricks SQL runs with ANSI_MODE true
+--   (https://docs.databricks.com/sql/language-manual/parameters/ansi_mode.html), where a cast of a
+--   malformed string raises CAST_INVALID_INPUT (https://docs.databricks.com/sql/language-manual/functions/cast.html)
+--   and Spark folds constant casts while planning, so even an unused one fails the query. :hours comes
+--   from a dashboard widget and may be text that is not a number: it goes through try_cast
+--   (https://docs.databricks.com/sql/language-manual/functions/try_cast.html), a no-op when the widget
+--   is typed as a number, and NULL otherwise, which selects no windows: an empty panel, not an error.
 -- * division by zero: rates use try_divide, so an asset or hour without scored windows gives NULL
 --   instead of an error.
 -- * windows of different lengths: a bucket or a day can hold fewer 5-minute windows (a stalled
@@ -62,7 +69,7 @@ FROM IDENTIFIER(:catalog || '.' || :schema || '.metrics_gold') AS g
 LEFT JOIN IDENTIFIER(:catalog || '.' || :schema || '.anomalies') AS a
   ON a.asset = g.asset AND a.window_end = g.window_end
 WHERE g.asset = :asset
-  AND g.window_end > current_timestamp() - make_interval(0, 0, 0, 0, CAST(:hours AS INT), 0, 0)
+  AND g.window_end > current_timestamp() - make_interval(0, 0, 0, 0, try_cast(:hours AS INT), 0, 0)
 ORDER BY g.window_end;
 
 -- name: leaderboard_24h
@@ -98,7 +105,7 @@ SELECT
   try_divide(count_if(a.is_anomaly = 1), count(*)) AS anomaly_rate,
   count(*) = 12 AS complete
 FROM IDENTIFIER(:catalog || '.' || :schema || '.anomalies') AS a
-WHERE a.window_end > current_timestamp() - make_interval(0, 0, 0, 0, CAST(:hours AS INT), 0, 0)
+WHERE a.window_end > current_timestamp() - make_interval(0, 0, 0, 0, try_cast(:hours AS INT), 0, 0)
 GROUP BY ALL
 ORDER BY hour_start, a.asset;
 
@@ -111,6 +118,6 @@ SELECT
   count(*) AS windows,
   count_if(a.is_anomaly = 1) AS flagged
 FROM IDENTIFIER(:catalog || '.' || :schema || '.anomalies') AS a
-WHERE a.window_end > current_timestamp() - make_interval(0, 0, 0, 0, CAST(:hours AS INT), 0, 0)
+WHERE a.window_end > current_timestamp() - make_interval(0, 0, 0, 0, try_cast(:hours AS INT), 0, 0)
 GROUP BY ALL
 ORDER BY a.model_version, score_bin;

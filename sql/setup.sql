@@ -1,13 +1,33 @@
 -- Unity Catalog objects of crypto-risk-monitor on Databricks: the schema, the landing volume the
 -- ingest writes JSONL batches into, and the anomalies table inference MERGEs into. Idempotent: every
--- statement is CREATE ... IF NOT EXISTS, so running it again changes nothing.
+-- object is made by CREATE ... IF NOT EXISTS, so running it again changes nothing.
 --
 -- Parameters: :catalog, :schema, :volume (default workspace, crypto, landing: DATABRICKS_CATALOG,
--- DATABRICKS_SCHEMA, DATABRICKS_VOLUME). They are named parameter markers, bound as string values
--- and turned into names by the IDENTIFIER clause (Databricks SQL, Runtime 13.3 LTS and above), so the
--- values never become part of the SQL text. The provisioner also checks each against the strict
--- pattern ^[a-z_][a-z0-9_]{0,63}$ before running this file, and runs it statement by statement: a
--- statement ends with a semicolon at the end of a line, and no other semicolon appears in this file.
+-- DATABRICKS_SCHEMA, DATABRICKS_VOLUME), named parameter markers bound as STRING values
+-- (https://docs.databricks.com/sql/language-manual/sql-ref-parameter-marker.html). Whoever runs this
+-- file checks each against the strict pattern ^[a-z_][a-z0-9_]{0,63}$ first, and runs it statement by
+-- statement: a statement ends with a semicolon at the end of a line, and no other semicolon appears
+-- in this file.
+--
+-- Names from parameters. The IDENTIFIER clause (Databricks SQL, Runtime 13.3 LTS and above) keeps
+-- the values out of the SQL text, but its reference limits it to "the table, view, or function subject
+-- name of a CREATE, ALTER, DROP, or UNDROP statement", MERGE/UPDATE/DELETE/INSERT/COPY INTO targets,
+-- SHOW/DESCRIBE targets, USE of a schema or catalog, function invocations and names in queries
+-- (https://docs.databricks.com/sql/language-manual/sql-ref-names-identifier-clause.html, where only Runtime
+-- 18.0 and above allow it for any object name, which a SQL warehouse does not promise). Neither
+-- CREATE SCHEMA (https://docs.databricks.com/sql/language-manual/sql-ref-syntax-ddl-create-schema.html)
+-- nor CREATE VOLUME (https://docs.databricks.com/sql/language-manual/sql-ref-syntax-ddl-create-volume.html)
+-- is covered: their subject is a plain schema_name / volume_name. So those two statements are built in
+-- a session variable and run with EXECUTE IMMEDIATE, which that page names for "where the IDENTIFIER
+-- clause is not supported" (https://docs.databricks.com/sql/language-manual/sql-ref-syntax-aux-execute-immediate.html,
+-- a literal or a variable as the statement, and DECLARE VARIABLE / SET VARIABLE, Databricks SQL and
+-- Runtime 14.1 and above:
+-- https://docs.databricks.com/sql/language-manual/sql-ref-syntax-ddl-declare-variable.html). The
+-- variable lives in the session, so the statements run in one session (as the SQL editor and the
+-- bot's warehouse client do). Each name is a delimited identifier (backticks, any backtick doubled),
+-- so a value cannot become SQL even without the pattern check, and chr(39) supplies the quotes of the COMMENT
+-- literal so no quote is nested inside another literal. The anomalies table keeps IDENTIFIER: a table
+-- subject name of CREATE is covered.
 --
 -- The catalog is not created: the default catalog `workspace` exists, and Free Edition may forbid
 -- CREATE CATALOG. With another catalog, create it first (CREATE CATALOG IF NOT EXISTS with a managed
@@ -16,11 +36,24 @@
 -- The pipeline's tables (prices_bronze, prices_silver, metrics_gold) are created and owned by the
 -- Lakeflow Declarative Pipeline (databricks/notebooks/02_dlt_pipeline.py) in the same schema.
 
-CREATE SCHEMA IF NOT EXISTS IDENTIFIER(:catalog || '.' || :schema)
-  COMMENT 'crypto-risk-monitor: CoinGecko prices, Bronze/Silver/Gold, anomaly scores and the IsolationForest model';
+DECLARE OR REPLACE VARIABLE crm_setup_ddl STRING;
 
-CREATE VOLUME IF NOT EXISTS IDENTIFIER(:catalog || '.' || :schema || '.' || :volume)
-  COMMENT 'Landing JSONL batches: landing/date=YYYY-MM-DD/hour=HH/<batch>.jsonl, one file per ingest batch';
+SET VARIABLE crm_setup_ddl = 'CREATE SCHEMA IF NOT EXISTS '
+  || '`' || replace(:catalog, '`', '``') || '`.`' || replace(:schema, '`', '``') || '`'
+  || ' COMMENT ' || chr(39)
+  || 'crypto-risk-monitor: CoinGecko prices, Bronze/Silver/Gold, anomaly scores and the IsolationForest model'
+  || chr(39);
+
+EXECUTE IMMEDIATE crm_setup_ddl;
+
+SET VARIABLE crm_setup_ddl = 'CREATE VOLUME IF NOT EXISTS '
+  || '`' || replace(:catalog, '`', '``') || '`.`' || replace(:schema, '`', '``') || '`.`'
+  || replace(:volume, '`', '``') || '`'
+  || ' COMMENT ' || chr(39)
+  || 'Landing JSONL batches: landing/date=YYYY-MM-DD/hour=HH/<batch>.jsonl, one file per ingest batch'
+  || chr(39);
+
+EXECUTE IMMEDIATE crm_setup_ddl;
 
 -- The DESIGN.md contract of anomalies (the same columns as sql/local/schema.sql and ANOMALIES_COLUMNS
 -- in databricks/lib/crypto_risk/scoring.py, from which 04_infer_iforest creates it when missing).

@@ -130,10 +130,14 @@ class SqlFilesTest(unittest.TestCase):
     def test_setup_creates_schema_volume_and_anomalies_by_parameters(self) -> None:
         statements = self.statements("setup.sql")
         code = [" ".join(line for line in s.splitlines() if not line.startswith("--")) for s in statements]
-        self.assertEqual(len(code), 3)
-        self.assertIn("CREATE SCHEMA IF NOT EXISTS IDENTIFIER(:catalog || '.' || :schema)", code[0])
-        self.assertIn("CREATE VOLUME IF NOT EXISTS IDENTIFIER(:catalog || '.' || :schema || '.' || :volume)", code[1])
-        self.assertIn("CREATE TABLE IF NOT EXISTS IDENTIFIER(:catalog || '.' || :schema || '.anomalies')", code[2])
+        # CREATE SCHEMA and CREATE VOLUME take no IDENTIFIER clause: built in a variable, run by EXECUTE IMMEDIATE.
+        self.assertEqual(len(code), 6)
+        self.assertIn("DECLARE OR REPLACE VARIABLE crm_setup_ddl STRING", code[0])
+        self.assertIn("'CREATE SCHEMA IF NOT EXISTS '", code[1])
+        self.assertIn("EXECUTE IMMEDIATE crm_setup_ddl", code[2])
+        self.assertIn("'CREATE VOLUME IF NOT EXISTS '", code[3])
+        self.assertIn("EXECUTE IMMEDIATE crm_setup_ddl", code[4])
+        self.assertIn("CREATE TABLE IF NOT EXISTS IDENTIFIER(:catalog || '.' || :schema || '.anomalies')", code[5])
         self.assertNotIn("CREATE CATALOG", "\n".join(code))
 
     def test_dashboard_has_the_five_queries_on_parameters(self) -> None:

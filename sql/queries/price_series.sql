@@ -1,4 +1,6 @@
 -- An asset's Gold window prices in (:since, :until] with the anomaly flags and scores, for charts.
+-- :since/:until are TIMESTAMP parameter markers on Databricks (the CAST is a no-op) and ISO-8601
+-- strings on DuckDB; never empty, so the CAST is valid under ANSI mode.
 SELECT
   g.window_end,
   g.price_avg,

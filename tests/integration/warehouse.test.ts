@@ -1,5 +1,9 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { DBSQLClient, DBSQLParameter, DBSQLParameterType } from '@databricks/sql';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { timestampParam } from '../../src/platform/databricks/warehouse.js';
+import { packageRoot, sqlFile, toDuckDbParams } from '../../src/sql-files.js';
 import { startWarehouse, type Warehouse } from '../support/warehouse/server.js';
 import { ttypes } from '../support/warehouse/types.js';
 
@@ -346,5 +350,145 @@ describe('loopback warehouse through the real driver', () => {
 
     const anonymous = await connect({ token: '' });
     expect((await rejection(anonymous.openSession())).message).toContain('401');
+  });
+});
+
+/** The lakehouse tables (as the harness seeds them) with three scored windows, one a minute. */
+async function seedScored(): Promise<void> {
+  await wh.db.script(sqlFile('local/schema'));
+  await wh.db.run(`INSERT INTO anomalies
+    (asset, symbol, window_end, price_avg, anomaly_score, is_anomaly, model_version, scored_at) VALUES
+    ('bitcoin', 'btc', '2025-01-01 00:05:00', 94000, -0.1, 1, 1, '2025-01-01 00:11:00.250'),
+    ('ethereum', 'eth', '2025-01-01 00:05:00', 3300, 0.2, 0, 1, '2025-01-01 00:12:00.500'),
+    ('bitcoin', 'btc', '2025-01-01 00:10:00', 94100, 0.1, 0, 1, '2025-01-01 00:13:00.750')`);
+}
+
+describe('ANSI mode on the loopback warehouse', () => {
+  it('refuses a malformed constant cast with CAST_INVALID_INPUT, even in a branch never evaluated', async () => {
+    const session = await open();
+    for (const sql of [
+      "SELECT CASE WHEN true THEN TIMESTAMP '2025-01-01 00:00:00' ELSE CAST('' AS TIMESTAMP) END AS x",
+      "SELECT 1 AS x WHERE true OR TIMESTAMP '2025-01-01 00:00:00' > CAST('' AS TIMESTAMP)",
+      "SELECT CAST('2025-13-01' AS DATE) AS x",
+      "SELECT CAST('1.5' AS INT) AS x",
+      "SELECT CAST('3000000000' AS INT) AS x",
+      "SELECT CAST('maybe' AS BOOLEAN) AS x",
+      "SELECT CAST('12a' AS DOUBLE) AS x",
+      "SELECT CAST('123.4' AS DECIMAL(4, 2)) AS x",
+      "SELECT ''::TIMESTAMP AS x",
+    ]) {
+      const err = await rejection(session.executeStatement(sql));
+      expect(err.message, sql).toMatch(
+        /^\[CAST_INVALID_INPUT\] The value '.*' of the type "STRING" cannot be cast to/,
+      );
+      expect(err.message, sql).toContain('SQLSTATE: 22018');
+    }
+    // A string-typed bound value is a constant too: the '' sentinel of a cursor fails while planning.
+    const sentinel = await rejection(
+      session.executeStatement(
+        "SELECT 1 AS x WHERE :c = '' OR TIMESTAMP '2025-01-01 00:00:00' > CAST(:c AS TIMESTAMP)",
+        {
+          namedParameters: { c: '' },
+        },
+      ),
+    );
+    expect(sentinel.message).toContain('[CAST_INVALID_INPUT]');
+    expect(wh.statements.every((s) => s.error?.includes('CAST_INVALID_INPUT'))).toBe(true);
+  });
+
+  it('accepts try_cast, well-formed casts, a NULL parameter and typed parameters', async () => {
+    const session = await open();
+    expect(
+      await rows(
+        session,
+        `SELECT try_cast('' AS TIMESTAMP) AS t, TRY_CAST('x' AS INT) AS i,
+          CAST('2025-01-01T00:05:00.123Z' AS TIMESTAMP) AS ts, CAST(' 42 ' AS INT) AS n,
+          CAST('2025-02-03' AS DATE) AS d, CAST('yes' AS BOOLEAN) AS b, CAST('1e3' AS DOUBLE) AS f,
+          CAST('12.34' AS DECIMAL(4, 2)) AS m, CAST(:none AS TIMESTAMP) AS none,
+          CAST(:ts AS TIMESTAMP) AS typed`,
+        { none: null, ts: timestampParam('2025-01-01T00:00:00.000Z') },
+      ),
+    ).toEqual([
+      {
+        t: null,
+        i: null,
+        ts: '2025-01-01 00:05:00.123',
+        n: 42,
+        d: '2025-02-03',
+        b: true,
+        f: 1000,
+        m: 12.34,
+        none: null,
+        typed: '2025-01-01 00:00:00',
+      },
+    ]);
+    expect(wh.statements[0]?.paramTypes).toEqual({ none: 'VOID', ts: 'TIMESTAMP' });
+  });
+
+  it('runs the feed query with no cursor (NULL) and with a typed TIMESTAMP cursor', async () => {
+    await seedScored();
+    const session = await open();
+    const feed = sqlFile('queries/scored_since');
+    const all = await rows(session, feed, { cursor: timestampParam(null), limit: 100 });
+    expect(all.map((r) => [r.asset, r.window_end])).toEqual([
+      ['bitcoin', '2025-01-01 00:05:00'],
+      ['ethereum', '2025-01-01 00:05:00'],
+      ['bitcoin', '2025-01-01 00:10:00'],
+    ]);
+    const after = await rows(session, feed, {
+      cursor: timestampParam('2025-01-01T00:12:00.500Z'),
+      limit: 100,
+    });
+    expect(after.map((r) => [r.asset, r.window_end])).toEqual([['bitcoin', '2025-01-01 00:10:00']]);
+    expect(
+      await rows(session, feed, { cursor: timestampParam('2025-01-01T00:13:00.750Z'), limit: 100 }),
+    ).toEqual([]);
+    expect(wh.statements.map((s) => s.paramTypes)).toEqual([
+      { cursor: 'VOID', limit: 'INTEGER' },
+      { cursor: 'TIMESTAMP', limit: 'INTEGER' },
+      { cursor: 'TIMESTAMP', limit: 'INTEGER' },
+    ]);
+  });
+
+  it('runs every sql/queries file with its parameters unset (NULL) or typed', async () => {
+    await seedScored();
+    const session = await open();
+    // The values the platforms bind (src/platform/databricks/platform.ts); a parameter missing here
+    // fails the test, so a new one is given a typed value (or NULL) before it ships.
+    const typed: Record<string, unknown[]> = {
+      cursor: [null, timestampParam('2025-01-01T00:11:00.250Z')],
+      since: [new Date('2024-12-31T00:00:00Z')],
+      until: [new Date('2025-01-02T00:00:00Z')],
+      asset: [null, 'bitcoin'],
+      limit: [10],
+    };
+    const dir = join(packageRoot(), 'sql', 'queries');
+    const files = readdirSync(dir).filter((f) => f.endsWith('.sql'));
+    expect(files.length).toBeGreaterThan(0);
+    for (const file of files) {
+      const sql = sqlFile(`queries/${file.replace(/\.sql$/, '')}`);
+      const names = toDuckDbParams(sql).names;
+      for (const name of names) expect(typed[name], `${file}: a typed value for :${name}`).toBeDefined();
+      // Each variant: every parameter at its first value, then each one at its other values.
+      const variants: Array<Record<string, unknown>> = [
+        Object.fromEntries(names.map((n) => [n, typed[n]?.[0]])),
+      ];
+      for (const name of names) {
+        for (const value of (typed[name] ?? []).slice(1)) {
+          variants.push({ ...variants[0], [name]: value });
+        }
+      }
+      for (const params of variants) {
+        const result = await rows(session, sql, names.length > 0 ? params : undefined).catch(
+          (err: unknown) => {
+            throw new Error(
+              `${file} with ${JSON.stringify(params)}: ${(err as { message?: string }).message}`,
+            );
+          },
+        );
+        expect(Array.isArray(result)).toBe(true);
+      }
+    }
+    expect(wh.statements.filter((s) => s.error !== undefined)).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { DBSQLClient } from '@databricks/sql';
+import { DBSQLClient, DBSQLParameter, DBSQLParameterType } from '@databricks/sql';
 import type { DatabricksSettings } from '../../config.js';
 import { UserError } from '../../errors.js';
 import type { Logger } from '../../log.js';
@@ -7,6 +7,26 @@ import { toDuckDbParams } from '../../sql-files.js';
 import type { DatabricksRest } from './rest.js';
 
 type Session = Awaited<ReturnType<DBSQLClient['openSession']>>;
+
+/**
+ * A named parameter value as the driver binds it (node_modules/@databricks/sql DBSQLParameter): a
+ * string as STRING, a whole number as INTEGER (BIGINT when larger), a boolean as BOOLEAN, a Date as
+ * TIMESTAMP (its ISO-8601 string), null as an untyped NULL (neither type nor value: VOID), or an
+ * explicitly typed DBSQLParameter. Parameter markers are typed
+ * (https://docs.databricks.com/sql/language-manual/sql-ref-parameter-marker.html), and under ANSI
+ * mode a string that is not a valid value of the type it is cast to fails the statement
+ * (https://docs.databricks.com/sql/language-manual/parameters/ansi_mode.html), so "no value" is
+ * null, never a sentinel string.
+ */
+export type SqlParam = string | number | boolean | Date | null | DBSQLParameter;
+
+/**
+ * A TIMESTAMP parameter from an ISO-8601 instant (kept as written, so sub-millisecond digits of a
+ * scored_at survive), or NULL.
+ */
+export function timestampParam(iso: string | null): SqlParam {
+  return iso === null ? null : new DBSQLParameter({ type: DBSQLParameterType.TIMESTAMP, value: iso });
+}
 
 export type WarehouseState =
   | 'RUNNING'
@@ -28,10 +48,7 @@ export interface Warehouse {
   /** Starts a stopped warehouse and waits until it runs (a warm-up of a minute or two). */
   ensureRunning(waitMs?: number): Promise<void>;
   /** A query with named parameters (`:name`); the warehouse must be running. */
-  query<T = Record<string, unknown>>(
-    sql: string,
-    params?: Record<string, string | number | boolean>,
-  ): Promise<T[]>;
+  query<T = Record<string, unknown>>(sql: string, params?: Record<string, SqlParam>): Promise<T[]>;
   /** Statements sent so far (for status and benchmarks). */
   readonly statements: number;
   close(): Promise<void>;
@@ -113,12 +130,10 @@ export function createWarehouse(deps: {
       }
     },
 
-    async query<T>(sql: string, params: Record<string, string | number | boolean> = {}): Promise<T[]> {
+    async query<T>(sql: string, params: Record<string, SqlParam> = {}): Promise<T[]> {
       // Bind exactly the parameters the statement names (the driver rejects unused ones).
       const names = toDuckDbParams(sql).names;
-      const namedParameters = Object.fromEntries(
-        names.map((name) => [name, params[name] as string | number | boolean]),
-      );
+      const namedParameters = Object.fromEntries(names.map((name) => [name, params[name] ?? null]));
       session ??= openSession();
       statements++;
       try {

@@ -8,6 +8,7 @@ import {
   ResultReturnType,
 } from '@duckdb/node-api';
 import { toDuckDbParams } from '../../../src/sql-files.js';
+import { CastInvalidInput, checkAnsiCasts } from './ansi.js';
 import { type ResultColumn, resultColumn, rowSet, tableSchema } from './results.js';
 import type { StatementRecord, TTypes, Warehouse } from './types.js';
 import { thrift, ttypes } from './types.js';
@@ -354,6 +355,9 @@ function duckDbTypeFor(p: Parameter): string {
 async function execute(conn: DuckDBConnection, sql: string, parameters: Parameter[]) {
   const prepared = await conn.prepare(toDuckDbParams(sql).text);
   await bindParameters(conn, prepared, parameters);
+  // ANSI mode (ansi.ts): a malformed constant cast fails the statement while it is optimized, after
+  // parsing and analysis (a syntax, name or type error is reported first) and before any row is read.
+  checkAnsiCasts(sql, parameters);
   const result = await prepared.run();
   if (result.returnType !== ResultReturnType.QUERY_RESULT) {
     const changed =
@@ -405,6 +409,7 @@ async function bindParameters(
 /** A DuckDB error as a warehouse reports it: `[ERROR_CLASS] message SQLSTATE: xxxxx`. */
 function asSqlError(err: unknown): SqlError {
   if (err instanceof SqlError) return err;
+  if (err instanceof CastInvalidInput) return new SqlError(err.message, err.sqlState);
   const message = errorMessage(err);
   const [errorClass, sqlState] = classify(message);
   return new SqlError(`[${errorClass}] ${message} SQLSTATE: ${sqlState}`, sqlState);
