@@ -20,10 +20,11 @@ import type {
   StatusReport,
   TrainResult,
 } from '../port.js';
+import { assertReadOnlySql } from '../read-only-sql.js';
 import { createProvisioner } from './provision.js';
 import { JOB_NAMES, MODEL_NAME, PIPELINE_NAME, resources } from './resources.js';
 import { DatabricksError, type DatabricksRest } from './rest.js';
-import type { Warehouse } from './warehouse.js';
+import { type SqlParam, timestampParam, type Warehouse } from './warehouse.js';
 
 export interface DatabricksPlatformDeps {
   settings: DatabricksSettings;
@@ -116,32 +117,100 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Platform
     return res.runs ?? [];
   }
 
-  async function models(): Promise<ModelVersion[]> {
+  /**
+   * Every version of the model, newest first, without MLflow details; null when there is no model.
+   * List model versions is paginated and in no particular order: a page may be empty and still
+   * carry a `next_page_token`, and only its absence ends the list; `max_results` above the server's
+   * page length (1000) is capped to it
+   * (https://docs.databricks.com/api/uc-registered-models/v1/list-model-versions). So every page
+   * is read and the order is ours.
+   */
+  async function listVersions(): Promise<{ aliases: UcModel['aliases']; versions: UcVersion[] } | null> {
     let model: UcModel;
     try {
       model = await rest.get<UcModel>(modelPath, { include_aliases: true });
     } catch (err) {
-      if (err instanceof DatabricksError && err.status === 404) return [];
+      if (err instanceof DatabricksError && err.status === 404) return null;
       throw err;
     }
-    const listed = await rest.get<{ model_versions?: UcVersion[] }>(`${modelPath}/versions`, {
-      max_results: 100,
-    });
-    const versions = (listed.model_versions ?? []).sort((a, b) => b.version - a.version);
-    return Promise.all(
-      versions.map(async (v) => {
-        const mlflow = v.run_id
-          ? await rest
-              .get<MlflowRun>('/api/2.0/mlflow/runs/get', { run_id: v.run_id })
-              .catch(() => ({}) as MlflowRun)
-          : {};
-        return modelVersion(
-          v,
-          mlflow,
-          (model.aliases ?? []).filter((a) => a.version_num === v.version).map((a) => a.alias_name),
-        );
-      }),
+    const versions: UcVersion[] = [];
+    const seen = new Set<string>();
+    let pageToken: string | undefined;
+    do {
+      const page: { model_versions?: UcVersion[]; next_page_token?: string } = await rest.get(
+        `${modelPath}/versions`,
+        { max_results: 1000, ...(pageToken ? { page_token: pageToken } : {}) },
+      );
+      versions.push(...(page.model_versions ?? []));
+      pageToken = page.next_page_token || undefined;
+      if (pageToken !== undefined) {
+        if (seen.has(pageToken)) throw new Error(`the model versions list repeated page token ${pageToken}`);
+        seen.add(pageToken);
+      }
+    } while (pageToken !== undefined);
+    versions.sort((a, b) => Number(b.version) - Number(a.version));
+    return { aliases: model.aliases ?? [], versions };
+  }
+
+  /** A version with the MLflow run behind it (one runs/get call). */
+  async function withRun(listed: { aliases: UcModel['aliases'] }, v: UcVersion): Promise<ModelVersion> {
+    const mlflow = v.run_id
+      ? await rest
+          .get<MlflowRun>('/api/2.0/mlflow/runs/get', { run_id: v.run_id })
+          .catch(() => ({}) as MlflowRun)
+      : {};
+    return modelVersion(
+      v,
+      mlflow,
+      (listed.aliases ?? [])
+        .filter((a) => Number(a.version_num) === Number(v.version))
+        .map((a) => a.alias_name),
     );
+  }
+
+  /** Every version with its MLflow run, newest first (for `models`, which lists them all). */
+  async function models(): Promise<ModelVersion[]> {
+    const listed = await listVersions();
+    if (!listed) return [];
+    const out: ModelVersion[] = new Array(listed.versions.length);
+    let next = 0;
+    // A few runs/get calls at a time, not one burst per version (the API rate-limits with 429).
+    const worker = async () => {
+      for (let i = next++; i < listed.versions.length; i = next++) {
+        out[i] = await withRun(listed, listed.versions[i] as UcVersion);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(4, listed.versions.length) }, worker));
+    return out;
+  }
+
+  /**
+   * The latest version (highest number) and the champion (the version its alias names), with
+   * their MLflow runs only: at most two runs/get calls whatever the number of versions.
+   */
+  async function modelSummary(): Promise<{
+    latest: ModelVersion | null;
+    champion: ModelVersion | null;
+    count: number;
+  }> {
+    const listed = await listVersions();
+    if (!listed) return { latest: null, champion: null, count: 0 };
+    const newest = listed.versions[0];
+    const championNum = (listed.aliases ?? []).find((a) => a.alias_name === 'champion')?.version_num;
+    const championVersion =
+      championNum === undefined
+        ? undefined
+        : (listed.versions.find((v) => Number(v.version) === Number(championNum)) ?? {
+            version: Number(championNum),
+          });
+    const latest = newest ? await withRun(listed, newest) : null;
+    const champion =
+      championVersion === undefined
+        ? null
+        : latest && latest.version === Number(championVersion.version)
+          ? latest
+          : await withRun(listed, championVersion);
+    return { latest, champion, count: listed.versions.length };
   }
 
   async function toRetrainRun(run: Run): Promise<RetrainRun> {
@@ -158,9 +227,7 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Platform
     const iso = (ms?: number) => (ms ? new Date(ms).toISOString() : null);
     let trained: TrainResult | null = null;
     if (state === 'succeeded') {
-      const all = await models();
-      const latest = all[0];
-      const champion = all.find((m) => m.aliases.includes('champion')) ?? null;
+      const { latest, champion } = await modelSummary();
       if (latest) {
         trained = {
           version: latest,
@@ -190,7 +257,7 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Platform
   async function retrain(request: { requestedBy: string }) {
     const active = await runs(JOB_NAMES.train, { active_only: true }, 1);
     if (active[0]) return { run: await toRetrainRun(active[0]), started: false };
-    const before = (await models()).find((m) => m.aliases.includes('champion')) ?? null;
+    const before = (await modelSummary()).champion;
     // The token makes a retried run-now return the same run instead of starting a second one.
     const started = await rest.post<{ run_id: number }>(
       '/api/2.2/jobs/run-now',
@@ -214,7 +281,7 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Platform
     }
   }
 
-  async function read<T>(name: string, params: Record<string, string | number | boolean>): Promise<T[]> {
+  async function read<T>(name: string, params: Record<string, SqlParam>): Promise<T[]> {
     await warehouse.ensureRunning();
     return warehouse.query<T>(sqlFile(name), params);
   }
@@ -299,7 +366,9 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Platform
     },
 
     async promote(version) {
-      const target = (await models()).find((m) => m.version === version);
+      const listed = await listVersions();
+      const found = listed?.versions.find((v) => Number(v.version) === version);
+      const target = listed && found ? await withRun(listed, found) : undefined;
       if (!target) {
         throw new UserError(
           `There is no model version ${version} of ${modelName}; see \`crypto-risk models\`.`,
@@ -321,7 +390,10 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Platform
         (r) => r.state?.result_state === 'SUCCESS',
       );
       if (!latest || latest.run_id === lastFeedRun) return [];
-      const rows = await read<ScoredWindow>('queries/scored_since', { cursor: cursor ?? '', limit });
+      const rows = await read<ScoredWindow>('queries/scored_since', {
+        cursor: timestampParam(cursor),
+        limit,
+      });
       lastFeedRun = latest.run_id;
       return rows.map((r) => ({ ...r, is_anomaly: Boolean(r.is_anomaly), simulated: Boolean(r.simulated) }));
     },
@@ -335,8 +407,8 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Platform
         'queries/price_series',
         {
           asset,
-          since: since.toISOString(),
-          until: until.toISOString(),
+          since,
+          until,
         },
       );
       return {
@@ -354,9 +426,9 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Platform
 
     async topAnomalies(query) {
       const params = {
-        since: query.since.toISOString(),
-        until: query.until.toISOString(),
-        asset: query.asset ?? '',
+        since: query.since,
+        until: query.until,
+        asset: query.asset ?? null,
       };
       const leaderboard = (await read<LeaderboardRow>('queries/top_leaderboard', params)).map((r) => ({
         ...r,
@@ -409,7 +481,7 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Platform
           summary: run.summary,
         });
       }
-      const all = await models();
+      const model = await modelSummary();
       const report: StatusReport = {
         platform: 'databricks',
         generated_at: now.toISOString(),
@@ -418,7 +490,7 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Platform
         watermarks: { silver: null, gold: null },
         jobs,
         anomalies_24h: 0,
-        model: { champion: all.find((m) => m.aliases.includes('champion')) ?? null, versions: all.length },
+        model: { champion: model.champion, versions: model.count },
         databricks: {
           warehouse: state,
           pipeline: pipeline
@@ -450,7 +522,7 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Platform
       }));
       const [recent] = await warehouse.query<{ n: number }>(
         'SELECT count(*) AS n FROM anomalies WHERE is_anomaly = 1 AND window_end > CAST(:since AS TIMESTAMP)',
-        { since: new Date(now.getTime() - 24 * 3_600_000).toISOString() },
+        { since: new Date(now.getTime() - 24 * 3_600_000) },
       );
       report.anomalies_24h = Number(recent?.n ?? 0);
       return report;
@@ -470,15 +542,8 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Platform
     ensureReady: () => warehouse.ensureRunning(),
 
     async readOnlySql(text, maxRows) {
-      const statement = text.trim().replace(/;\s*$/, '');
-      if (statement.includes(';') || !/^(select|with|explain|show|describe)\b/i.test(statement)) {
-        throw new UserError(
-          'Only one read-only statement (SELECT, WITH, EXPLAIN, SHOW, DESCRIBE) is allowed here. Nothing was run.',
-          {
-            exitCode: ExitCode.Usage,
-          },
-        );
-      }
+      // Decided on tokens before anything reaches the warehouse (see read-only-sql.ts).
+      const statement = assertReadOnlySql(text, 'databricks');
       await warehouse.ensureRunning();
       const rows = await warehouse.query(statement);
       return {

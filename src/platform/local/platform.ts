@@ -17,6 +17,7 @@ import type {
   TopQuery,
   TopResult,
 } from '../port.js';
+import { assertReadOnlySql } from '../read-only-sql.js';
 import { type Db, openDb } from './db.js';
 import { createLocalLanding } from './landing.js';
 import { createLocalModels } from './models.js';
@@ -118,7 +119,7 @@ export async function createLocalPlatform(deps: LocalPlatformDeps): Promise<Plat
     retrainRun: (id) => retrains.retrainRun(id),
 
     async scoredSince(cursor, limit) {
-      return db.all<ScoredWindow>(sqlFile('queries/scored_since'), { cursor: cursor ?? '', limit });
+      return db.all<ScoredWindow>(sqlFile('queries/scored_since'), { cursor: cursor ?? null, limit });
     },
 
     async assets() {
@@ -149,7 +150,7 @@ export async function createLocalPlatform(deps: LocalPlatformDeps): Promise<Plat
       const params = {
         since: query.since.toISOString(),
         until: query.until.toISOString(),
-        asset: query.asset ?? '',
+        asset: query.asset ?? null,
       };
       const leaderboard = await db.all<LeaderboardRow>(sqlFile('queries/top_leaderboard'), params);
       const windows = await db.all<AnomalyRow>(sqlFile('queries/top_windows'), {
@@ -248,6 +249,9 @@ export async function createLocalPlatform(deps: LocalPlatformDeps): Promise<Plat
           { exitCode: ExitCode.Usage },
         );
       }
+      // DuckDB types `EXPLAIN ANALYZE …` as EXPLAIN, yet it runs the statement (a COPY … TO then
+      // writes a file that no rollback removes): the token check refuses it.
+      assertReadOnlySql(text, 'duckdb');
       try {
         return await db.readOnly((tx) => tx.query(text, maxRows));
       } catch (err) {

@@ -8,8 +8,6 @@ import {
   optBool,
   optInt,
   optString,
-  pageOffset,
-  paginate,
   type Route,
   reqInt,
   route,
@@ -52,6 +50,32 @@ interface MlflowRun {
 }
 
 const EXPERIMENT_ID = '4242424242424242';
+
+/** The emulator's server page length for model versions (see the versions route). */
+export const VERSIONS_PAGE = 25;
+
+/** A stable order that is not the version order (a multiplicative hash of the number). */
+const scramble = (version: number) => Math.imul(version, 2654435761) >>> 0;
+
+/** Opaque page tokens of the versions list: an offset, and whether its empty page was served. */
+function versionsToken(offset: number, emptyServed: boolean): string {
+  return Buffer.from(JSON.stringify({ o: offset, e: emptyServed }), 'utf8').toString('base64url');
+}
+
+function versionsPage(token: string | undefined): { offset: number; emptyServed: boolean } {
+  if (token === undefined || token === '') return { offset: 0, emptyServed: false };
+  try {
+    const parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as {
+      o?: unknown;
+      e?: unknown;
+    };
+    if (Number.isSafeInteger(parsed.o) && (parsed.o as number) >= 0)
+      return { offset: parsed.o as number, emptyServed: parsed.e === true };
+  } catch {
+    // fall through
+  }
+  throw invalid(`Invalid page token: ${token}`);
+}
 
 export interface ModelVersionSpec {
   runId?: string;
@@ -129,19 +153,31 @@ export function createModels(ctx: Ctx) {
     route('GET', new RegExp(`^${M}$`), (req, [name = '']) =>
       ok(modelJson(model(name), optBool(req.query, 'include_aliases') ?? false)),
     ),
+    // List model versions (https://docs.databricks.com/api/uc-registered-models/v1/list-model-versions):
+    // - "no guarantee of a specific ordering": answered in a scrambled, stable order (never sorted
+    //   by version), so a client that takes the first item as the latest is caught;
+    // - paginated by default: max_results unset or 0 gives the server's page length, a value
+    //   above it is capped to it, a negative one is an invalid parameter. The real lengths are
+    //   100 and 1000 "as of 1/3/2024" (server-configured); here both are VERSIONS_PAGE, smaller,
+    //   so a model with a few dozen versions already spans pages;
+    // - "a page may contain zero results while still providing a next_page_token ... until
+    //   next_page_token is absent": every page after the first is preceded by an empty one;
+    // - "the elements in the response will not contain any aliases or tags".
     route('GET', new RegExp(`^${M}/versions$`), (req, [name = '']) => {
       const m = model(name);
-      const max = optInt(req.query, 'max_results') ?? 100;
-      if (max < 0 || max > 1000) throw invalid(`max_results must be between 0 and 1000, got ${max}.`);
-      const all = [...m.versions.values()].sort((a, b) => b.version - a.version);
-      const { page, next } = paginate(
-        all,
-        pageOffset(optString(req.query, 'page_token')),
-        max === 0 ? 1000 : max,
-      );
+      const max = optInt(req.query, 'max_results') ?? 0;
+      if (max < 0) throw invalid(`max_results must not be negative, got ${max}.`);
+      const size = max === 0 ? VERSIONS_PAGE : Math.min(max, VERSIONS_PAGE);
+      const all = [...m.versions.values()].sort((a, b) => scramble(a.version) - scramble(b.version));
+      const at = versionsPage(optString(req.query, 'page_token'));
+      if (at.offset > 0 && !at.emptyServed) {
+        return ok({ next_page_token: versionsToken(at.offset, true) });
+      }
+      const page = all.slice(at.offset, at.offset + size);
+      const more = at.offset + size < all.length;
       return ok({
         ...(page.length > 0 ? { model_versions: page.map((v) => versionJson(m, v, false)) } : {}),
-        ...(next ? { next_page_token: next } : {}),
+        ...(more ? { next_page_token: versionsToken(at.offset + size, false) } : {}),
       });
     }),
     route('GET', new RegExp(`^${M}/versions/([^/]+)$`), (req, [name = '', n = '']) => {
