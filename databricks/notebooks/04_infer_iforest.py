@@ -41,7 +41,6 @@ import sys
 import mlflow
 import mlflow.sklearn
 from delta.tables import DeltaTable
-from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from pyspark.sql import Window
 from pyspark.sql import functions as F
@@ -62,9 +61,11 @@ from crypto_risk import (
     PARAMETER_DEFAULTS,
     anomalies_schema,
     anomaly_records,
+    choose_model_version,
     compute_features,
     dedupe_windows,
     inference_plan,
+    no_model_summary,
     parse_job_params,
     score_rows,
     select_for_scoring,
@@ -92,22 +93,20 @@ ANOMALIES = params.table("anomalies")
 
 # COMMAND ----------
 
-# The model: the alias's version, else the latest version.
+# The model: the alias's version, else the latest version; none yet (a new workspace before the first
+# training run) ends the run successfully with "no model yet" instead of failing every 10 minutes.
 mlflow.set_registry_uri("databricks-uc")
 client = MlflowClient()
 model_name = params.model_full_name
-try:
-    model_version = client.get_model_version_by_alias(model_name, params.alias)
-except MlflowException:
-    try:
-        versions = client.search_model_versions(f"name = '{model_name}'")
-    except MlflowException:
-        versions = []
-    if not versions:
-        raise RuntimeError(
-            f"There is no model to score with yet: {model_name} has no versions. Run 03_train_iforest first."
-        ) from None
-    model_version = max(versions, key=lambda v: int(v.version))
+chosen = choose_model_version(
+    lambda: client.get_model_version_by_alias(model_name, params.alias),
+    lambda: client.search_model_versions(f"name = '{model_name}'"),
+)
+if chosen is None:
+    print(f"infer: no model yet: {model_name} has no version; nothing scored")
+    dbutils.notebook.exit(json.dumps(no_model_summary(model_name, params.alias)))  # ends the run here
+model_version = chosen.version
+if not chosen.by_alias:
     print(f"infer: no version of {model_name} is {params.alias}; using the latest, v{model_version.version}")
 version = int(model_version.version)
 feature_set = (model_version.tags or {}).get("feature_set") or params.feature_set

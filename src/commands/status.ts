@@ -1,4 +1,4 @@
-import type { Platform, StageStatus, StatusReport } from '../platform/port.js';
+import type { Platform, RetrainRun, StageStatus, StatusReport } from '../platform/port.js';
 import { formatAge, formatCount, formatDuration, formatPercent, formatTime } from '../render/format.js';
 import type { Reply } from '../render/reply.js';
 
@@ -101,7 +101,7 @@ function describeChampion(report: StatusReport, now: Date): string {
   const champion = report.model.champion;
   if (!champion) {
     return report.model.versions === 0
-      ? 'none yet (run `crypto-risk train`)'
+      ? noModelYet(report.model.training_run)
       : `none set; ${report.model.versions} version(s)`;
   }
   const age = formatAge((now.getTime() - Date.parse(champion.created_at)) / 1000);
@@ -110,6 +110,17 @@ function describeChampion(report: StatusReport, now: Date): string {
     `flagged ${formatPercent(champion.metrics.train_flagged_share, 1)} in training, ` +
     `${formatPercent(champion.metrics.holdout_flagged_share, 1)} in holdout`
   );
+}
+
+/** No model version at all: what the first training run is doing, or what to do. */
+function noModelYet(run: RetrainRun | null | undefined): string {
+  if (run?.state === 'queued' || run?.state === 'running') {
+    return `no model yet: the first training run is ${run.state}`;
+  }
+  if (run?.state === 'failed') {
+    return `no model yet: the last training run failed (${run.error ?? 'no reason given'}); run \`crypto-risk train\``;
+  }
+  return 'no model yet: run `crypto-risk train`';
 }
 
 const COUNTER_LABELS: Record<string, string> = {

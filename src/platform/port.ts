@@ -166,7 +166,12 @@ export interface StatusReport {
   watermarks: { silver: string | null; gold: string | null };
   jobs: JobStatus[];
   anomalies_24h: number;
-  model: { champion: ModelVersion | null; versions: number };
+  model: {
+    champion: ModelVersion | null;
+    versions: number;
+    /** With no model version yet (Databricks): the newest training run, active first; null if none. */
+    training_run?: RetrainRun | null;
+  };
   /** On Databricks: what the REST APIs say, also while the SQL warehouse is stopped. */
   databricks?: {
     warehouse: string;

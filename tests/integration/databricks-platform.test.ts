@@ -1,16 +1,20 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { statusCommand } from '../../src/commands/status.js';
 import { runIngest } from '../../src/jobs/ingest.js';
 import { followRetrain } from '../../src/jobs/retrain.js';
 import { simulatorSource } from '../../src/market/sources.js';
 import { JOB_NAMES } from '../../src/platform/databricks/resources.js';
 import { createDatabricksRest } from '../../src/platform/databricks/rest.js';
+import type { Platform } from '../../src/platform/port.js';
 import {
   type DatabricksHarness,
+  MODEL,
   seedLakehouse,
   startDatabricksHarness,
   WAREHOUSE_ID,
 } from '../support/databricks-harness.js';
 import { testConfig } from '../support/lakehouse.js';
+import { until } from '../support/until.js';
 
 let h: DatabricksHarness | undefined;
 afterEach(async () => {
@@ -61,6 +65,56 @@ describe('Databricks platform: reads', () => {
     expect(report.databricks?.freshness_note).toMatch(/never starts it/);
     expect(h.api.warehouseStarts(WAREHOUSE_ID)).toBe(0);
     expect(sqlCount()).toBe(0);
+  });
+
+  it('status with no model version says so: what the first training run is doing, else to run train', async () => {
+    h = await startDatabricksHarness({ warehouseState: 'STOPPED' });
+    await createJob(h, JOB_NAMES.train);
+    const champion = async () => {
+      const reply = await statusCommand({ platform: h?.platform as Platform, now: new Date() });
+      return reply.fields?.find((f) => f.label === 'Champion model')?.value;
+    };
+    expect((await h.platform.status(new Date())).model).toEqual({
+      champion: null,
+      versions: 0,
+      training_run: null,
+    });
+    expect(await champion()).toBe('no model yet: run `crypto-risk train`');
+
+    const harness = h;
+    let finish: (() => void) | undefined;
+    harness.api.onRun(
+      () =>
+        new Promise((resolve) => {
+          finish = () => {
+            harness.api.registerModelVersion(MODEL, { alias: 'champion' });
+            resolve('SUCCESS');
+          };
+        }),
+    );
+    const { run } = await h.platform.retrain({ requestedBy: 'provision' });
+    await until(() => finish);
+    expect((await h.platform.status(new Date())).model.training_run).toMatchObject({ id: run.id });
+    expect(await champion()).toMatch(/^no model yet: the first training run is (queued|running)$/);
+
+    finish?.();
+    await until(() => harness.api.runs().every((r) => r.life_cycle_state === 'TERMINATED'));
+    const report = await h.platform.status(new Date());
+    expect(report.model).toMatchObject({ versions: 1, champion: { version: 1 } });
+    expect(report.model.training_run).toBeUndefined();
+    expect(await champion()).toMatch(/^v1, trained/);
+  });
+
+  it('status with no model version after a failed training run says it failed and what to do', async () => {
+    h = await startDatabricksHarness({ warehouseState: 'STOPPED' });
+    await createJob(h, JOB_NAMES.train);
+    h.trainOutcome = 'FAILED';
+    const { run } = await h.platform.retrain({ requestedBy: 'U0OPS01' });
+    await followRetrain(h.platform, run.id, { pollMs: 20 });
+    const reply = await statusCommand({ platform: h.platform, now: new Date() });
+    expect(reply.fields?.find((f) => f.label === 'Champion model')?.value).toMatch(
+      /^no model yet: the last training run failed \(FAILED: .*\); run `crypto-risk train`$/,
+    );
   });
 
   it('top starts a stopped warehouse, waits for it, and answers from it with named parameters', async () => {

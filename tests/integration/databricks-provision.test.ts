@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { differencesOf } from '../../src/platform/databricks/provision.js';
 import { JOB_NAMES, PIPELINE_NAME } from '../../src/platform/databricks/resources.js';
-import { type DatabricksHarness, startDatabricksHarness } from '../support/databricks-harness.js';
+import { type DatabricksHarness, MODEL, startDatabricksHarness } from '../support/databricks-harness.js';
+import { until } from '../support/until.js';
 
 let h: DatabricksHarness | undefined;
 afterEach(async () => {
@@ -150,11 +151,10 @@ describe('provisioning a Databricks workspace', () => {
       { kind: 'lose_answer' },
     );
     const applied = await h.platform.provision(true);
-    expect(applied.items.filter((i) => i.kind === 'job').map((i) => i.action)).toEqual([
-      'create',
-      'create',
-      'create',
-    ]);
+    const jobNames: string[] = Object.values(JOB_NAMES);
+    expect(
+      applied.items.filter((i) => i.kind === 'job' && jobNames.includes(i.name)).map((i) => i.action),
+    ).toEqual(['create', 'create', 'create']);
     const names = h.api.jobs().map((j) => j.settings.name);
     expect(names.sort()).toEqual(Object.values(JOB_NAMES).sort()); // three jobs, none twice
     expect((await h.platform.provision(false)).items.every((i) => i.action === 'unchanged')).toBe(true);
@@ -291,6 +291,94 @@ describe('provisioning a Databricks workspace', () => {
       expect(body, path).not.toHaveProperty('language');
       expect(h.api.workspaceObject(path)?.object_type, path).toBe('FILE');
     }
+  });
+});
+
+describe('provisioning the first model', () => {
+  const FIRST_RUN = `${JOB_NAMES.train} (first run)`;
+  const runNows = (harness: DatabricksHarness) => harness.api.callsTo('POST /api/2.2/jobs/run-now');
+
+  /** Training runs that stay running until the test lets them register a version and finish. */
+  function holdTrainingRuns(harness: DatabricksHarness): () => void {
+    const waiting: Array<() => void> = [];
+    harness.api.onRun((job) =>
+      job.settings.name === JOB_NAMES.train
+        ? new Promise((resolve) =>
+            waiting.push(() => {
+              harness.api.registerModelVersion(MODEL, { alias: 'champion' });
+              resolve('SUCCESS');
+            }),
+          )
+        : 'SUCCESS',
+    );
+    return () => {
+      for (const finish of waiting.splice(0)) finish();
+    };
+  }
+
+  it('on an empty workspace, apply starts exactly one training run after the jobs exist; a second apply starts none', async () => {
+    h = await startDatabricksHarness();
+    const finish = holdTrainingRuns(h);
+    const plan = await h.platform.provision(false);
+    expect(plan.items.find((i) => i.name === FIRST_RUN)).toMatchObject({
+      kind: 'job',
+      action: 'create',
+      detail: expect.stringMatching(/^train: start the first training run/),
+    });
+    expect(runNows(h)).toEqual([]); // a plan starts nothing
+
+    const applied = await h.platform.provision(true);
+    const trainJob = h.api.jobs().find((j) => j.settings.name === JOB_NAMES.train);
+    expect(runNows(h)).toHaveLength(1);
+    const body = runNows(h)[0]?.body as { job_id?: number; idempotency_token?: string };
+    expect(body.job_id).toBe(trainJob?.job_id);
+    expect(body.idempotency_token).toMatch(/^[0-9a-f-]{36}$/);
+    expect(h.api.runs().filter((r) => r.job_id === trainJob?.job_id)).toHaveLength(1);
+    const started = applied.items.find((i) => i.name === FIRST_RUN);
+    expect(started).toMatchObject({ action: 'create' });
+    expect(started?.detail).toMatch(/^train: started the first training run \d+/);
+    // The run was started after every job was created (the jobs come first in the result too).
+    const lastJobCreate = h.api.calls.findLastIndex(
+      (c) => c.method === 'POST' && c.path === '/api/2.2/jobs/create',
+    );
+    const runNowAt = h.api.calls.findIndex((c) => c.method === 'POST' && c.path === '/api/2.2/jobs/run-now');
+    expect(runNowAt).toBeGreaterThan(lastJobCreate);
+    expect(applied.items.at(-1)?.name).toBe(FIRST_RUN);
+
+    // While that run is active: nothing is started, and the plan says what it is doing.
+    const before = h.api.calls.length;
+    const again = await h.platform.provision(true);
+    expect(again.items.every((i) => i.action === 'unchanged')).toBe(true);
+    expect(again.items.find((i) => i.name === FIRST_RUN)?.detail).toMatch(
+      /^no model yet: the first training run \d+ is (queued|pending|running)/,
+    );
+    expect(mutatingCalls(h, before)).toEqual([]);
+
+    // Once a version exists: no first-run line at all, and still nothing started.
+    finish();
+    await until(() => h?.api.runs().every((r) => r.life_cycle_state === 'TERMINATED') ?? false);
+    const after = h.api.calls.length;
+    const third = await h.platform.provision(true);
+    expect(third.items.find((i) => i.name === FIRST_RUN)).toBeUndefined();
+    expect(mutatingCalls(h, after)).toEqual([]);
+    expect(runNows(h)).toHaveLength(1);
+  });
+
+  it('treats a registered model with no version as no model, and starts nothing when a version exists', async () => {
+    h = await startDatabricksHarness();
+    holdTrainingRuns(h);
+    await call(h, 'POST', '/api/2.1/unity-catalog/models', {
+      catalog_name: 'workspace',
+      schema_name: 'crypto',
+      name: 'crypto_anomaly_iforest',
+    });
+    const plan = await h.platform.provision(false);
+    expect(plan.items.find((i) => i.name === FIRST_RUN)?.action).toBe('create');
+
+    h.api.registerModelVersion(MODEL, { alias: 'champion' });
+    const applied = await h.platform.provision(true);
+    expect(applied.items.find((i) => i.name === FIRST_RUN)).toBeUndefined();
+    expect(runNows(h)).toEqual([]);
   });
 });
 

@@ -6,6 +6,8 @@ inference the same way:
 
 - ``features``: the feature sets ``seed`` and ``default`` over Gold windows
   (``src/model/features.ts``);
+- ``registry``: which model version inference scores with (alias, else latest, else none: the
+  run then ends with "no model yet");
 - ``scoring``: the time-based 80/20 training split, the IsolationForest fit and its metrics
   (``src/model/training.ts``), the inference selection: per-asset resume, look-back, warm-up
   and deduplication (``src/platform/local/models.ts``), and the job parameters, checked before
@@ -24,6 +26,7 @@ from .features import (
     TrailingMedian,
     compute_features,
 )
+from .registry import NOT_FOUND, ChosenVersion, choose_model_version, is_not_found, no_model_summary
 from .scoring import (
     ANOMALIES_COLUMNS,
     HOLDOUT_SHARE,
@@ -58,6 +61,8 @@ __all__ = [
     "MIN_PERIOD_ROWS",
     "MIN_TRAILING",
     "MIN_TRAIN_ROWS",
+    "NOT_FOUND",
+    "ChosenVersion",
     "PARAMETER_DEFAULTS",
     "TRAILING_WINDOWS",
     "WARMUP",
@@ -69,12 +74,15 @@ __all__ = [
     "anomalies_schema",
     "anomaly_records",
     "check_identifier",
+    "choose_model_version",
     "compute_features",
     "dedupe_windows",
     "describe_scores",
     "fit_forest",
     "fit_model",
     "inference_plan",
+    "is_not_found",
+    "no_model_summary",
     "parse_duration",
     "parse_instant",
     "parse_job_params",

@@ -22,7 +22,7 @@ import type {
 } from '../port.js';
 import { assertReadOnlySql } from '../read-only-sql.js';
 import { createProvisioner } from './provision.js';
-import { JOB_NAMES, MODEL_NAME, PIPELINE_NAME, resources } from './resources.js';
+import { JOB_NAMES, MODEL_NAME, PIPELINE_NAME, resources, runNowBody } from './resources.js';
 import { DatabricksError, type DatabricksRest } from './rest.js';
 import { type SqlParam, timestampParam, type Warehouse } from './warehouse.js';
 
@@ -261,7 +261,7 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Platform
     // The token makes a retried run-now return the same run instead of starting a second one.
     const started = await rest.post<{ run_id: number }>(
       '/api/2.2/jobs/run-now',
-      { job_id: await jobId(JOB_NAMES.train), idempotency_token: randomUUID() },
+      runNowBody(await jobId(JOB_NAMES.train), randomUUID()),
       { idempotent: true },
     );
     requestedBy.set(started.run_id, request.requestedBy);
@@ -279,6 +279,14 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Platform
         return undefined;
       throw err;
     }
+  }
+
+  /** The training job's active run, else its latest completed one; null when it has none (or no job). */
+  async function newestTrainingRun(): Promise<RetrainRun | null> {
+    const none = () => [] as Run[];
+    const [active] = await runs(JOB_NAMES.train, { active_only: true }, 1).catch(none);
+    const [newest] = active ? [active] : await runs(JOB_NAMES.train, { completed_only: true }, 1).catch(none);
+    return newest ? toRetrainRun(newest) : null;
   }
 
   async function read<T>(name: string, params: Record<string, SqlParam>): Promise<T[]> {
@@ -377,7 +385,7 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Platform
           },
         );
       }
-      await rest.put(`${modelPath}/aliases/champion`, { version_num: version });
+      await rest.put(`${modelPath}/aliases/champion`, aliasBody(version));
       return { ...target, aliases: [...new Set([...target.aliases, 'champion'])].sort() };
     },
 
@@ -482,6 +490,8 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Platform
         });
       }
       const model = await modelSummary();
+      // No version yet (a new workspace): what the first training run is doing, if there is one.
+      const trainingRun = model.count === 0 ? await newestTrainingRun() : undefined;
       const report: StatusReport = {
         platform: 'databricks',
         generated_at: now.toISOString(),
@@ -490,7 +500,11 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Platform
         watermarks: { silver: null, gold: null },
         jobs,
         anomalies_24h: 0,
-        model: { champion: model.champion, versions: model.count },
+        model: {
+          champion: model.champion,
+          versions: model.count,
+          ...(trainingRun !== undefined ? { training_run: trainingRun } : {}),
+        },
         databricks: {
           warehouse: state,
           pipeline: pipeline
@@ -602,3 +616,9 @@ function modelVersion(v: UcVersion, mlflow: MlflowRun, aliases: string[]): Model
     aliases,
   };
 }
+
+/**
+ * The body of setting a model alias (exported so that tests/unit/databricks-wire-types.test.ts
+ * types it against Databricks' wire models).
+ */
+export const aliasBody = (version: number) => ({ version_num: version });

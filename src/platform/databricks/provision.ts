@@ -1,7 +1,16 @@
+import { randomUUID } from 'node:crypto';
 import type { DatabricksSettings } from '../../config.js';
 import type { Logger } from '../../log.js';
 import type { PlanItem, ProvisionResult } from '../port.js';
-import type { JobSettings, PipelineSpec, Resources } from './resources.js';
+import {
+  JOB_NAMES,
+  type JobSettings,
+  MODEL_NAME,
+  type PipelineSpec,
+  type Resources,
+  runNowBody,
+  type WorkspaceAsset,
+} from './resources.js';
 import { DatabricksError, type DatabricksRest } from './rest.js';
 
 interface JobListing {
@@ -28,6 +37,7 @@ export function createProvisioner(deps: {
   const { rest, settings, resources, logger } = deps;
   const schemaName = `${settings.catalog}.${settings.schema}`;
   const volumeName = `${schemaName}.${settings.volume}`;
+  const modelName = `${schemaName}.${MODEL_NAME}`;
 
   async function exists(path: string): Promise<boolean> {
     try {
@@ -83,11 +93,7 @@ export function createProvisioner(deps: {
     } else {
       note({ kind: 'schema', name: schemaName, action: 'create' });
       if (apply) {
-        await rest.post('/api/2.1/unity-catalog/schemas', {
-          catalog_name: settings.catalog,
-          name: settings.schema,
-          comment: 'crypto-risk-monitor: landing volume, pipeline tables, anomalies, model',
-        });
+        await rest.post('/api/2.1/unity-catalog/schemas', requestBodies.createSchema(settings));
       }
     }
     if (await exists(`/api/2.1/unity-catalog/volumes/${volumeName}`)) {
@@ -95,13 +101,7 @@ export function createProvisioner(deps: {
     } else {
       note({ kind: 'volume', name: volumeName, action: 'create' });
       if (apply) {
-        await rest.post('/api/2.1/unity-catalog/volumes', {
-          catalog_name: settings.catalog,
-          schema_name: settings.schema,
-          name: settings.volume,
-          volume_type: 'MANAGED',
-          comment: 'crypto-risk-monitor: landing files (JSONL, one per ingest batch)',
-        });
+        await rest.post('/api/2.1/unity-catalog/volumes', requestBodies.createVolume(settings));
       }
     }
 
@@ -113,7 +113,7 @@ export function createProvisioner(deps: {
       const present = await exists(`/api/2.0/workspace/get-status?path=${encodeURIComponent(folder)}`);
       note({ kind: 'folder', name: folder, action: present ? 'unchanged' : 'create' });
       if (apply && !present)
-        await rest.post('/api/2.0/workspace/mkdirs', { path: folder }, { idempotent: true });
+        await rest.post('/api/2.0/workspace/mkdirs', requestBodies.mkdirs(folder), { idempotent: true });
     }
     for (const asset of resources.assets) {
       const current = await workspaceContent(asset.path);
@@ -124,16 +124,7 @@ export function createProvisioner(deps: {
         action: current === undefined ? 'create' : same ? 'unchanged' : 'update',
       });
       if (apply && !same) {
-        await rest.post(
-          '/api/2.0/workspace/import',
-          {
-            path: asset.path,
-            content: Buffer.from(asset.content).toString('base64'),
-            overwrite: true,
-            ...(asset.kind === 'notebook' ? { format: 'SOURCE', language: 'PYTHON' } : { format: 'AUTO' }),
-          },
-          { idempotent: true },
-        );
+        await rest.post('/api/2.0/workspace/import', requestBodies.importAsset(asset), { idempotent: true });
       }
     }
 
@@ -160,7 +151,10 @@ export function createProvisioner(deps: {
         detail: diff,
       });
       if (apply && diff)
-        await rest.put(`/api/2.0/pipelines/${pipelineId}`, { ...resources.pipeline, id: pipelineId });
+        await rest.put(
+          `/api/2.0/pipelines/${pipelineId}`,
+          requestBodies.editPipeline(resources.pipeline, pipelineId),
+        );
     }
 
     // The jobs: create, or reset by name when their settings differ (drift included).
@@ -179,17 +173,125 @@ export function createProvisioner(deps: {
       const diff = differences(found.settings, wanted);
       note({ kind: 'job', name: wanted.name, action: diff ? 'update' : 'unchanged', detail: diff });
       if (apply && diff) {
-        await rest.post(
-          '/api/2.2/jobs/reset',
-          { job_id: found.job_id, new_settings: wanted },
-          { idempotent: true },
-        );
+        await rest.post('/api/2.2/jobs/reset', requestBodies.resetJob(found.job_id, wanted), {
+          idempotent: true,
+        });
       }
     }
+    // The first model: see firstTraining.
+    const first = await firstTraining(apply);
+    if (first) note(first);
     return { applied: apply, items };
   }
 
+  /** Whether the Unity Catalog model has a version (a model may exist with none). */
+  async function hasModelVersion(): Promise<boolean> {
+    const modelPath = `/api/2.1/unity-catalog/models/${modelName}`;
+    // Get a registered model: a missing one is 404 RESOURCE_DOES_NOT_EXIST
+    // (https://docs.databricks.com/api/uc-registered-models/v1/get-registered-model).
+    if (!(await exists(modelPath))) return false;
+    // List model versions: a page may be empty and still carry a next_page_token; only its absence
+    // ends the list (https://docs.databricks.com/api/uc-registered-models/v1/list-model-versions).
+    const seen = new Set<string>();
+    let pageToken: string | undefined;
+    do {
+      let page: { model_versions?: unknown[]; next_page_token?: string };
+      try {
+        page = await rest.get(`${modelPath}/versions`, {
+          max_results: 1,
+          ...(pageToken ? { page_token: pageToken } : {}),
+        });
+      } catch (err) {
+        if (err instanceof DatabricksError && err.status === 404) return false; // deleted meanwhile
+        throw err;
+      }
+      if ((page.model_versions ?? []).length > 0) return true;
+      pageToken = page.next_page_token || undefined;
+      if (pageToken !== undefined) {
+        if (seen.has(pageToken)) throw new Error(`the model versions list repeated page token ${pageToken}`);
+        seen.add(pageToken);
+      }
+    } while (pageToken !== undefined);
+    return false;
+  }
+
+  /**
+   * On a workspace where the model has no version yet, the scoring job has nothing to score with
+   * until the daily training run: apply starts the training job once (run-now, after the jobs
+   * exist). A second apply starts nothing while that run is active (runs/list `active_only`:
+   * QUEUED, PENDING, RUNNING, TERMINATING, https://docs.databricks.com/api/workspace/jobs/listruns)
+   * or once a version exists. The idempotency token makes a retried run-now return the same run
+   * instead of starting a second one (https://docs.databricks.com/api/workspace/jobs/runnow), as
+   * retrain does.
+   */
+  async function firstTraining(apply: boolean): Promise<PlanItem | undefined> {
+    const name = `${JOB_NAMES.train} (first run)`;
+    const job = await findJob(JOB_NAMES.train);
+    // The active run is read before the versions: a training run registers its version before it
+    // ends, so a run that ends between the two reads is seen with its version, never as neither.
+    const running = job
+      ? (
+          await rest.get<{ runs?: FirstRun[] }>('/api/2.2/jobs/runs/list', {
+            job_id: job.job_id,
+            active_only: true,
+            limit: 1,
+          })
+        ).runs?.[0]
+      : undefined;
+    if (await hasModelVersion()) return undefined;
+    if (running) {
+      return {
+        kind: 'job',
+        name,
+        action: 'unchanged',
+        detail: `no model yet: the first training run ${running.run_id} is ${describeRun(running)}`,
+      };
+    }
+    if (!apply) {
+      return {
+        kind: 'job',
+        name,
+        action: 'create',
+        detail: 'train: start the first training run (no model yet)',
+      };
+    }
+    if (!job) {
+      return {
+        kind: 'job',
+        name,
+        action: 'unchanged',
+        detail: `no model yet: ${JOB_NAMES.train} is not listed yet; apply again to start the first training run`,
+      };
+    }
+    const started = await rest.post<{ run_id: number }>(
+      '/api/2.2/jobs/run-now',
+      runNowBody(job.job_id, randomUUID()),
+      { idempotent: true },
+    );
+    const run = await rest
+      .get<FirstRun>('/api/2.2/jobs/runs/get', { run_id: started.run_id })
+      .catch(() => ({ run_id: started.run_id }) as FirstRun);
+    return {
+      kind: 'job',
+      name,
+      action: 'create',
+      detail: `train: started the first training run ${started.run_id} (${describeRun(run)})`,
+    };
+  }
+
   return { plan: () => run(false), apply: () => run(true) };
+}
+
+interface FirstRun {
+  run_id: number;
+  state?: { life_cycle_state?: string };
+  run_page_url?: string;
+}
+
+/** A run's life cycle state and page, as runs/get and runs/list answer them. */
+function describeRun(run: FirstRun): string {
+  const state = (run.state?.life_cycle_state ?? 'PENDING').toLowerCase().replace(/_/g, ' ');
+  return run.run_page_url ? `${state}: ${run.run_page_url}` : state;
 }
 
 /**
@@ -293,3 +395,34 @@ function canonical(value: unknown): string {
 function normalise(text: string): string {
   return text.replace(/\r\n/g, '\n').trimEnd();
 }
+
+/**
+ * The bodies the provisioner sends (create schema / volume, workspace mkdirs / import, pipeline
+ * edit, job reset; pipeline create and job create send resources.ts's definitions as they are).
+ * Exported so that tests/unit/databricks-wire-types.test.ts types them against Databricks' wire models.
+ */
+export const requestBodies = {
+  createSchema: (settings: Pick<DatabricksSettings, 'catalog' | 'schema'>) => ({
+    catalog_name: settings.catalog,
+    name: settings.schema,
+    comment: 'crypto-risk-monitor: landing volume, pipeline tables, anomalies, model',
+  }),
+  createVolume: (settings: Pick<DatabricksSettings, 'catalog' | 'schema' | 'volume'>) => ({
+    catalog_name: settings.catalog,
+    schema_name: settings.schema,
+    name: settings.volume,
+    volume_type: 'MANAGED' as const,
+    comment: 'crypto-risk-monitor: landing files (JSONL, one per ingest batch)',
+  }),
+  mkdirs: (path: string) => ({ path }),
+  importAsset: (asset: WorkspaceAsset) => ({
+    path: asset.path,
+    content: Buffer.from(asset.content).toString('base64'),
+    overwrite: true,
+    ...(asset.kind === 'notebook'
+      ? { format: 'SOURCE' as const, language: 'PYTHON' as const }
+      : { format: 'AUTO' as const }),
+  }),
+  editPipeline: (pipeline: PipelineSpec, id: string) => ({ ...pipeline, id }),
+  resetJob: (jobId: number, settings: JobSettings) => ({ job_id: jobId, new_settings: settings }),
+};

@@ -167,3 +167,12 @@ export function resources(
     ],
   };
 }
+
+/**
+ * The body of jobs/run-now: the token makes a retried call return the same run instead of starting
+ * a second one (typed against Databricks' wire models in tests/unit/databricks-wire-types.test.ts).
+ */
+export const runNowBody = (jobId: number, idempotencyToken: string) => ({
+  job_id: jobId,
+  idempotency_token: idempotencyToken,
+});

@@ -1,5 +1,7 @@
+import type { catalog as uc } from '@databricks/sdk-experimental';
 import { ApiError, type Route, route } from './core.js';
 import type { FilesArea } from './files.js';
+import { answer } from './wire.js';
 
 /**
  * Unity Catalog schemas and volumes (REST 2.1): `GET /api/2.1/unity-catalog/schemas/{full_name}`,
@@ -25,10 +27,12 @@ export function createCatalog(files: FilesArea, catalogs: string[] = ['workspace
       if (!schemas.has(full))
         throw new ApiError(404, 'SCHEMA_DOES_NOT_EXIST', `Schema '${full}' does not exist.`);
       const [catalog, schema] = full.split('.');
-      return {
-        status: 200,
-        json: { full_name: full, catalog_name: catalog, name: schema, created_at: now() },
-      };
+      return answer<uc.SchemaInfo>()({
+        full_name: full,
+        catalog_name: catalog,
+        name: schema,
+        created_at: now(),
+      });
     }),
     route('POST', /^\/api\/2\.1\/unity-catalog\/schemas$/, (req) => {
       const b = body(req);
@@ -43,26 +47,25 @@ export function createCatalog(files: FilesArea, catalogs: string[] = ['workspace
       if (schemas.has(full))
         throw new ApiError(409, 'SCHEMA_ALREADY_EXISTS', `Schema '${full}' already exists`);
       schemas.add(full);
-      return {
-        status: 200,
-        json: { full_name: full, catalog_name: b.catalog_name, name: b.name, created_at: now() },
-      };
+      return answer<uc.SchemaInfo>()({
+        full_name: full,
+        catalog_name: text(b.catalog_name),
+        name: text(b.name),
+        created_at: now(),
+      });
     }),
     route('GET', /^\/api\/2\.1\/unity-catalog\/volumes\/([^/]+)$/, (_req, [name = '']) => {
       const full = decodeURIComponent(name);
       if (!volumes.has(full))
         throw new ApiError(404, 'RESOURCE_DOES_NOT_EXIST', `Volume '${full}' does not exist.`);
       const [catalog, schema, volume] = full.split('.');
-      return {
-        status: 200,
-        json: {
-          full_name: full,
-          catalog_name: catalog,
-          schema_name: schema,
-          name: volume,
-          volume_type: 'MANAGED',
-        },
-      };
+      return answer<uc.VolumeInfo>()({
+        full_name: full,
+        catalog_name: catalog,
+        schema_name: schema,
+        name: volume,
+        volume_type: 'MANAGED',
+      });
     }),
     route('POST', /^\/api\/2\.1\/unity-catalog\/volumes$/, (req) => {
       const b = body(req);
@@ -74,16 +77,13 @@ export function createCatalog(files: FilesArea, catalogs: string[] = ['workspace
         throw new ApiError(409, 'RESOURCE_ALREADY_EXISTS', `Volume '${full}' already exists`);
       volumes.add(full);
       files.createVolume(text(b.catalog_name), text(b.schema_name), text(b.name));
-      return {
-        status: 200,
-        json: {
-          full_name: full,
-          catalog_name: b.catalog_name,
-          schema_name: b.schema_name,
-          name: b.name,
-          volume_type: b.volume_type,
-        },
-      };
+      return answer<uc.VolumeInfo>()({
+        full_name: full,
+        catalog_name: text(b.catalog_name),
+        schema_name: text(b.schema_name),
+        name: text(b.name),
+        ...(typeof b.volume_type === 'string' ? { volume_type: b.volume_type as uc.VolumeType } : {}),
+      });
     }),
   ];
 

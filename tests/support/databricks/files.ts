@@ -1,3 +1,4 @@
+import type { files as fs } from '@databricks/sdk-experimental';
 import {
   ApiError,
   type ApiReply,
@@ -10,6 +11,7 @@ import {
   type Route,
   route,
 } from './core.js';
+import { answer } from './wire.js';
 
 /**
  * Files API 2.0 for Unity Catalog volumes: `/api/2.0/fs/files/Volumes/<c>/<s>/<v>/<path>` (PUT raw
@@ -161,10 +163,10 @@ export function createFiles(_ctx: Ctx) {
         pageOffset(optString(req.query, 'page_token')),
         Math.max(1, size),
       );
-      return {
-        status: 200,
-        json: { ...(page.length > 0 ? { contents: page } : {}), ...(next ? { next_page_token: next } : {}) },
-      };
+      return answer<fs.ListDirectoryResponse>()({
+        ...(page.length > 0 ? { contents: page } : {}),
+        ...(next ? { next_page_token: next } : {}),
+      });
     }),
   ];
 

@@ -1,3 +1,4 @@
+import type { jobs as Wire } from '@databricks/sdk-experimental';
 import {
   type Ctx,
   clone,
@@ -16,6 +17,7 @@ import {
   reqInt,
   route,
 } from './core.js';
+import { answer, wire } from './wire.js';
 
 /**
  * Jobs API 2.2: jobs (create, reset, update, get, list, delete) and runs (run-now, runs/get,
@@ -67,7 +69,7 @@ interface RunRecord extends RunSnapshot {
   running_since?: number;
   end_time: number;
   state_message: string;
-  termination?: { code: string; type: string; message: string };
+  termination?: { code: Wire.TerminationCodeCode; type: Wire.TerminationTypeType; message: string };
   timer?: NodeJS.Timeout;
 }
 
@@ -177,17 +179,17 @@ export function createJobs(ctx: Ctx, options: JobsOptions) {
     }
   }
 
-  function runJson(r: RunRecord, expandTasks: boolean): JsonObject {
+  function runJson(r: RunRecord, expandTasks: boolean): Wire.Run {
     const terminal = !ACTIVE.includes(r.life_cycle_state);
-    const state: JsonObject = {
+    const state: Wire.RunState = wire<Wire.RunState>()({
       life_cycle_state: r.life_cycle_state,
       state_message: r.state_message,
       user_cancelled_or_timedout: r.result_state === 'CANCELED',
       ...(r.result_state ? { result_state: r.result_state } : {}),
       ...(r.life_cycle_state === 'QUEUED' ? { queue_reason: r.state_message } : {}),
-    };
-    const status: JsonObject = {
-      state: terminal ? 'TERMINATED' : r.life_cycle_state,
+    });
+    const status: Wire.RunStatus = wire<Wire.RunStatus>()({
+      state: terminal ? 'TERMINATED' : (r.life_cycle_state as Wire.RunLifecycleStateV2State),
       ...(r.termination ? { termination_details: r.termination } : {}),
       ...(r.life_cycle_state === 'QUEUED'
         ? {
@@ -197,7 +199,7 @@ export function createJobs(ctx: Ctx, options: JobsOptions) {
             },
           }
         : {}),
-    };
+    });
     const owner = jobs.get(r.job_id);
     const defaults = new Map<string, string>();
     if (owner && Array.isArray(owner.settings.parameters)) {
@@ -206,7 +208,7 @@ export function createJobs(ctx: Ctx, options: JobsOptions) {
       }
     }
     const end = terminal ? r.end_time : 0;
-    const json: JsonObject = {
+    const json: Wire.Run = wire<Wire.Run>()({
       job_id: r.job_id,
       run_id: r.run_id,
       number_in_job: r.run_id,
@@ -216,7 +218,6 @@ export function createJobs(ctx: Ctx, options: JobsOptions) {
       run_name: r.run_name,
       run_type: 'JOB_RUN',
       trigger: 'ONE_TIME',
-      format: 'MULTI_TASK',
       state,
       status,
       start_time: r.start_time,
@@ -231,20 +232,26 @@ export function createJobs(ctx: Ctx, options: JobsOptions) {
         value,
         ...(defaults.has(name) ? { default: defaults.get(name) } : {}),
       })),
-    };
+    });
     if (expandTasks && r.tasks.length > 0) {
       json.tasks = r.tasks.map((t) => ({ ...t, state, status }));
     }
     return json;
   }
 
-  function jobJson(j: JobRecord, expandTasks: boolean): JsonObject {
+  function jobJson(j: JobRecord, expandTasks: boolean): Wire.BaseJob {
     const settings = readBack(j.settings);
     if (!expandTasks) {
       delete settings.tasks;
       delete settings.job_clusters;
     }
-    return { job_id: j.job_id, creator_user_name: ctx.userName, created_time: j.created_time, settings };
+    // The settings are the client's own (normalised, defaults filled in), echoed back as JobSettings.
+    return wire<Wire.BaseJob>()({
+      job_id: j.job_id,
+      creator_user_name: ctx.userName,
+      created_time: j.created_time,
+      settings: settings as Wire.JobSettings,
+    });
   }
 
   function limitOf(q: URLSearchParams | JsonObject, max: number, zeroMeansMax: boolean): number {
@@ -259,7 +266,7 @@ export function createJobs(ctx: Ctx, options: JobsOptions) {
       const settings = normalise(req.json());
       const j: JobRecord = { job_id: nextId(), settings, created_time: Date.now() };
       jobs.set(j.job_id, j);
-      return ok({ job_id: j.job_id });
+      return answer<Wire.CreateResponse>()({ job_id: j.job_id });
     }),
     route('POST', /^\/api\/2\.2\/jobs\/reset$/, (req) => {
       const body = req.json();
@@ -284,7 +291,9 @@ export function createJobs(ctx: Ctx, options: JobsOptions) {
       jobs.delete(id);
       return ok({});
     }),
-    route('GET', /^\/api\/2\.2\/jobs\/get$/, (req) => ok(jobJson(job(reqInt(req.query, 'job_id')), true))),
+    route('GET', /^\/api\/2\.2\/jobs\/get$/, (req) =>
+      answer<Wire.Job>()(jobJson(job(reqInt(req.query, 'job_id')), true)),
+    ),
     route('GET', /^\/api\/2\.2\/jobs\/list$/, (req) => {
       const q = req.query;
       const limit = limitOf(q, 100, false);
@@ -295,7 +304,7 @@ export function createJobs(ctx: Ctx, options: JobsOptions) {
       const offset = q.has('page_token') ? pageOffset(q.get('page_token') ?? '') : (optInt(q, 'offset') ?? 0);
       const { page, hasMore, next, prev } = paginate(all, offset, limit);
       const expand = optBool(q, 'expand_tasks') ?? false;
-      return ok({
+      return answer<Wire.ListJobsResponse>()({
         ...(page.length > 0 ? { jobs: page.map((j) => jobJson(j, expand)) } : {}),
         has_more: hasMore,
         ...(next ? { next_page_token: next } : {}),
@@ -311,7 +320,7 @@ export function createJobs(ctx: Ctx, options: JobsOptions) {
       if (token) {
         const existing = byToken.get(token);
         if (existing !== undefined && runs.has(existing))
-          return ok({ run_id: existing, number_in_job: existing });
+          return answer<Wire.RunNowResponse>()({ run_id: existing, number_in_job: existing });
       }
       const params: Record<string, string> = {};
       if (Array.isArray(j.settings.parameters)) {
@@ -350,11 +359,11 @@ export function createJobs(ctx: Ctx, options: JobsOptions) {
         r.end_time = Date.now();
         r.termination = { code: 'MAX_CONCURRENT_RUNS_EXCEEDED', type: 'CLIENT_ERROR', message };
       }
-      return ok({ run_id: r.run_id, number_in_job: r.run_id });
+      return answer<Wire.RunNowResponse>()({ run_id: r.run_id, number_in_job: r.run_id });
     }),
     route('GET', /^\/api\/2\.2\/jobs\/runs\/get$/, (req) => {
       const r = run(reqInt(req.query, 'run_id'));
-      return ok(runJson(r, true));
+      return answer<Wire.Run>()(runJson(r, true));
     }),
     route('GET', /^\/api\/2\.2\/jobs\/runs\/list$/, (req) => {
       const q = req.query;
@@ -376,7 +385,7 @@ export function createJobs(ctx: Ctx, options: JobsOptions) {
       const offset = q.has('page_token') ? pageOffset(q.get('page_token') ?? '') : (optInt(q, 'offset') ?? 0);
       const { page, hasMore, next, prev } = paginate(all, offset, limit);
       const expand = optBool(q, 'expand_tasks') ?? false;
-      return ok({
+      return answer<Wire.ListRunsResponse>()({
         ...(page.length > 0 ? { runs: page.map((r) => runJson(r, expand)) } : {}),
         has_more: hasMore,
         ...(next ? { next_page_token: next } : {}),

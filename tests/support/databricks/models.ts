@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import type { ml, catalog as uc } from '@databricks/sdk-experimental';
 import {
+  ApiError,
   type Ctx,
   doesNotExist,
   invalid,
-  type JsonObject,
   ok,
   optBool,
   optInt,
@@ -12,6 +13,7 @@ import {
   reqInt,
   route,
 } from './core.js';
+import { answer, wire } from './wire.js';
 
 /**
  * Unity Catalog registered models (`/api/2.1/unity-catalog/models/...`: get with
@@ -111,10 +113,10 @@ export function createModels(ctx: Ctx) {
       .filter(([, v]) => n === undefined || v === n)
       .map(([alias_name, version_num]) => ({ alias_name, version_num }));
 
-  function versionJson(m: Model, v: Version, includeAliases: boolean): JsonObject {
+  function versionJson(m: Model, v: Version, includeAliases: boolean): uc.ModelVersionInfo {
     const { catalog_name, schema_name, name } = parts(m.full_name);
     const aliases = aliasesOf(m, v.version);
-    return {
+    return wire<uc.ModelVersionInfo>()({
       model_name: name,
       catalog_name,
       schema_name,
@@ -129,12 +131,12 @@ export function createModels(ctx: Ctx) {
       updated_by: ctx.userName,
       id: `${m.full_name}/${v.version}`,
       ...(includeAliases && aliases.length > 0 ? { aliases } : {}),
-    };
+    });
   }
 
-  function modelJson(m: Model, includeAliases: boolean): JsonObject {
+  function modelJson(m: Model, includeAliases: boolean): uc.RegisteredModelInfo {
     const aliases = aliasesOf(m);
-    return {
+    return wire<uc.RegisteredModelInfo>()({
       full_name: m.full_name,
       ...parts(m.full_name),
       owner: ctx.userName,
@@ -143,13 +145,34 @@ export function createModels(ctx: Ctx) {
       updated_at: m.updated_at,
       updated_by: ctx.userName,
       storage_location: `s3://emulator-metastore/models/${m.full_name}`,
-      securable_type: 'FUNCTION',
       ...(includeAliases && aliases.length > 0 ? { aliases } : {}),
-    };
+    });
   }
 
   const M = '\\/api\\/2\\.1\\/unity-catalog\\/models\\/([^/]+)';
   const routes: Route[] = [
+    // Create a registered model (https://docs.databricks.com/api/uc-registered-models/v1/create-registered-model):
+    // a model with no versions yet, answered with its RegisteredModelInfo. The reference does not
+    // say what a second create answers; the stricter choice is 409 RESOURCE_ALREADY_EXISTS, as for
+    // volumes. (The parent schema is not checked here: catalog.ts keeps the schemas.)
+    route('POST', /^\/api\/2\.1\/unity-catalog\/models$/, (req) => {
+      const body = req.json();
+      const full = [body.catalog_name, body.schema_name, body.name].map((p) => String(p ?? '')).join('.');
+      if (!/^[^.]+\.[^.]+\.[^.]+$/.test(full))
+        throw invalid('catalog_name, schema_name and name are required.');
+      if (models.has(full))
+        throw new ApiError(409, 'RESOURCE_ALREADY_EXISTS', `Registered model '${full}' already exists`);
+      const now = Date.now();
+      const m: Model = {
+        full_name: full,
+        created_at: now,
+        updated_at: now,
+        versions: new Map(),
+        aliases: new Map(),
+      };
+      models.set(full, m);
+      return ok(modelJson(m, false));
+    }),
     route('GET', new RegExp(`^${M}$`), (req, [name = '']) =>
       ok(modelJson(model(name), optBool(req.query, 'include_aliases') ?? false)),
     ),
@@ -171,11 +194,11 @@ export function createModels(ctx: Ctx) {
       const all = [...m.versions.values()].sort((a, b) => scramble(a.version) - scramble(b.version));
       const at = versionsPage(optString(req.query, 'page_token'));
       if (at.offset > 0 && !at.emptyServed) {
-        return ok({ next_page_token: versionsToken(at.offset, true) });
+        return answer<uc.ListModelVersionsResponse>()({ next_page_token: versionsToken(at.offset, true) });
       }
       const page = all.slice(at.offset, at.offset + size);
       const more = at.offset + size < all.length;
-      return ok({
+      return answer<uc.ListModelVersionsResponse>()({
         ...(page.length > 0 ? { model_versions: page.map((v) => versionJson(m, v, false)) } : {}),
         ...(more ? { next_page_token: versionsToken(at.offset + size, false) } : {}),
       });
@@ -200,7 +223,7 @@ export function createModels(ctx: Ctx) {
       m.aliases.set(aliasName, n);
       m.updated_at = Date.now();
       const { catalog_name, schema_name, name: model_name } = parts(m.full_name);
-      return ok({
+      return answer<uc.RegisteredModelAlias>()({
         alias_name: aliasName,
         version_num: n,
         catalog_name,
@@ -222,7 +245,7 @@ export function createModels(ctx: Ctx) {
       if (!id) throw invalid("Missing value for required parameter 'run_id'.");
       const r = runs.get(id);
       if (!r) throw doesNotExist(`Run '${id}' not found.`);
-      return ok({
+      return answer<ml.GetRunResponse>()({
         run: {
           info: {
             run_id: r.run_id,

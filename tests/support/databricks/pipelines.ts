@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { pipelines as dlt } from '@databricks/sdk-experimental';
 import {
   ApiError,
   type Ctx,
@@ -16,6 +17,7 @@ import {
   route,
 } from './core.js';
 import { filterEvents, filterPipelines } from './pipeline-filters.js';
+import { answer, wire } from './wire.js';
 
 /**
  * Pipelines API 2.0 (Lakeflow Declarative Pipelines): create, list with `filter=name LIKE '…'`,
@@ -62,10 +64,19 @@ interface UpdateRecord {
   state: UpdateState;
   creation_time: number;
   full_refresh: boolean;
-  cause: string;
+  cause: dlt.UpdateInfoCause;
   validate_only: boolean;
   timer?: NodeJS.Timeout;
 }
+
+/**
+ * An event as the events list answers it: the SDK's PipelineEvent, plus `details`, which the REST
+ * reference's PipelineEvent does not list but the documented event log schema has (a JSON object whose
+ * shape depends on event_type, https://docs.databricks.com/aws/dlt/monitor-event-log-schema).
+ */
+type EventsPage = Omit<dlt.ListPipelineEventsResponse, 'events'> & {
+  events?: Array<dlt.PipelineEvent & { details?: JsonObject }>;
+};
 
 export interface EventRecord {
   id: string;
@@ -75,7 +86,7 @@ export interface EventRecord {
   message: string;
   update_id: string;
   details: JsonObject;
-  error?: JsonObject;
+  error?: dlt.ErrorDetail;
 }
 
 export interface PipelineRecord {
@@ -101,7 +112,7 @@ export function createPipelines(ctx: Ctx, options: { updateMs: number }) {
   const active = (p: PipelineRecord) => p.updates.find((u) => !DONE.includes(u.state));
   const latest = (p: PipelineRecord) => [...p.updates].sort((a, b) => b.creation_time - a.creation_time);
 
-  function state(p: PipelineRecord): string {
+  function state(p: PipelineRecord): dlt.PipelineState {
     if (active(p)) return 'RUNNING';
     return latest(p)[0]?.state === 'FAILED' ? 'FAILED' : 'IDLE';
   }
@@ -178,9 +189,9 @@ export function createPipelines(ctx: Ctx, options: { updateMs: number }) {
       );
   }
 
-  function statusJson(p: PipelineRecord): JsonObject {
+  function statusJson(p: PipelineRecord): dlt.PipelineStateInfo {
     const updates = latest(p).slice(0, 5);
-    return {
+    return wire<dlt.PipelineStateInfo>()({
       pipeline_id: p.pipeline_id,
       name: nameOf(p),
       state: state(p),
@@ -195,20 +206,20 @@ export function createPipelines(ctx: Ctx, options: { updateMs: number }) {
             })),
           }
         : {}),
-    };
+    });
   }
 
-  function updateJson(p: PipelineRecord, u: UpdateRecord): JsonObject {
-    return {
+  function updateJson(p: PipelineRecord, u: UpdateRecord): dlt.UpdateInfo {
+    return wire<dlt.UpdateInfo>()({
       pipeline_id: p.pipeline_id,
       update_id: u.update_id,
-      config: clone(p.spec),
+      config: clone(p.spec) as dlt.PipelineSpec,
       cause: u.cause,
       state: u.state,
       creation_time: u.creation_time,
       full_refresh: u.full_refresh,
       validate_only: u.validate_only,
-    };
+    });
   }
 
   const routes: Route[] = [
@@ -217,9 +228,10 @@ export function createPipelines(ctx: Ctx, options: { updateMs: number }) {
       const id = randomUUID();
       const spec = specFrom(body, id);
       checkName(spec.name, optBool(body, 'allow_duplicate_names') ?? false);
-      if (optBool(body, 'dry_run')) return ok({ effective_settings: readBack(spec) });
+      if (optBool(body, 'dry_run'))
+        return answer<dlt.CreatePipelineResponse>()({ effective_settings: readBack(spec) });
       pipelines.set(id, { pipeline_id: id, spec, last_modified: Date.now(), updates: [], events: [] });
-      return ok({ pipeline_id: id, effective_settings: readBack(spec) });
+      return answer<dlt.CreatePipelineResponse>()({ pipeline_id: id, effective_settings: readBack(spec) });
     }),
     route('GET', /^\/api\/2\.0\/pipelines$/, (req) => {
       const q = req.query;
@@ -230,7 +242,7 @@ export function createPipelines(ctx: Ctx, options: { updateMs: number }) {
         .filter(match)
         .sort((a, b) => a.pipeline_id.localeCompare(b.pipeline_id));
       const { page, next } = paginate(all, pageOffset(optString(q, 'page_token')), max);
-      return ok({
+      return answer<dlt.ListPipelinesResponse>()({
         ...(page.length > 0 ? { statuses: page.map(statusJson) } : {}),
         ...(next ? { next_page_token: next } : {}),
       });
@@ -238,10 +250,10 @@ export function createPipelines(ctx: Ctx, options: { updateMs: number }) {
     route('GET', /^\/api\/2\.0\/pipelines\/([^/]+)$/, (_req, [id = '']) => {
       const p = pipeline(id);
       const failed = latest(p)[0]?.state === 'FAILED';
-      return ok({
+      return answer<dlt.GetPipelineResponse>()({
         ...statusJson(p),
         spec: readBack(p.spec),
-        health: failed ? 'UNHEALTHY' : 'HEALTHY',
+        health: failed ? ('UNHEALTHY' as const) : ('HEALTHY' as const),
         last_modified: p.last_modified,
         ...(failed ? { cause: 'The last update failed.' } : {}),
       });
@@ -289,7 +301,7 @@ export function createPipelines(ctx: Ctx, options: { updateMs: number }) {
         state: 'CREATED',
         creation_time: Date.now(),
         full_refresh: optBool(body, 'full_refresh') ?? false,
-        cause: optString(body, 'cause') ?? 'API_CALL',
+        cause: (optString(body, 'cause') ?? 'API_CALL') as dlt.UpdateInfoCause,
         validate_only: optBool(body, 'validate_only') ?? false,
       };
       p.updates.push(u);
@@ -300,13 +312,13 @@ export function createPipelines(ctx: Ctx, options: { updateMs: number }) {
         details: { create_update: { cause: u.cause, full_refresh: u.full_refresh } },
       });
       advance(p, u, 0);
-      return ok({ update_id: u.update_id });
+      return answer<dlt.StartUpdateResponse>()({ update_id: u.update_id });
     }),
     route('GET', /^\/api\/2\.0\/pipelines\/([^/]+)\/updates$/, (req, [id = '']) => {
       const p = pipeline(id);
       const max = optInt(req.query, 'max_results') ?? 25;
       const { page, next } = paginate(latest(p), pageOffset(optString(req.query, 'page_token')), max);
-      return ok({
+      return answer<dlt.ListUpdatesResponse>()({
         ...(page.length > 0 ? { updates: page.map((u) => updateJson(p, u)) } : {}),
         ...(next ? { next_page_token: next } : {}),
       });
@@ -315,7 +327,7 @@ export function createPipelines(ctx: Ctx, options: { updateMs: number }) {
       const p = pipeline(id);
       const u = p.updates.find((x) => x.update_id === updateId);
       if (!u) throw doesNotExist(`The specified update ${updateId} was not found.`);
-      return ok({ update: updateJson(p, u) });
+      return answer<dlt.GetUpdateResponse>()({ update: updateJson(p, u) });
     }),
     route('GET', /^\/api\/2\.0\/pipelines\/([^/]+)\/events$/, (req, [id = '']) => {
       const p = pipeline(id);
@@ -330,7 +342,7 @@ export function createPipelines(ctx: Ctx, options: { updateMs: number }) {
         .sort((a, b) => (ascending ? 1 : -1) * (a.e.timestamp - b.e.timestamp || a.i - b.i))
         .map(({ e }) => e);
       const { page, next } = paginate(all, pageOffset(optString(q, 'page_token')), max);
-      return ok({
+      return answer<EventsPage>()({
         ...(page.length > 0
           ? {
               events: page.map((e) => ({
@@ -373,7 +385,7 @@ export type PipelinesArea = ReturnType<typeof createPipelines>;
  * there, so the stricter choice (echoed on read, so a client must not take it for drift):
  * `serverless` false (classic compute unless asked).
  */
-function readBack(stored: JsonObject): JsonObject {
+function readBack(stored: JsonObject): dlt.PipelineSpec {
   const spec = clone(stored);
   spec.development ??= true;
   spec.continuous ??= false;

@@ -1,4 +1,6 @@
-import { type Ctx, doesNotExist, type JsonObject, ok, type Route, route } from './core.js';
+import type { sql } from '@databricks/sdk-experimental';
+import { type Ctx, doesNotExist, ok, type Route, route } from './core.js';
+import { answer, wire } from './wire.js';
 
 /**
  * SQL warehouses (`/api/2.0/sql/warehouses`): list, get, start, stop.
@@ -39,12 +41,12 @@ export function createWarehouses(
     return w;
   }
 
-  function json(w: Warehouse): JsonObject {
+  function json(w: Warehouse): sql.GetWarehouseResponse {
     const host = new URL(ctx.url()).hostname;
-    return {
+    return wire<sql.GetWarehouseResponse>()({
       id: w.id,
       name: w.name,
-      state: w.state,
+      state: w.state as sql.State,
       cluster_size: '2X-Small',
       min_num_clusters: 1,
       max_num_clusters: 1,
@@ -60,7 +62,7 @@ export function createWarehouses(
       health: { status: 'HEALTHY' },
       odbc_params: { hostname: host, path: `/sql/1.0/warehouses/${w.id}`, protocol: 'https', port: 443 },
       jdbc_url: `jdbc:databricks://${host}:443/default;transportMode=http;ssl=1;AuthMech=3;httpPath=/sql/1.0/warehouses/${w.id};`,
-    };
+    });
   }
 
   function moveTo(w: Warehouse, state: string, then?: { state: string; ms: number }): void {
@@ -72,7 +74,7 @@ export function createWarehouses(
   const routes: Route[] = [
     route('GET', /^\/api\/2\.0\/sql\/warehouses$/, () => {
       const all = [...warehouses.values()].filter((w) => w.state !== 'DELETED');
-      return ok(all.length > 0 ? { warehouses: all.map(json) } : {});
+      return answer<sql.ListWarehousesResponse>()(all.length > 0 ? { warehouses: all.map(json) } : {});
     }),
     route('GET', /^\/api\/2\.0\/sql\/warehouses\/([^/]+)$/, (_req, [id = '']) => ok(json(warehouse(id)))),
     route('POST', /^\/api\/2\.0\/sql\/warehouses\/([^/]+)\/start$/, (_req, [id = '']) => {

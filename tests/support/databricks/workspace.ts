@@ -1,3 +1,4 @@
+import type { workspace as ws } from '@databricks/sdk-experimental';
 import {
   ApiError,
   type Ctx,
@@ -11,6 +12,7 @@ import {
   reqString,
   route,
 } from './core.js';
+import { answer, wire } from './wire.js';
 
 /**
  * Workspace API 2.0: mkdirs, import, get-status, export, list, delete.
@@ -105,8 +107,8 @@ export function createWorkspace(ctx: Ctx) {
     }
   }
 
-  function statusJson(o: WsObject) {
-    return {
+  function statusJson(o: WsObject): ws.ObjectInfo {
+    return wire<ws.ObjectInfo>()({
       object_type: o.object_type,
       path: o.path,
       object_id: o.object_id,
@@ -115,7 +117,7 @@ export function createWorkspace(ctx: Ctx) {
       modified_at: o.modified_at,
       ...(o.language ? { language: o.language } : {}),
       ...(o.object_type !== 'DIRECTORY' ? { size: o.content?.length ?? 0 } : {}),
-    };
+    });
   }
 
   const routes: Route[] = [
@@ -192,13 +194,13 @@ export function createWorkspace(ctx: Ctx) {
       }
       const fileType = o.language ? EXTENSION[o.language].slice(1) : (o.path.split('.').pop() ?? '');
       if (optBool(req.query, 'direct_download')) return { status: 200, bytes: content };
-      return ok({ content: content.toString('base64'), file_type: fileType });
+      return answer<ws.ExportResponse>()({ content: content.toString('base64'), file_type: fileType });
     }),
     route('GET', /^\/api\/2\.0\/workspace\/list$/, (req) => {
       const o = get(normalise(reqString(req.query, 'path')));
       const items = o.object_type === 'DIRECTORY' ? childrenOf(o.path) : [o];
       items.sort((a, b) => a.path.localeCompare(b.path));
-      return ok(items.length > 0 ? { objects: items.map(statusJson) } : {});
+      return answer<ws.ListResponse>()(items.length > 0 ? { objects: items.map(statusJson) } : {});
     }),
     route('POST', /^\/api\/2\.0\/workspace\/delete$/, (req) => {
       const body = req.json();
