@@ -7,6 +7,7 @@ import { JOB_NAMES } from '../../src/platform/databricks/resources.js';
 import { createDatabricksRest } from '../../src/platform/databricks/rest.js';
 import type { Platform } from '../../src/platform/port.js';
 import {
+  createJob,
   type DatabricksHarness,
   MODEL,
   seedLakehouse,
@@ -38,20 +39,6 @@ async function runScoreJob(harness: DatabricksHarness): Promise<void> {
     if (run?.life_cycle_state === 'TERMINATED') return;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-}
-
-/** A job created the way provisioning would (name is what the platform looks up). */
-async function createJob(harness: DatabricksHarness, name: string): Promise<number> {
-  const res = await fetch(`${harness.api.url}/api/2.2/jobs/create`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${harness.api.token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({
-      name,
-      max_concurrent_runs: 1,
-      tasks: [{ task_key: 't', notebook_task: { notebook_path: '/x' } }],
-    }),
-  });
-  return ((await res.json()) as { job_id: number }).job_id;
 }
 
 describe('Databricks platform: reads', () => {

@@ -3,6 +3,7 @@ import { followRetrain } from '../../src/jobs/retrain.js';
 import { JOB_NAMES } from '../../src/platform/databricks/resources.js';
 import { VERSIONS_PAGE } from '../support/databricks/models.js';
 import {
+  createJob,
   type DatabricksHarness,
   MODEL,
   startDatabricksHarness,
@@ -14,20 +15,6 @@ afterEach(async () => {
   await h?.close();
   h = undefined;
 });
-
-/** A job created the way provisioning would (name is what the platform looks up). */
-async function createJob(harness: DatabricksHarness, name: string): Promise<number> {
-  const res = await fetch(`${harness.api.url}/api/2.2/jobs/create`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${harness.api.token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({
-      name,
-      max_concurrent_runs: 1,
-      tasks: [{ task_key: 't', notebook_task: { notebook_path: '/x' } }],
-    }),
-  });
-  return ((await res.json()) as { job_id: number }).job_id;
-}
 
 /** `count` model versions as training jobs register them; `champion` carries the alias. */
 function registerVersions(harness: DatabricksHarness, count: number, champion: number): void {

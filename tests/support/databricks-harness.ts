@@ -166,6 +166,20 @@ export async function startDatabricksHarness(
 }
 
 /** Gold windows and scores in the warehouse, as the pipeline and inference would have made them. */
+/** A job created the way provisioning would (name is what the platform looks up). */
+export async function createJob(harness: DatabricksHarness, name: string): Promise<number> {
+  const res = await fetch(`${harness.api.url}/api/2.2/jobs/create`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${harness.api.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      name,
+      max_concurrent_runs: 1,
+      tasks: [{ task_key: 't', notebook_task: { notebook_path: '/x' } }],
+    }),
+  });
+  return ((await res.json()) as { job_id: number }).job_id;
+}
+
 export async function seedLakehouse(warehouse: Warehouse, now: Date): Promise<void> {
   const end = new Date(Math.floor(now.getTime() / 300_000) * 300_000).toISOString();
   await warehouse.db.run(
