@@ -104,12 +104,7 @@ export function createRetrainFlow(deps: RetrainFlowDeps) {
   }
 
   async function permalink(pending: Promise<Thread | undefined> | undefined): Promise<string> {
-    const thread = pending
-      ? await Promise.race([
-          pending,
-          new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 5_000)),
-        ])
-      : undefined;
+    const thread = pending ? await withTimeout(pending, 5_000) : undefined;
     if (!thread) return 'its progress is in the channel where it was started';
     try {
       const res = await client.chat.getPermalink({ channel: thread.channel, message_ts: thread.ts });
