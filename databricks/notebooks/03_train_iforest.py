@@ -26,10 +26,17 @@
 
 # COMMAND ----------
 
-# MAGIC %pip install --quiet "mlflow-skinny[databricks]>=2.16" "scikit-learn>=1.2"
+# MAGIC %pip install --quiet "mlflow-skinny[databricks]==3.17.2"
 
 # COMMAND ----------
 
+# Assumed: serverless environment version 4 (Python 3.12.3, released 2025-08-13; the versions and their
+# system environments: https://docs.databricks.com/aws/en/release-notes/serverless/environment-version/ ,
+# the installed libraries of version 4: https://docs.databricks.com/aws/en/release-notes/serverless/environment-version/four ).
+# Its base environment has scikit-learn, pandas and numpy, used as they are (not reinstalled, so
+# training and inference use the same scikit-learn); only MLflow 3 is installed, pinned, with the
+# "databricks" extra for Unity Catalog registration (the MLflow 3 model API, `name=` instead of
+# `artifact_path=`: https://mlflow.org/docs/latest/ml/mlflow-3 ).
 dbutils = globals()["dbutils"]  # defined by the Databricks runtime; named here for readers and linters
 dbutils.library.restartPython()
 
@@ -136,7 +143,7 @@ with mlflow.start_run(run_name=f"iforest {params.feature_set} {until:%Y-%m-%dT%H
     mlflow.set_tags({"crypto_risk.feature_set": params.feature_set, "crypto_risk.assets": ",".join(assets)})
     logged = mlflow.sklearn.log_model(
         fitted.model,
-        artifact_path="model",
+        name="model",
         signature=signature,
         input_example=period.X.head(5),
     )

@@ -15,20 +15,34 @@
 # MAGIC 4. MERGE into `anomalies` on `(asset, window_end)` from a source deduplicated with a window
 # MAGIC    function (Delta fails when two source rows match one target row): new windows are inserted,
 # MAGIC    a window scored again by another model or with another score is updated in place, the same
-# MAGIC    score again changes nothing, so re-running is harmless.
+# MAGIC    score again changes nothing, so re-running is harmless;
+# MAGIC 5. publish for the bot (`crypto_risk.publish`, read through the Files API instead of a SQL
+# MAGIC    warehouse): a **feed file** `feed/<instant>.json` in the volume with this run's new and re-scored
+# MAGIC    windows that are anomalous now or were before (at most 200) and their assets' last 24 h of
+# MAGIC    prices (none when there is no such window), and the **serving snapshot**
+# MAGIC    `serving/snapshot.json` (24 h and 7 d leaderboards, the most anomalous windows, every asset's
+# MAGIC    last 7 days), both written atomically; feed files older than 7 days are deleted.
 # MAGIC
 # MAGIC Job parameters (all optional; defaults in `crypto_risk.PARAMETER_DEFAULTS`): `catalog`, `schema`,
-# MAGIC `model_name` (a name in the schema or `catalog.schema.name`), `alias`, `lookback_days` (or
-# MAGIC `lookback`, a duration such as `36h`, which wins), `rescore` (a duration, empty for none), `now`
-# MAGIC (an ISO-8601 instant for replayed history), `feature_set` (only for a model version without a
-# MAGIC `feature_set` tag). The run's output is a JSON summary the bot can read.
+# MAGIC `volume` (where `feed/` and `serving/` go, beside `landing/`), `model_name` (a name in the schema
+# MAGIC or `catalog.schema.name`), `alias`, `lookback_days` (or `lookback`, a duration such as `36h`,
+# MAGIC which wins), `rescore` (a duration, empty for none), `now` (an ISO-8601 instant for replayed
+# MAGIC history), `feature_set` (only for a model version without a `feature_set` tag). The run's output
+# MAGIC is a JSON summary the bot can read (with `feed_file`, `feed_windows` and `snapshot`).
 
 # COMMAND ----------
 
-# MAGIC %pip install --quiet "mlflow-skinny[databricks]>=2.16" "scikit-learn>=1.2"
+# MAGIC %pip install --quiet "mlflow-skinny[databricks]==3.17.2"
 
 # COMMAND ----------
 
+# Assumed: serverless environment version 4 (Python 3.12.3, released 2025-08-13; the versions and their
+# system environments: https://docs.databricks.com/aws/en/release-notes/serverless/environment-version/ ,
+# the installed libraries of version 4: https://docs.databricks.com/aws/en/release-notes/serverless/environment-version/four ).
+# Its base environment has scikit-learn, pandas and numpy, used as they are (not reinstalled, so
+# training and inference use the same scikit-learn); only MLflow 3 is installed, pinned, with the
+# "databricks" extra for Unity Catalog registration (the MLflow 3 model API, `name=` instead of
+# `artifact_path=`: https://mlflow.org/docs/latest/ml/mlflow-3 ).
 dbutils = globals()["dbutils"]  # defined by the Databricks runtime; named here for readers and linters
 dbutils.library.restartPython()
 
@@ -57,21 +71,30 @@ if LIB not in sys.path:
 
 from crypto_risk import (
     ANOMALIES_COLUMNS,
+    FEED_DIR,
     GOLD_COLUMNS,
     PARAMETER_DEFAULTS,
+    SNAPSHOT_PATH,
     anomalies_schema,
     anomaly_records,
+    changed_windows,
     choose_model_version,
     compute_features,
     dedupe_windows,
+    feed_file_name,
+    feed_payload,
     inference_plan,
     no_model_summary,
     parse_job_params,
+    prune_feed_files,
     score_rows,
     select_for_scoring,
+    serving_snapshot,
+    write_json_atomically,
 )
+from crypto_risk.publish import SNAPSHOT_SERIES_SPAN
 
-INFER_PARAMETERS = ("catalog", "schema", "model_name", "alias", "lookback_days", "lookback", "rescore", "now",
+INFER_PARAMETERS = ("catalog", "schema", "volume", "model_name", "alias", "lookback_days", "lookback", "rescore", "now",
                     "feature_set")
 for name in INFER_PARAMETERS:
     dbutils.widgets.text(name, PARAMETER_DEFAULTS[name])
@@ -90,6 +113,9 @@ spark.conf.set("spark.sql.session.timeZone", "UTC")  # timestamps reach pandas a
 now = params.clock()
 GOLD = params.table("metrics_gold")
 ANOMALIES = params.table("anomalies")
+# The volume of landing/ (a FUSE mount on serverless: https://docs.databricks.com/aws/en/volumes/volume-files),
+# where the bot reads feed/ and serving/ through the Files API.
+VOLUME = f"/Volumes/{params.catalog}/{params.schema}/{params.volume}"
 
 # COMMAND ----------
 
@@ -137,9 +163,21 @@ plan = inference_plan(
 )
 
 
+def gold_sources(since):
+    """Gold's source per (asset, window_end) ending in [since, now], one row per key (the sources of every
+    emitted row, as the pipeline joins them): what marks a window simulated."""
+    return (
+        spark.table(GOLD)
+        .where((F.col("window_end") >= F.lit(since)) & (F.col("window_end") <= F.lit(now)))
+        .groupBy("asset", "window_end")
+        .agg(F.concat_ws(",", F.array_sort(F.collect_set("source"))).alias("source"))
+    )
+
+
 summary = {"model": model_name, "model_version": version, "feature_set": feature_set, "scored": 0, "inserted": 0,
            "updated": 0, "new_anomalies": 0}
 rows = None  # the scored windows, when there are any
+compared = None  # the feed file's windows (pandas), when the MERGE inserted or changed any
 if plan is not None:
     gold = (
         spark.table(GOLD)
@@ -175,8 +213,9 @@ if rows is not None:
         | (F.col("_old_flag") != F.col("is_anomaly"))
     )
     newly_flagged = (F.col("is_anomaly") == 1) & (F.coalesce(F.col("_old_flag"), F.lit(0)) == 0)
+    compared_rows = source.join(old, ["asset", "window_end"], "left")
     counts = (
-        source.join(old, ["asset", "window_end"], "left")
+        compared_rows
         .agg(
             F.count(F.lit(1)).alias("scored"),
             F.sum(F.when(~was_scored, 1).otherwise(0)).alias("inserted"),
@@ -184,6 +223,12 @@ if rows is not None:
             F.sum(F.when(newly_flagged, 1).otherwise(0)).alias("new_anomalies"),
         )
         .first()
+    )
+
+    # The source beside the table as it is before the MERGE (old flag included), with Gold's source, read
+    # now: the feed file reports what this MERGE inserts or changes that is or was anomalous.
+    compared = changed_windows(
+        compared_rows.join(gold_sources(plan.read_from), ["asset", "window_end"], "left").toPandas()
     )
 
     changed = "t.model_version <> s.model_version OR t.anomaly_score <> s.anomaly_score OR t.is_anomaly <> s.is_anomaly"
@@ -201,6 +246,43 @@ if rows is not None:
     flagged = rows[rows["is_anomaly"] == 1].sort_values("anomaly_score")
     if len(flagged) > 0:
         display(flagged.head(20))
+
+# COMMAND ----------
+
+# Publish for the bot, after the MERGE: the feed file (only when this run reported windows; named by
+# the run's instant, so a re-run at the same `now` overwrites it) and the snapshot (every run). Each is
+# written to a hidden temporary file in its folder and renamed onto its name, so the Files API never
+# serves half a file. Gold over (now − 7 d, now] left-joined with the table as it is now.
+week = now - SNAPSHOT_SERIES_SPAN  # the snapshot's longest period and its series
+scores_now = spark.table(ANOMALIES).where((F.col("window_end") >= F.lit(week)) & (F.col("window_end") <= F.lit(now)))
+gold_week = (
+    spark.table(GOLD)
+    .where((F.col("window_end") > F.lit(week)) & (F.col("window_end") <= F.lit(now)))
+    .select("asset", "symbol", "window_end", "price_avg", "source", "emitted_at")
+    .join(scores_now.select("asset", "window_end", "anomaly_score", "is_anomaly"), ["asset", "window_end"], "left")
+    .toPandas()
+)
+anomalies_week = (
+    scores_now.select("asset", "symbol", "window_end", "price_avg", "ret_window", "anomaly_score", "is_anomaly",
+                      "model_version")
+    .join(gold_sources(week), ["asset", "window_end"], "left")
+    .toPandas()
+)
+
+summary.update({"feed_file": None, "feed_windows": 0, "snapshot": SNAPSHOT_PATH})
+if compared is not None and len(compared) > 0:
+    feed = feed_payload(compared, gold_week, now, model_name, version)
+    feed_file = f"{FEED_DIR}/{feed_file_name(now)}"
+    written = write_json_atomically(f"{VOLUME}/{feed_file}", feed)
+    summary.update({"feed_file": feed_file, "feed_windows": len(feed["windows"])})
+    print(f"infer: {feed_file}: {len(feed['windows'])} windows ({feed['omitted_windows']} omitted), "
+          f"{len(feed['series'])} series, {written:,} bytes")
+snapshot = serving_snapshot(anomalies_week, gold_week, now, model_name, version)
+written = write_json_atomically(f"{VOLUME}/{SNAPSHOT_PATH}", snapshot)
+print(f"infer: {SNAPSHOT_PATH}: {len(snapshot['series'])} assets, {written:,} bytes")
+removed = prune_feed_files(f"{VOLUME}/{FEED_DIR}", now)
+if removed:
+    print(f"infer: removed {len(removed)} feed files older than 7 days")
 
 # COMMAND ----------
 

@@ -44,14 +44,40 @@ class NotebookFormatTest(unittest.TestCase):
                 ast.parse(text, filename=f"{name}.py")
 
     def test_pip_installs_only_what_serverless_lacks_and_restarts(self) -> None:
+        """03 and 04 install MLflow 3 only (serverless ships scikit-learn, pandas and numpy), the same
+        pinned version in both, and restart Python; 01 and 02 install nothing."""
+        installed = set()
         for name in NAMES:
             pips = re.findall(r"^# MAGIC %pip install (.*)$", source(name), re.M)
             if name in ("03_train_iforest", "04_infer_iforest"):
                 self.assertEqual(len(pips), 1, name)
-                self.assertIn("mlflow-skinny[databricks]", pips[0])
+                requirements = re.findall(r'"([^"]+)"', pips[0])
+                self.assertEqual(len(requirements), 1, name)
+                self.assertRegex(requirements[0], r"^mlflow-skinny\[databricks\]==3\.\d+\.\d+$", name)
+                installed.add(requirements[0])
                 self.assertIn("dbutils.library.restartPython()", source(name))
+                self.assertIn("serverless environment version", source(name))
             else:
                 self.assertEqual(pips, [], name)
+        self.assertEqual(len(installed), 1, "03 and 04 install the same MLflow")
+
+    def test_every_pip_requirement_is_pinned(self) -> None:
+        for name in NAMES:
+            for line in re.findall(r"^# MAGIC %pip install (.*)$", source(name), re.M):
+                words = [w.strip('"\'') for w in line.split() if not w.startswith("-")]
+                self.assertTrue(words, f"{name}: {line}")
+                for requirement in words:
+                    self.assertRegex(requirement, r"^[A-Za-z0-9_.\-]+(\[[a-z,]+\])?==[0-9][0-9A-Za-z.]*$",
+                                     f"{name}: {requirement} is not pinned with ==")
+
+    def test_models_are_logged_with_mlflow_3_names(self) -> None:
+        """MLflow 3 logs a model by ``name=``; ``artifact_path=`` is MLflow 2's."""
+        for name in NAMES:
+            for node in ast.walk(ast.parse(source(name))):
+                if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "log_model":
+                    keywords = {k.arg for k in node.keywords}
+                    self.assertNotIn("artifact_path", keywords, name)
+                    self.assertIn("name", keywords, name)
 
 
 class NotebookCodeTest(unittest.TestCase):

@@ -11,7 +11,11 @@ inference the same way:
 - ``scoring``: the time-based 80/20 training split, the IsolationForest fit and its metrics
   (``src/model/training.ts``), the inference selection: per-asset resume, look-back, warm-up
   and deduplication (``src/platform/local/models.ts``), and the job parameters, checked before
-  any SQL or MLflow call uses them.
+  any SQL or MLflow call uses them;
+- ``publish``: the files inference publishes for the bot after its MERGE (contract version 1): a
+  feed file per run (``feed/<instant>.json``: the run's new and re-scored anomalous windows, their
+  assets' last 24 h of prices) and the serving snapshot (``serving/snapshot.json``: 24 h and 7 d
+  leaderboards and top windows, every asset's last 7 days), written atomically, old feed files pruned.
 
 The notebooks in ``databricks/notebooks`` put ``databricks/lib`` on ``sys.path`` and import this
 package; ``databricks/tests`` checks it against the TypeScript engine's fixtures.
@@ -25,6 +29,22 @@ from .features import (
     Features,
     TrailingMedian,
     compute_features,
+)
+from .publish import (
+    FEED_DIR,
+    MAX_FEED_BYTES,
+    MAX_FEED_WINDOWS,
+    SNAPSHOT_PATH,
+    WINDOWS_PER_ASSET,
+    changed_windows,
+    encode_json,
+    feed_file_name,
+    feed_payload,
+    iso_ms,
+    price_series,
+    prune_feed_files,
+    serving_snapshot,
+    write_json_atomically,
 )
 from .registry import NOT_FOUND, ChosenVersion, choose_model_version, is_not_found, no_model_summary
 from .scoring import (
@@ -54,6 +74,20 @@ from .scoring import (
 )
 
 __all__ = [
+    "FEED_DIR",
+    "MAX_FEED_BYTES",
+    "MAX_FEED_WINDOWS",
+    "SNAPSHOT_PATH",
+    "WINDOWS_PER_ASSET",
+    "changed_windows",
+    "encode_json",
+    "feed_file_name",
+    "feed_payload",
+    "iso_ms",
+    "price_series",
+    "prune_feed_files",
+    "serving_snapshot",
+    "write_json_atomically",
     "ANOMALIES_COLUMNS",
     "FEATURE_NAMES",
     "GOLD_COLUMNS",
