@@ -22,6 +22,7 @@ import { startMainJob } from './jobs/main-job.js';
 import { createLogger, type Logger } from './log.js';
 import { type App, createApp } from './main.js';
 import { coinIdSchema } from './market/record.js';
+import type { LakehouseRead } from './platform/port.js';
 import type { Reply } from './render/reply.js';
 import { describeFeed } from './render/summaries.js';
 import { renderText } from './render/text.js';
@@ -198,7 +199,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       execute(async (app, now, n: string, options: { since: string; asset?: string }) => {
         const parsed = topArgsSchema.safeParse({ limit: n, since: options.since, asset: options.asset });
         if (!parsed.success) throw usage(parsed.error.issues.map((i) => describeIssue(i)).join('; '));
-        await warmUp(app, io);
+        await warmUp(app, io, {
+          kind: 'top',
+          sinceMs: parsed.data.since,
+          limit: parsed.data.limit,
+          ...(parsed.data.asset ? { asset: parsed.data.asset } : {}),
+        });
         return topCommand(parsed.data, { platform: app.platform, now });
       }),
     );
@@ -213,7 +219,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       execute(async (app, now, asset: string, options: { since: string; out: string }) => {
         const parsed = chartArgsSchema.safeParse({ asset, since: options.since });
         if (!parsed.success) throw usage(parsed.error.issues.map((i) => describeIssue(i)).join('; '));
-        await warmUp(app, io);
+        await warmUp(app, io, { kind: 'chart', sinceMs: parsed.data.since, asset: parsed.data.asset });
         return chartCommand(
           { asset: parsed.data.asset, sinceMs: parsed.data.since, out: resolve(io.cwd, options.out) },
           { platform: app.platform, now },
@@ -346,8 +352,8 @@ async function runMainJob(app: App, io: CliIo): Promise<Reply> {
 }
 
 /** Reads need the lakehouse: a stopped SQL warehouse is started (Databricks), and the user told. */
-async function warmUp(app: App, io: CliIo): Promise<void> {
-  const { ready, state } = await app.platform.readiness();
+async function warmUp(app: App, io: CliIo, read: LakehouseRead): Promise<void> {
+  const { ready, state } = await app.platform.readiness(read);
   if (ready) return;
   io.stderr(`The SQL warehouse is ${state.toLowerCase()}; starting it (usually a minute or two)…\n`);
   await app.platform.ensureReady();

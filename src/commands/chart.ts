@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { ExitCode, UserError } from '../errors.js';
 import type { Platform } from '../platform/port.js';
 import { type ChartInput, renderChartPng } from '../render/chart.js';
-import { formatCount } from '../render/format.js';
+import { formatCount, formatTime } from '../render/format.js';
 import type { Reply } from '../render/reply.js';
 import { formatDurationSpec } from './duration.js';
 
@@ -24,6 +24,7 @@ export async function priceChart(
     `last ${formatDurationSpec(args.sinceMs)}`,
     `${formatCount(anomalies)} anomal${anomalies === 1 ? 'y' : 'ies'}`,
     ...(series.simulated ? ['SIMULATED DATA'] : []),
+    ...(series.as_of ? [`as of ${formatTime(series.as_of)}`] : []),
   ];
   return {
     asset: args.asset,

@@ -1,7 +1,14 @@
 import { z } from 'zod';
 import { coinIdSchema } from '../market/record.js';
 import type { Platform } from '../platform/port.js';
-import { formatCount, formatPercent, formatPrice, formatScore, formatTime } from '../render/format.js';
+import {
+  formatAge,
+  formatCount,
+  formatPercent,
+  formatPrice,
+  formatScore,
+  formatTime,
+} from '../render/format.js';
 import type { Reply } from '../render/reply.js';
 import { priceChart } from './chart.js';
 import { durationSchema, formatDurationSpec } from './duration.js';
@@ -41,6 +48,7 @@ export async function topCommand(args: TopArgs, deps: { platform: Platform; now:
   } else if (total === 0) {
     notes.push(`${formatCount(result.scored_windows)} windows were scored; none was anomalous.`);
   }
+  if (result.as_of) notes.push(servedNote(result.as_of, deps.now));
   const chartAsset = args.asset ?? result.leaderboard[0]?.asset;
   const chart = chartAsset ? await priceChart({ asset: chartAsset, sinceMs: args.since }, deps) : undefined;
   return {
@@ -103,4 +111,10 @@ export async function topCommand(args: TopArgs, deps: { platform: Platform; now:
 
 function label(asset: string, symbol: string | null, simulated: boolean): string {
   return `${asset}${symbol ? ` (${symbol.toUpperCase()})` : ''}${simulated ? ' [sim]' : ''}`;
+}
+
+/** Where an answer from a published snapshot comes from, and how old it is. */
+export function servedNote(asOf: string, now: Date): string {
+  const age = Math.max(0, (now.getTime() - Date.parse(asOf)) / 1000);
+  return `As of ${formatTime(asOf)} (${formatAge(age)} ago): from the serving snapshot the latest scoring run published, without the SQL warehouse.`;
 }

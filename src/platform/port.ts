@@ -40,16 +40,22 @@ export interface Platform {
   /** An asset's window prices with anomaly flags, for charts. */
   priceSeries(asset: string, since: Date, until: Date): Promise<PriceSeries>;
   /**
-   * Whether reads of the lakehouse can run now without starting anything (on Databricks: is the
-   * SQL warehouse running). Never starts anything.
+   * Whether reads of the lakehouse (or, given, this one read) can run now without starting
+   * anything: on Databricks, the SQL warehouse runs or the serving snapshot answers the read.
+   * Never starts anything.
    */
-  readiness(): Promise<{ ready: boolean; state: string }>;
+  readiness(read?: LakehouseRead): Promise<{ ready: boolean; state: string }>;
   /** Makes reads possible, starting a stopped SQL warehouse and waiting for it (a warm-up). */
   ensureReady(): Promise<void>;
   /** Runs one read-only statement; anything else is refused before it runs. */
   readOnlySql(text: string, maxRows: number): Promise<SqlResult>;
   close(): Promise<void>;
 }
+
+/** A read a chat command is about to make (so the platform can tell whether it needs a warm-up). */
+export type LakehouseRead =
+  | { kind: 'top'; sinceMs: number; limit: number; asset?: string }
+  | { kind: 'chart'; sinceMs: number; asset: string };
 
 export interface LandingBatch {
   records: readonly MarketRecord[];
@@ -136,6 +142,11 @@ export interface TopResult {
   windows: AnomalyRow[];
   /** Windows scored in the period at all: tells "no anomalies" apart from "nothing scored yet". */
   scored_windows: number;
+  /**
+   * Set when the answer comes from a published snapshot (Databricks' serving snapshot) rather than
+   * a query: the instant it was made, which the period ends at.
+   */
+  as_of?: string;
 }
 
 export interface StageStatus {
@@ -265,6 +276,8 @@ export interface PriceSeries {
   symbol: string | null;
   simulated: boolean;
   points: PricePoint[];
+  /** As in TopResult: the instant of the published series this comes from, when it does. */
+  as_of?: string;
 }
 
 export interface RetrainRun {

@@ -19,7 +19,7 @@ import { topCommand } from '../commands/top.js';
 import type { SlackSettings } from '../config.js';
 import { UserError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Platform } from '../platform/port.js';
+import type { LakehouseRead, Platform } from '../platform/port.js';
 import { renderBlocks } from '../render/blocks.js';
 import { plainText, type Reply } from '../render/reply.js';
 import { createAccess } from './access.js';
@@ -202,9 +202,12 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
     }
   }
 
-  /** Reads need the lakehouse: on Databricks a stopped warehouse is started, and the user told. */
-  async function warmUp(respond: RespondFn): Promise<void> {
-    const { ready, state } = await platform.readiness();
+  /**
+   * Reads need the lakehouse: on Databricks, unless the serving snapshot answers this read, a stopped
+   * warehouse is started, and the user told.
+   */
+  async function warmUp(respond: RespondFn, read: LakehouseRead): Promise<void> {
+    const { ready, state } = await platform.readiness(read);
     if (ready) return;
     await respond({
       response_type: 'ephemeral',
@@ -215,7 +218,13 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
 
   async function slashCommand(userId: string, text: string, respond: RespondFn): Promise<void> {
     const request = parseSlashText(text);
-    if (request.name === 'top' || request.name === 'chart') await warmUp(respond);
+    if (request.name === 'top') {
+      const { since, limit, asset } = request.args;
+      await warmUp(respond, { kind: 'top', sinceMs: since, limit, ...(asset ? { asset } : {}) });
+    }
+    if (request.name === 'chart') {
+      await warmUp(respond, { kind: 'chart', sinceMs: request.args.since, asset: request.args.asset });
+    }
     const now = clock.now();
     switch (request.name) {
       case 'help':

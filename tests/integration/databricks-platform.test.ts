@@ -12,6 +12,7 @@ import {
   MODEL,
   seedLakehouse,
   startDatabricksHarness,
+  VOLUME_ROOT,
   WAREHOUSE_ID,
 } from '../support/databricks-harness.js';
 import { testConfig } from '../support/lakehouse.js';
@@ -24,22 +25,6 @@ afterEach(async () => {
 });
 
 const sqlCount = () => h?.warehouse.statements.length ?? 0;
-
-async function runScoreJob(harness: DatabricksHarness): Promise<void> {
-  const jobs = harness.api.jobs().filter((j) => j.settings.name === JOB_NAMES.score);
-  const jobId = jobs[0]?.job_id ?? (await createJob(harness, JOB_NAMES.score));
-  const res = await fetch(`${harness.api.url}/api/2.2/jobs/run-now`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${harness.api.token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ job_id: jobId }),
-  });
-  const { run_id } = (await res.json()) as { run_id: number };
-  for (;;) {
-    const run = harness.api.runs().find((r) => r.run_id === run_id);
-    if (run?.life_cycle_state === 'TERMINATED') return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('Databricks platform: reads', () => {
   it('status reads the REST APIs only and never starts a stopped warehouse', async () => {
@@ -173,21 +158,57 @@ describe('Databricks platform: operations', () => {
     expect(done.error).toMatch(/FAILED/);
   });
 
-  it('the feed sends no SQL while no new inference run has succeeded, and one query after each', async () => {
-    h = await startDatabricksHarness({ warehouseState: 'RUNNING' });
-    await createJob(h, JOB_NAMES.score);
+  it("the feed reads each scoring run's feed file (runs/get-output, then the Files API): no SQL, no warehouse start", async () => {
+    h = await startDatabricksHarness({ warehouseState: 'STOPPED' });
+    await h.platform.provision(true);
+    const outputs = () => h?.api.callsTo('GET /api/2.2/jobs/runs/get-output').length ?? 0;
+    const feedReads = () =>
+      h?.api.calls.filter((c) => c.method === 'GET' && c.path.includes('/landing/feed/')).length ?? 0;
     expect(await h.platform.scoredSince(null, 100)).toEqual([]);
-    expect(await h.platform.scoredSince(null, 100)).toEqual([]);
-    expect(sqlCount()).toBe(0);
-    await runScoreJob(h);
+
+    await h.runScoreJob();
     const rows = await h.platform.scoredSince(null, 100);
-    expect(rows.length).toBe(12);
-    expect(sqlCount()).toBe(1);
-    expect(await h.platform.scoredSince(rows.at(-1)?.scored_at ?? null, 100)).toEqual([]);
-    expect(sqlCount()).toBe(1);
-    await runScoreJob(h);
-    await h.platform.scoredSince(rows.at(-1)?.scored_at ?? null, 100);
-    expect(sqlCount()).toBe(2);
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.every((r) => r.asset === 'bitcoin' && r.is_anomaly && r.model_version === 1)).toBe(true);
+    expect(new Set(rows.map((r) => r.scored_at)).size).toBe(1);
+    expect([outputs(), feedReads()]).toEqual([1, 1]);
+
+    // The same run is not read again, and nothing is scored after the cursor.
+    const cursor = rows.at(-1)?.scored_at ?? null;
+    expect(await h.platform.scoredSince(cursor, 100)).toEqual([]);
+    expect([outputs(), feedReads()]).toEqual([1, 1]);
+
+    // A run without anomalies publishes no feed file: its exit value says so.
+    h.anomalous = () => false;
+    await h.runScoreJob();
+    expect(await h.platform.scoredSince(cursor, 100)).toEqual([]);
+    expect([outputs(), feedReads()]).toEqual([2, 1]);
+
+    // A restarted bot (no memory) with the cursor: nothing again; without it, the first run's windows.
+    const restarted = h.newPlatform();
+    expect(await restarted.scoredSince(cursor, 100)).toEqual([]);
+    expect((await h.newPlatform().scoredSince(null, 100)).map((r) => r.window_end)).toEqual(
+      rows.map((r) => r.window_end),
+    );
+    expect(sqlCount()).toBe(0);
+    expect(h.api.warehouseStarts(WAREHOUSE_ID)).toBe(0);
+  });
+
+  it('a feed file that is not what the notebook writes is refused and logged, never posted', async () => {
+    h = await startDatabricksHarness({ warehouseState: 'STOPPED' });
+    await h.platform.provision(true);
+    await h.runScoreJob();
+    const listing = (await (
+      await fetch(`${h.api.url}/api/2.0/fs/directories${VOLUME_ROOT}/feed`, {
+        headers: { authorization: `Bearer ${h.api.token}` },
+      })
+    ).json()) as { contents?: Array<{ path: string }> };
+    const path = listing.contents?.[0]?.path as string;
+    const file = JSON.parse(String(h.api.volumeFile(path)));
+    file.windows[0].anomaly_score = 'very low';
+    h.api.writeVolumeFile(path, Buffer.from(JSON.stringify(file)));
+    expect(await h.platform.scoredSince(null, 100)).toEqual([]);
+    expect(h.logs.join('')).toMatch(/windows\.0\.anomaly_score[^\n]*the feed file was refused/);
   });
 
   it('ingest lands JSONL batches in the volume with the Files API, and keeps source state there', async () => {

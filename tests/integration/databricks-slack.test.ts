@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { JOB_NAMES } from '../../src/platform/databricks/resources.js';
 import { openDb } from '../../src/platform/local/db.js';
@@ -30,12 +33,23 @@ afterEach(async () => {
   h = undefined;
 });
 
-async function setup(warehouseState = 'STOPPED') {
-  h = await startDatabricksHarness({ warehouseState });
+async function setup(warehouseState = 'STOPPED', clock?: { now(): Date }) {
+  h = await startDatabricksHarness({ warehouseState, ...(clock ? { clock } : {}) });
   slack = await startLocalSlack({ signingSecret: SECRET, botToken: TOKEN });
-  const log = createDeliveryLog(await openDb(':memory:'));
+  bot = await startBot(h, slack, ':memory:');
+  return { h, slack };
+}
+
+/** A bot on the harness's emulators; a delivery log in `dbPath` survives a restart, and so does the workspace. */
+async function startBot(
+  h: DatabricksHarness,
+  slack: LocalSlack,
+  dbPath: string,
+  platform = h.platform,
+): Promise<SlackBot> {
+  const log = createDeliveryLog(await openDb(dbPath));
   await log.init();
-  bot = await createSlackBot({
+  const started = await createSlackBot({
     settings: {
       botToken: TOKEN,
       signingSecret: SECRET,
@@ -44,15 +58,15 @@ async function setup(warehouseState = 'STOPPED') {
       opsUsers: ['U0OPS01'],
     },
     port: 0,
-    platform: h.platform,
+    platform,
     log,
     clock: { now: () => new Date() },
     logger: h.logger,
     retrainPollMs: 50,
   });
-  await bot.start();
-  slack.setBotEventsUrl(`http://127.0.0.1:${bot.port()}/slack/events`);
-  return { h, slack };
+  await started.start();
+  slack.setBotEventsUrl(`http://127.0.0.1:${started.port()}/slack/events`);
+  return started;
 }
 
 const replies = (s: LocalSlack, user: string) => s.ephemeral(user).map((m) => JSON.stringify(m));
@@ -141,6 +155,96 @@ describe('Slack → bot → Databricks', () => {
     await slack.slashCommand({ userId: 'U0OPS01', channelId: CHANNEL, text: 'provision apply' });
     await until(() => replies(slack, 'U0OPS01').find((r) => r.includes('Databricks provisioning: applied')));
     expect(h.api.jobs()).toHaveLength(3);
+  });
+
+  it("the feed posts a scoring run's anomalies with their chart from its feed file: no SQL, no warehouse start", async () => {
+    const { h, slack } = await setup('STOPPED');
+    await h.platform.provision(true);
+    await h.runScoreJob();
+    const result = await bot?.feed.runOnce();
+    expect(result?.posted).toBeGreaterThan(0);
+    const posted = slack.channelMessages(CHANNEL).filter((m) => m.metadata?.event_type === 'crypto_anomaly');
+    expect(posted).toHaveLength(result?.posted ?? -1);
+    expect(JSON.stringify(posted[0]?.blocks)).toMatch(/"type":"image"/);
+    expect(JSON.stringify(posted[0]?.blocks)).toMatch(/bitcoin/);
+    expect(h.warehouse.statements).toHaveLength(0);
+    expect(h.api.warehouseStarts(WAREHOUSE_ID)).toBe(0);
+    // The chart came from the feed file's series: not even the snapshot was read.
+    expect(h.api.calls.filter((c) => c.path.includes('/serving/'))).toHaveLength(0);
+  });
+
+  it('a run without anomalies posts nothing; a bot restarted between a run and its post delivers each window once', async () => {
+    let now = new Date();
+    const { h, slack } = await setup('STOPPED', { now: () => now });
+    await h.platform.provision(true);
+    const dir = await mkdtemp(join(tmpdir(), 'crm-feed-'));
+    try {
+      await bot?.stop();
+      bot = await startBot(h, slack, join(dir, 'bot.duckdb'), h.newPlatform());
+      h.anomalous = () => false;
+      await h.runScoreJob();
+      expect(await bot.feed.runOnce()).toMatchObject({ posted: 0, windows: 0 });
+      const feedMessages = () =>
+        slack?.channelMessages(CHANNEL).filter((m) => m.metadata?.event_type === 'crypto_anomaly') ?? [];
+      expect(feedMessages()).toHaveLength(0);
+
+      // A run with anomalies, then the bot stops before its next feed cycle.
+      h.anomalous = (asset) => asset === 'bitcoin';
+      now = new Date(now.getTime() + 10 * 60_000); // the next scheduled run: two new windows each
+      await h.runScoreJob();
+      await bot.stop();
+      bot = await startBot(h, slack, join(dir, 'bot.duckdb'), h.newPlatform());
+      const first = await bot.feed.runOnce();
+      expect(first.posted).toBeGreaterThan(0);
+      const windows = feedMessages().flatMap(
+        (m) =>
+          (m.metadata?.event_payload as { windows?: Array<{ window_end: string }> } | undefined)?.windows ??
+          [],
+      );
+      expect(new Set(windows.map((w) => w.window_end)).size).toBe(windows.length);
+
+      // Restarted again after posting: the same file is read, nothing is posted twice.
+      await bot.stop();
+      bot = await startBot(h, slack, join(dir, 'bot.duckdb'), h.newPlatform());
+      expect(await bot.feed.runOnce()).toMatchObject({ posted: 0 });
+      expect(feedMessages()).toHaveLength(first.posted);
+      expect(h.warehouse.statements).toHaveLength(0);
+    } finally {
+      await bot?.stop();
+      bot = undefined;
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('top 24h and chart bitcoin 7d answer from the serving snapshot with the warehouse stopped; top 30d starts it', async () => {
+    const { h, slack } = await setup('STOPPED');
+    await h.platform.provision(true);
+    await seedLakehouse(h.warehouse, new Date());
+    await h.runScoreJob();
+    await slack.slashCommand({ userId: 'U0VIEW01', channelId: CHANNEL, text: 'top 5 24h' });
+    const top = await until(() =>
+      replies(slack, 'U0VIEW01').find((r) => r.includes('Top anomalies, last 24h')),
+    );
+    expect(top).toMatch(/bitcoin \(BTC\)/);
+    expect(top).toMatch(/As of .* UTC .*serving snapshot/);
+    await slack.slashCommand({ userId: 'U0VIEW01', channelId: CHANNEL, text: 'chart bitcoin 7d' });
+    const chart = await until(() => replies(slack, 'U0VIEW01').find((r) => r.includes('last 7d')));
+    expect(chart).toMatch(/as of .* UTC/);
+    expect(chart).toMatch(/"type":"image"/);
+    expect(replies(slack, 'U0VIEW01').join('\n')).not.toMatch(/warehouse is stopped/);
+    expect(h.warehouse.statements).toHaveLength(0);
+    expect(h.api.warehouseStarts(WAREHOUSE_ID)).toBe(0);
+
+    await slack.slashCommand({ userId: 'U0VIEW01', channelId: CHANNEL, text: 'top 30d' });
+    await until(() =>
+      replies(slack, 'U0VIEW01').find((r) => r.includes('The SQL warehouse is stopped; it is starting now')),
+    );
+    const month = await until(() =>
+      replies(slack, 'U0VIEW01').find((r) => r.includes('Top anomalies, last 30d')),
+    );
+    expect(month).not.toMatch(/serving snapshot/);
+    expect(h.api.warehouseStarts(WAREHOUSE_ID)).toBe(1);
+    expect(h.warehouse.statements.length).toBeGreaterThan(0);
   });
 
   it('never lets a token or secret into logs or replies', async () => {

@@ -72,6 +72,9 @@ export interface DatabricksEmulator {
   workspaceObject(path: string): { object_type: string; content?: Buffer; language?: string } | undefined;
   /** '/Volumes/c/s/v/...' */
   volumeFile(path: string): Buffer | undefined;
+  /** Writes (or deletes) a volume file as a job's notebook would, not through the API. */
+  writeVolumeFile(path: string, data: Buffer): void;
+  deleteVolumeFile(path: string): boolean;
   createVolume(catalog: string, schema: string, volume: string): void;
   registerModelVersion(fullName: string, v: ModelVersionSpec): number;
   setWarehouseState(id: string, state: string): void;
@@ -103,6 +106,11 @@ export interface DatabricksEmulatorOptions {
   userName?: string;
   /** life_cycle_state of failed runs; default TERMINATED (with result_state FAILED). */
   failedLifeCycleState?: 'TERMINATED' | 'INTERNAL_ERROR';
+  /**
+   * The workspace's clock for the instants it reports (run start and end times, file and model
+   * times); the wall clock by default. Durations (run and start times) stay in real time.
+   */
+  clock?: () => number;
 }
 
 const DEFAULT_ERROR_CODES: Record<number, string> = {
@@ -120,7 +128,12 @@ export async function startDatabricksEmulator(
   const clientSecret = options.clientSecret ?? `dose${randomBytes(16).toString('hex')}`;
   let url = '';
   const timers = new Timers();
-  const ctx: Ctx = { url: () => url, userName: options.userName ?? 'tester@example.com', timers };
+  const ctx: Ctx = {
+    url: () => url,
+    userName: options.userName ?? 'tester@example.com',
+    timers,
+    now: options.clock ?? (() => Date.now()),
+  };
 
   const auth = createAuth(ctx, {
     token,
@@ -260,6 +273,8 @@ export async function startDatabricksEmulator(
     pipelines: pipelines.pipelines,
     workspaceObject: workspace.workspaceObject,
     volumeFile: files.volumeFile,
+    writeVolumeFile: files.writeVolumeFile,
+    deleteVolumeFile: files.deleteVolumeFile,
     createVolume: catalog.createVolume,
     registerModelVersion: models.registerModelVersion,
     setWarehouseState: warehouses.setWarehouseState,

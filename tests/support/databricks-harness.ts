@@ -16,11 +16,14 @@ import {
 import type { Platform } from '../../src/platform/port.js';
 import { sqlFile } from '../../src/sql-files.js';
 import { type DatabricksEmulator, startDatabricksEmulator } from './databricks-emulator.js';
+import { runScoring } from './databricks-scoring.js';
 import { testConfig } from './lakehouse.js';
 import { startWarehouse, type Warehouse } from './warehouse/server.js';
 
 export const WAREHOUSE_ID = 'abc123def4567890';
 export const MODEL = 'workspace.crypto.crypto_anomaly_iforest';
+/** The volume the harness's settings name, where landing/, feed/ and serving/ are. */
+export const VOLUME_ROOT = '/Volumes/workspace/crypto/landing';
 
 /**
  * The Databricks platform against loopback emulators: the REST APIs (Jobs, Pipelines, Workspace,
@@ -39,6 +42,18 @@ export interface DatabricksHarness {
   logger: Logger;
   /** What the next training run does. */
   trainOutcome: 'SUCCESS' | 'FAILED';
+  /**
+   * Which windows a scoring run finds anomalous; by default bitcoin's windows ending at :05, :25
+   * and :45 past each hour (about one a run). Set to () => false for a run without anomalies.
+   */
+  anomalous(asset: string, windowEnd: Date): boolean;
+  /**
+   * Another platform on the same emulators, with none of the first one's memory (a restarted bot);
+   * it shares the SQL client, which the harness closes.
+   */
+  newPlatform(): Platform;
+  /** Runs the crypto-risk-score job once through the Jobs API and waits for it to end. */
+  runScoreJob(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -46,7 +61,9 @@ export async function startDatabricksHarness(
   options: { warehouseState?: string; auth?: 'token' | 'oauth'; clock?: Clock } = {},
 ): Promise<DatabricksHarness> {
   const dir = await mkdtemp(join(tmpdir(), 'crm-databricks-'));
+  const clock = options.clock ?? { now: () => new Date() };
   const api = await startDatabricksEmulator({
+    clock: () => clock.now().getTime(),
     warehouses: [
       { id: WAREHOUSE_ID, name: 'Serverless Starter Warehouse', state: options.warehouseState ?? 'STOPPED' },
     ],
@@ -91,16 +108,18 @@ export async function startDatabricksHarness(
     pollMs: 50,
     endpoint: { host: warehouse.host, port: warehouse.port },
   });
-  const platform = createDatabricksPlatform({
-    settings,
-    model: config.model,
-    assets: config.market.assets,
-    rest,
-    warehouse: sql,
-    clock: options.clock ?? { now: () => new Date() },
-    logger,
-    pollMs: 50,
-  });
+  const newPlatform = () =>
+    createDatabricksPlatform({
+      settings,
+      model: config.model,
+      assets: config.market.assets,
+      rest,
+      warehouse: sql,
+      clock,
+      logger,
+      pollMs: 50,
+    });
+  const platform = newPlatform();
 
   const harness: DatabricksHarness = {
     api,
@@ -111,6 +130,22 @@ export async function startDatabricksHarness(
     logs,
     logger,
     trainOutcome: 'SUCCESS',
+    newPlatform,
+    anomalous: (asset, end) => asset === 'bitcoin' && end.getUTCMinutes() % 20 === 5,
+    async runScoreJob() {
+      const jobId = api.jobs().find((j) => j.settings.name === JOB_NAMES.score)?.job_id;
+      if (jobId === undefined) throw new Error('no crypto-risk-score job: provision first');
+      const res = await fetch(`${api.url}/api/2.2/jobs/run-now`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${api.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ job_id: jobId }),
+      });
+      const { run_id } = (await res.json()) as { run_id: number };
+      while (api.runs().find((r) => r.run_id === run_id)?.life_cycle_state !== 'TERMINATED') {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      return run_id;
+    },
     async close() {
       await platform.close();
       await warehouse.close();
@@ -150,15 +185,15 @@ export async function startDatabricksHarness(
       return 'SUCCESS';
     }
     if (job.settings.name === JOB_NAMES.score) {
-      // As 04_infer_iforest: new windows scored into anomalies.
-      await warehouse.db.run(
-        `INSERT INTO anomalies
-         SELECT 'bitcoin', 'btc', now()::TIMESTAMP - INTERVAL (i * 5) MINUTE + INTERVAL 1 SECOND * :run, 65000, 10, 0.01, 1e6, 0.001,
-           CASE WHEN i % 7 = 0 THEN -0.05 ELSE 0.1 END, CASE WHEN i % 7 = 0 THEN 1 ELSE 0 END, 1, now()::TIMESTAMP
-         FROM range(12) AS t(i)`,
-        { run: run.run_id % 5 },
-      );
-      return 'SUCCESS';
+      // As 04_infer_iforest: new windows scored into anomalies, the feed file and snapshot published.
+      const scored = await runScoring(warehouse.db, {
+        now: clock.now(),
+        modelName: MODEL,
+        modelVersion: 1,
+        anomalous: (asset, end) => harness.anomalous(asset, end),
+        write: (path, data) => api.writeVolumeFile(`${VOLUME_ROOT}/${path}`, data),
+      });
+      return { result: 'SUCCESS', outputs: { infer: scored.exitValue } };
     }
     return 'SUCCESS';
   });

@@ -10,6 +10,7 @@ import type {
   AnomalyRow,
   JobRun,
   JobStatus,
+  LakehouseRead,
   LeaderboardRow,
   ModelVersion,
   Platform,
@@ -22,9 +23,39 @@ import type {
 } from '../port.js';
 import { assertReadOnlySql } from '../read-only-sql.js';
 import { createProvisioner } from './provision.js';
+import {
+  FEED_FILE,
+  FEED_SERIES_MS,
+  type FeedFile,
+  feedFileSchema,
+  feedWindows,
+  type PublishedSeries,
+  parsePublished,
+  type ServingSnapshot,
+  SNAPSHOT_PATH,
+  SNAPSHOT_PERIODS,
+  SNAPSHOT_SERIES_MS,
+  seriesWithin,
+  snapshotSchema,
+  snapshotTop,
+} from './published.js';
 import { JOB_NAMES, MODEL_NAME, PIPELINE_NAME, resources, runNowBody } from './resources.js';
 import { DatabricksError, type DatabricksRest } from './rest.js';
-import { type SqlParam, timestampParam, type Warehouse } from './warehouse.js';
+import type { SqlParam, Warehouse } from './warehouse.js';
+
+/** The scoring job's task that publishes the feed file (resources.ts). */
+const INFER_TASK = 'infer';
+/** With no feed cursor yet, windows scored this long ago are still read (the feed announces none older). */
+const FEED_HORIZON_MS = 24 * 3_600_000;
+/** Pages of scoring runs read at most per feed check (25 runs each: over 40 hours of 10-minute runs). */
+const MAX_RUN_PAGES = 10;
+/**
+ * The serving snapshot answers only while it is at most this old (three scoring intervals); older,
+ * the scoring job is failing or paused and the warehouse is asked instead.
+ */
+const SNAPSHOT_MAX_AGE_MS = 30 * 60_000;
+/** How long a read snapshot is used before the volume is read again. */
+const SNAPSHOT_CACHE_MS = 60_000;
 
 export interface DatabricksPlatformDeps {
   settings: DatabricksSettings;
@@ -45,6 +76,7 @@ interface Run {
   start_time?: number;
   end_time?: number;
   run_page_url?: string;
+  tasks?: Array<{ task_key: string; run_id: number }>;
 }
 
 interface UcModel {
@@ -85,7 +117,11 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Platform
   /** The champion when each run started here (Unity Catalog keeps no history of aliases). */
   const championBefore = new Map<number, ModelVersion | null>();
   const botRuns = new Map<string, JobRun>();
-  let lastFeedRun: number | undefined;
+  /** Each scoring run's feed file (null: none, or unreadable), by run id, for the runs still listed. */
+  const feedFiles = new Map<number, FeedFile | null>();
+  /** The newest feed file's series per asset (for the charts of the messages it feeds). */
+  const feedSeries = new Map<string, { series: PublishedSeries; asOf: string }>();
+  let served: { readAt: number; snapshot: ServingSnapshot | null } | undefined;
 
   async function jobId(name: string): Promise<number> {
     const known = jobIds.get(name);
@@ -289,6 +325,144 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Platform
     return newest ? toRetrainRun(newest) : null;
   }
 
+  /**
+   * The scoring job's successful runs that may hold windows scored after `afterMs`, oldest first:
+   * runs/list pages newest first, so paging stops at the first run that ended by then.
+   */
+  async function scoreRunsSince(afterMs: number): Promise<Run[]> {
+    const found: Run[] = [];
+    let pageToken: string | undefined;
+    for (let page = 0; page < MAX_RUN_PAGES; page++) {
+      const res: { runs?: Run[]; next_page_token?: string } = await rest.get('/api/2.2/jobs/runs/list', {
+        job_id: await jobId(JOB_NAMES.score),
+        completed_only: true,
+        expand_tasks: true,
+        limit: 25,
+        ...(pageToken ? { page_token: pageToken } : {}),
+      });
+      const listed = res.runs ?? [];
+      const recent = listed.filter((r) => (r.end_time ?? 0) > afterMs);
+      found.push(...recent.filter((r) => r.state?.result_state === 'SUCCESS'));
+      pageToken = res.next_page_token || undefined;
+      if (!pageToken || recent.length < listed.length) break;
+    }
+    const listedIds = new Set(found.map((r) => r.run_id));
+    for (const id of feedFiles.keys()) if (!listedIds.has(id)) feedFiles.delete(id);
+    return found.sort((a, b) => (a.start_time ?? 0) - (b.start_time ?? 0) || a.run_id - b.run_id);
+  }
+
+  /**
+   * A scoring run's feed file: the inference task's exit value names it (runs/get-output answers
+   * for one task run, not for a run of several tasks:
+   * https://docs.databricks.com/api/workspace/jobs/getrunoutput), and the Files API reads it. Read
+   * once per run; a run without a file (no anomalies) or with one that cannot be understood (logged)
+   * is null. A failed call throws, and the next feed cycle tries again.
+   */
+  async function feedOf(run: Run): Promise<FeedFile | null> {
+    if (feedFiles.has(run.run_id)) return feedFiles.get(run.run_id) ?? null;
+    const task = run.tasks?.find((t) => t.task_key === INFER_TASK);
+    let file: FeedFile | null = null;
+    if (task) {
+      const output = await rest.get<{ notebook_output?: { result?: string } }>(
+        '/api/2.2/jobs/runs/get-output',
+        {
+          run_id: task.run_id,
+        },
+      );
+      file = await readFeedFile(run.run_id, output.notebook_output?.result);
+    } else {
+      logger.warn({ run_id: run.run_id }, `feed: the scoring run has no ${INFER_TASK} task; skipped`);
+    }
+    feedFiles.set(run.run_id, file);
+    if (file) {
+      served = undefined; // a newer run: the snapshot was replaced too
+      for (const [asset, series] of Object.entries(file.series)) {
+        const known = feedSeries.get(asset);
+        if (!known || known.asOf <= file.scored_at) feedSeries.set(asset, { series, asOf: file.scored_at });
+      }
+    }
+    return file;
+  }
+
+  async function readFeedFile(runId: number, exitValue: string | undefined): Promise<FeedFile | null> {
+    let name: unknown;
+    try {
+      name = exitValue ? (JSON.parse(exitValue) as { feed_file?: unknown }).feed_file : undefined;
+    } catch {
+      logger.warn({ run_id: runId }, 'feed: the inference exit value is not JSON; no feed file read');
+      return null;
+    }
+    if (name === undefined || name === null) return null;
+    if (typeof name !== 'string' || !FEED_FILE.test(name)) {
+      logger.warn({ run_id: runId, feed_file: String(name) }, 'feed: not a feed file name; not read');
+      return null;
+    }
+    const bytes = await rest.getBytes(`${volume}/${name}`);
+    if (!bytes) {
+      logger.warn({ run_id: runId, feed_file: name }, 'feed: the feed file is gone (pruned?); skipped');
+      return null;
+    }
+    try {
+      return parsePublished(feedFileSchema, bytes, `The feed file ${name}`);
+    } catch (err) {
+      logger.error({ run_id: runId, err: String(err) }, 'feed: the feed file was refused; skipped');
+      return null;
+    }
+  }
+
+  /**
+   * The serving snapshot when it is fresh (made within SNAPSHOT_MAX_AGE_MS), else null: read from
+   * the volume at most once a minute, and again after a newer scoring run was seen.
+   */
+  async function snapshot(): Promise<ServingSnapshot | null> {
+    const now = clock.now().getTime();
+    if (!served || now - served.readAt > SNAPSHOT_CACHE_MS) {
+      let value: ServingSnapshot | null = null;
+      try {
+        const bytes = await rest.getBytes(`${volume}/${SNAPSHOT_PATH}`);
+        if (bytes) value = parsePublished(snapshotSchema, bytes, `The serving snapshot ${SNAPSHOT_PATH}`);
+      } catch (err) {
+        logger.warn({ err: String(err) }, 'serving snapshot: not read; answering from the SQL warehouse');
+      }
+      served = { readAt: now, snapshot: value };
+    }
+    const value = served.snapshot;
+    return value && now - Date.parse(value.generated_at) <= SNAPSHOT_MAX_AGE_MS ? value : null;
+  }
+
+  /** A published series of the asset covering `spanMs` back from its instant: the feed's, else the snapshot's. */
+  async function publishedSeries(asset: string, spanMs: number) {
+    const fromFeed = feedSeries.get(asset);
+    const newestSnapshot = served?.snapshot?.generated_at ?? '';
+    if (
+      fromFeed &&
+      spanMs <= FEED_SERIES_MS &&
+      fromFeed.asOf >= newestSnapshot &&
+      clock.now().getTime() - Date.parse(fromFeed.asOf) <= SNAPSHOT_MAX_AGE_MS
+    ) {
+      return fromFeed;
+    }
+    if (spanMs > SNAPSHOT_SERIES_MS) return undefined;
+    const snap = await snapshot();
+    if (!snap) return undefined;
+    const empty = {
+      symbol: null,
+      simulated: false,
+      window_end: [],
+      price_avg: [],
+      anomaly_score: [],
+      is_anomaly: [],
+    };
+    return { series: snap.series[asset] ?? empty, asOf: snap.generated_at };
+  }
+
+  async function answersFromSnapshot(request: LakehouseRead): Promise<boolean> {
+    if (request.kind === 'chart' && request.sinceMs > SNAPSHOT_SERIES_MS) return false;
+    if (request.kind === 'top' && !SNAPSHOT_PERIODS.has(request.sinceMs)) return false;
+    const snap = await snapshot();
+    return snap !== null && (request.kind === 'chart' || request.limit <= snap.windows_per_asset);
+  }
+
   async function read<T>(name: string, params: Record<string, SqlParam>): Promise<T[]> {
     await warehouse.ensureRunning();
     return warehouse.query<T>(sqlFile(name), params);
@@ -393,24 +567,39 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Platform
     retrainRun,
 
     async scoredSince(cursor, limit) {
-      // Only after a new successful inference run: an idle warehouse can stop between runs.
-      const latest = (await runs(JOB_NAMES.score, { completed_only: true })).find(
-        (r) => r.state?.result_state === 'SUCCESS',
-      );
-      if (!latest || latest.run_id === lastFeedRun) return [];
-      const rows = await read<ScoredWindow>('queries/scored_since', {
-        cursor: timestampParam(cursor),
-        limit,
-      });
-      lastFeedRun = latest.run_id;
-      return rows.map((r) => ({ ...r, is_anomaly: Boolean(r.is_anomaly), simulated: Boolean(r.simulated) }));
+      // From the feed files the scoring runs published (Files API): no SQL, no warehouse start.
+      const after = cursor === null ? undefined : Date.parse(cursor);
+      const windows: ScoredWindow[] = [];
+      for (const run of await scoreRunsSince(after ?? clock.now().getTime() - FEED_HORIZON_MS)) {
+        const file = await feedOf(run);
+        if (!file) continue;
+        windows.push(
+          ...feedWindows(file).filter((w) => after === undefined || Date.parse(w.scored_at) > after),
+        );
+      }
+      return windows
+        .sort(
+          (a, b) =>
+            a.scored_at.localeCompare(b.scored_at) ||
+            a.asset.localeCompare(b.asset) ||
+            a.window_end.localeCompare(b.window_end),
+        )
+        .slice(0, limit);
     },
 
     async assets() {
+      const snap = await snapshot();
+      if (snap) return Object.keys(snap.series).sort();
       return (await read<{ asset: string }>('queries/assets', {})).map((r) => r.asset);
     },
 
     async priceSeries(asset, since, until) {
+      const span = until.getTime() - since.getTime();
+      const published = await publishedSeries(asset, span);
+      if (published) {
+        const end = new Date(published.asOf);
+        return seriesWithin(asset, published.series, new Date(end.getTime() - span), end, published.asOf);
+      }
       const points = await read<PricePoint & { symbol: string | null; source: string | null }>(
         'queries/price_series',
         {
@@ -433,6 +622,14 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Platform
     },
 
     async topAnomalies(query) {
+      const period = SNAPSHOT_PERIODS.get(query.until.getTime() - query.since.getTime());
+      const snap = period ? await snapshot() : null;
+      if (period && snap && query.limit <= snap.windows_per_asset) {
+        return snapshotTop(snap, period, {
+          limit: query.limit,
+          ...(query.asset ? { asset: query.asset } : {}),
+        });
+      }
       const params = {
         since: query.since,
         until: query.until,
@@ -548,9 +745,10 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Platform
       return apply ? provisioner.apply() : provisioner.plan();
     },
 
-    async readiness() {
+    async readiness(request) {
       const state = await warehouse.state();
-      return { ready: state === 'RUNNING', state };
+      if (state === 'RUNNING' || !request) return { ready: state === 'RUNNING', state };
+      return { ready: await answersFromSnapshot(request), state };
     },
 
     ensureReady: () => warehouse.ensureRunning(),

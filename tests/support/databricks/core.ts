@@ -84,6 +84,8 @@ export interface Ctx {
   url(): string;
   userName: string;
   timers: Timers;
+  /** The workspace's clock (epoch ms) for the instants it reports: run times, file and model times. */
+  now(): number;
 }
 
 /** setTimeout with bookkeeping, so close() can stop every pending state change. */

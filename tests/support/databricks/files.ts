@@ -31,7 +31,7 @@ interface FileEntry {
   modified: number;
 }
 
-export function createFiles(_ctx: Ctx) {
+export function createFiles(ctx: Ctx) {
   const volumes = new Set<string>();
   const files = new Map<string, FileEntry>();
   const dirs = new Map<string, number>();
@@ -74,7 +74,7 @@ export function createFiles(_ctx: Ctx) {
     for (const part of rest) {
       current = `${current}/${part}`;
       if (files.has(current)) throw new ApiError(409, 'ALREADY_EXISTS', `A file exists at ${current}.`);
-      if (!dirs.has(current)) dirs.set(current, Date.now());
+      if (!dirs.has(current)) dirs.set(current, ctx.now());
     }
   }
 
@@ -96,7 +96,7 @@ export function createFiles(_ctx: Ctx) {
       if (files.has(path) && !overwrite)
         throw new ApiError(409, 'ALREADY_EXISTS', `The file ${path} already exists.`);
       mkdirp(path.slice(0, path.lastIndexOf('/')));
-      files.set(path, { data: Buffer.from(req.body), modified: Date.now() });
+      files.set(path, { data: Buffer.from(req.body), modified: ctx.now() });
       return empty(204);
     }),
     route('GET', /^\/api\/2\.0\/fs\/files(\/.+)$/, (_req, [p = '']) => {
@@ -174,6 +174,16 @@ export function createFiles(_ctx: Ctx) {
     routes,
     createVolume(catalog: string, schema: string, volume: string): void {
       volumes.add(`/Volumes/${catalog}/${schema}/${volume}`);
+    },
+    /** Writes a file as a job's notebook does through the volume's FUSE mount (the volume must exist). */
+    writeVolumeFile(path: string, data: Buffer): void {
+      const resolved = resolve(encodeURI(path));
+      mkdirp(resolved.slice(0, resolved.lastIndexOf('/')));
+      files.set(resolved, { data: Buffer.from(data), modified: ctx.now() });
+    },
+    /** Deletes a file as a job's notebook does; whether it existed. */
+    deleteVolumeFile(path: string): boolean {
+      return files.delete(path.replace(/\/+$/, ''));
     },
     volumeFile(path: string): Buffer | undefined {
       const f = files.get(path.replace(/\/+$/, ''));

@@ -40,10 +40,13 @@ export interface JobSettings {
   name?: string;
 }
 
+/** How a run ended, optionally with the exit values (`dbutils.notebook.exit`) of its tasks by task_key. */
+export type RunOutcome = RunResult | { result: RunResult; outputs?: Record<string, string> };
+
 export type RunHandler = (
   job: { job_id: number; settings: JobSettings },
   run: { run_id: number; job_parameters: Record<string, string> },
-) => Promise<RunResult> | RunResult;
+) => Promise<RunOutcome> | RunOutcome;
 
 type LifeCycle = 'QUEUED' | 'PENDING' | 'RUNNING' | 'TERMINATED' | 'SKIPPED' | 'INTERNAL_ERROR';
 
@@ -65,6 +68,8 @@ interface RunRecord extends RunSnapshot {
   run_name: string;
   idempotency_token?: string;
   tasks: Array<{ task_key: string; run_id: number }>;
+  /** Exit values by task run id, once the run has ended. */
+  outputs: Map<number, string>;
   start_time: number;
   running_since?: number;
   end_time: number;
@@ -124,7 +129,7 @@ export function createJobs(ctx: Ctx, options: JobsOptions) {
 
   function terminate(r: RunRecord, result: 'SUCCESS' | 'FAILED' | 'CANCELED', message: string): void {
     ctx.timers.cancel(r.timer);
-    r.end_time = Date.now();
+    r.end_time = ctx.now();
     r.result_state = result;
     r.state_message = message;
     r.life_cycle_state = result === 'FAILED' ? options.failedLifeCycleState : 'TERMINATED';
@@ -143,7 +148,7 @@ export function createJobs(ctx: Ctx, options: JobsOptions) {
     r.timer = ctx.timers.after(Math.min(10, options.runMs), () => {
       if (r.life_cycle_state !== 'PENDING') return;
       r.life_cycle_state = 'RUNNING';
-      r.running_since = Date.now();
+      r.running_since = ctx.now();
       const owner = jobs.get(r.job_id);
       const settings = owner ? clone(owner.settings) : { name: r.run_name };
       Promise.resolve()
@@ -154,8 +159,14 @@ export function createJobs(ctx: Ctx, options: JobsOptions) {
           ),
         )
         .then(
-          (result) => {
+          (outcome) => {
             if (r.life_cycle_state !== 'RUNNING') return;
+            const result = typeof outcome === 'string' ? outcome : outcome.result;
+            const outputs = typeof outcome === 'string' ? {} : (outcome.outputs ?? {});
+            for (const t of r.tasks) {
+              const value = outputs[t.task_key];
+              if (value !== undefined) r.outputs.set(t.run_id, value);
+            }
             if (result === 'SUCCESS') terminate(r, 'SUCCESS', '');
             else terminate(r, 'FAILED', FAILED_MESSAGE);
           },
@@ -223,7 +234,7 @@ export function createJobs(ctx: Ctx, options: JobsOptions) {
       start_time: r.start_time,
       end_time: end,
       setup_duration: 0,
-      execution_duration: r.running_since ? (end || Date.now()) - r.running_since : 0,
+      execution_duration: r.running_since ? (end || ctx.now()) - r.running_since : 0,
       cleanup_duration: 0,
       run_duration: terminal ? end - r.start_time : 0,
       run_page_url: `${ctx.url()}/?o=0#job/${r.job_id}/run/${r.run_id}`,
@@ -264,7 +275,7 @@ export function createJobs(ctx: Ctx, options: JobsOptions) {
   const routes: Route[] = [
     route('POST', /^\/api\/2\.2\/jobs\/create$/, (req) => {
       const settings = normalise(req.json());
-      const j: JobRecord = { job_id: nextId(), settings, created_time: Date.now() };
+      const j: JobRecord = { job_id: nextId(), settings, created_time: ctx.now() };
       jobs.set(j.job_id, j);
       return answer<Wire.CreateResponse>()({ job_id: j.job_id });
     }),
@@ -341,7 +352,8 @@ export function createJobs(ctx: Ctx, options: JobsOptions) {
         life_cycle_state: 'QUEUED',
         run_name: String(j.settings.name),
         tasks,
-        start_time: Date.now(),
+        outputs: new Map(),
+        start_time: ctx.now(),
         end_time: 0,
         state_message: '',
         ...(token ? { idempotency_token: token } : {}),
@@ -356,7 +368,7 @@ export function createJobs(ctx: Ctx, options: JobsOptions) {
         const message = `Skipping this run because the limit of ${limit} maximum concurrent runs has been reached.`;
         r.life_cycle_state = 'SKIPPED';
         r.state_message = message;
-        r.end_time = Date.now();
+        r.end_time = ctx.now();
         r.termination = { code: 'MAX_CONCURRENT_RUNS_EXCEEDED', type: 'CLIENT_ERROR', message };
       }
       return answer<Wire.RunNowResponse>()({ run_id: r.run_id, number_in_job: r.run_id });
@@ -364,6 +376,37 @@ export function createJobs(ctx: Ctx, options: JobsOptions) {
     route('GET', /^\/api\/2\.2\/jobs\/runs\/get$/, (req) => {
       const r = run(reqInt(req.query, 'run_id'));
       return answer<Wire.Run>()(runJson(r, true));
+    }),
+    // Get the output for a single run (https://docs.databricks.com/api/workspace/jobs/getrunoutput):
+    // the run id of one task; the parent run of a job with several tasks is refused. `notebook_output`
+    // holds the value passed to dbutils.notebook.exit() (its first 5 MB) and is absent when the
+    // notebook never called it, as while the task still runs.
+    route('GET', /^\/api\/2\.2\/jobs\/runs\/get-output$/, (req) => {
+      const id = reqInt(req.query, 'run_id');
+      const parent = [...runs.values()].find((r) => r.tasks.some((t) => t.run_id === id));
+      if (!parent) {
+        const r = run(id);
+        if (r.tasks.length > 1) {
+          throw invalid(
+            'Retrieving the output of runs with multiple tasks is not supported. Please retrieve the output of each individual task run instead.',
+          );
+        }
+        return answer<Wire.RunOutput>()({ metadata: runJson(r, false) });
+      }
+      const task = parent.tasks.find((t) => t.run_id === id) as { task_key: string; run_id: number };
+      const result = parent.outputs.get(id);
+      const LIMIT = 5 * 1024 * 1024;
+      return answer<Wire.RunOutput>()({
+        metadata: { ...runJson(parent, false), run_id: id, run_name: task.task_key },
+        ...(result !== undefined
+          ? {
+              notebook_output: {
+                result: result.slice(0, LIMIT),
+                truncated: result.length > LIMIT,
+              },
+            }
+          : {}),
+      });
     }),
     route('GET', /^\/api\/2\.2\/jobs\/runs\/list$/, (req) => {
       const q = req.query;

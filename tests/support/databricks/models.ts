@@ -162,7 +162,7 @@ export function createModels(ctx: Ctx) {
         throw invalid('catalog_name, schema_name and name are required.');
       if (models.has(full))
         throw new ApiError(409, 'RESOURCE_ALREADY_EXISTS', `Registered model '${full}' already exists`);
-      const now = Date.now();
+      const now = ctx.now();
       const m: Model = {
         full_name: full,
         created_at: now,
@@ -221,7 +221,7 @@ export function createModels(ctx: Ctx) {
       version(m, n);
       const aliasName = decodeURIComponent(alias);
       m.aliases.set(aliasName, n);
-      m.updated_at = Date.now();
+      m.updated_at = ctx.now();
       const { catalog_name, schema_name, name: model_name } = parts(m.full_name);
       return answer<uc.RegisteredModelAlias>()({
         alias_name: aliasName,
@@ -237,7 +237,7 @@ export function createModels(ctx: Ctx) {
       const aliasName = decodeURIComponent(alias);
       if (!m.aliases.delete(aliasName))
         throw doesNotExist(`Alias ${aliasName} does not exist on model '${m.full_name}'.`);
-      m.updated_at = Date.now();
+      m.updated_at = ctx.now();
       return ok({});
     }),
     route('GET', /^\/api\/2\.0\/mlflow\/runs\/get$/, (req) => {
@@ -283,7 +283,7 @@ export function createModels(ctx: Ctx) {
     registerModelVersion(fullName: string, spec: ModelVersionSpec): number {
       if (fullName.split('.').length !== 3)
         throw new Error(`model name must be catalog.schema.model, got ${fullName}`);
-      const now = Date.now();
+      const now = ctx.now();
       let m = models.get(fullName);
       if (!m) {
         m = {

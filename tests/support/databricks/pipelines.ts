@@ -145,7 +145,7 @@ export function createPipelines(ctx: Ctx, options: { updateMs: number }) {
     u: UpdateRecord,
     e: Omit<EventRecord, 'id' | 'timestamp' | 'update_id'>,
   ): void {
-    p.events.push({ id: randomUUID(), timestamp: Date.now(), update_id: u.update_id, ...e });
+    p.events.push({ id: randomUUID(), timestamp: ctx.now(), update_id: u.update_id, ...e });
   }
 
   function progress(p: PipelineRecord, u: UpdateRecord, next: UpdateState, error?: string): void {
@@ -230,7 +230,7 @@ export function createPipelines(ctx: Ctx, options: { updateMs: number }) {
       checkName(spec.name, optBool(body, 'allow_duplicate_names') ?? false);
       if (optBool(body, 'dry_run'))
         return answer<dlt.CreatePipelineResponse>()({ effective_settings: readBack(spec) });
-      pipelines.set(id, { pipeline_id: id, spec, last_modified: Date.now(), updates: [], events: [] });
+      pipelines.set(id, { pipeline_id: id, spec, last_modified: ctx.now(), updates: [], events: [] });
       return answer<dlt.CreatePipelineResponse>()({ pipeline_id: id, effective_settings: readBack(spec) });
     }),
     route('GET', /^\/api\/2\.0\/pipelines$/, (req) => {
@@ -267,7 +267,7 @@ export function createPipelines(ctx: Ctx, options: { updateMs: number }) {
       const spec = specFrom(body, id);
       checkName(spec.name, optBool(body, 'allow_duplicate_names') ?? false, id);
       p.spec = spec;
-      p.last_modified = Date.now();
+      p.last_modified = ctx.now();
       return ok({});
     }),
     route('DELETE', /^\/api\/2\.0\/pipelines\/([^/]+)$/, (_req, [id = '']) => {
@@ -299,7 +299,7 @@ export function createPipelines(ctx: Ctx, options: { updateMs: number }) {
       const u: UpdateRecord = {
         update_id: randomUUID(),
         state: 'CREATED',
-        creation_time: Date.now(),
+        creation_time: ctx.now(),
         full_refresh: optBool(body, 'full_refresh') ?? false,
         cause: (optString(body, 'cause') ?? 'API_CALL') as dlt.UpdateInfoCause,
         validate_only: optBool(body, 'validate_only') ?? false,

@@ -58,7 +58,7 @@ export function createWorkspace(ctx: Ctx) {
   const objects = new Map<string, WsObject>();
 
   function put(path: string, o: Omit<WsObject, 'path' | 'object_id' | 'created_at' | 'modified_at'>): void {
-    const now = Date.now();
+    const now = ctx.now();
     const prior = objects.get(path);
     objects.set(path, {
       ...o,
