@@ -79,6 +79,8 @@ export interface DatabricksEmulator {
   registerModelVersion(fullName: string, v: ModelVersionSpec): number;
   setWarehouseState(id: string, state: string): void;
   warehouseStarts(id: string): number;
+  /** The warehouse's state as the emulator holds it (no API call recorded). */
+  warehouseState(id: string): string | undefined;
   /** Called when a job run starts RUNNING; its answer ends the run. Default: SUCCESS after runMs. */
   onRun(handler: RunHandler): void;
   /** Called when a pipeline update reaches RUNNING. Default: COMPLETED after updateMs. */
@@ -279,6 +281,7 @@ export async function startDatabricksEmulator(
     registerModelVersion: models.registerModelVersion,
     setWarehouseState: warehouses.setWarehouseState,
     warehouseStarts: warehouses.warehouseStarts,
+    warehouseState: warehouses.warehouseState,
     onRun: jobs.onRun,
     onUpdate: pipelines.onUpdate,
     oauthTokensIssued: auth.oauthTokensIssued,

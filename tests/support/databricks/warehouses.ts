@@ -102,6 +102,7 @@ export function createWarehouses(
       moveTo(w, state);
     },
     warehouseStarts: (id: string): number => warehouses.get(id)?.starts ?? 0,
+    warehouseState: (id: string): string | undefined => warehouses.get(id)?.state,
   };
 }
 
