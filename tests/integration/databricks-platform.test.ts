@@ -194,6 +194,22 @@ describe('Databricks platform: operations', () => {
     expect(h.api.warehouseStarts(WAREHOUSE_ID)).toBe(0);
   });
 
+  it('a run that could not be read is read at the next check, and a steady feed lists runs once a check', async () => {
+    h = await startDatabricksHarness({ warehouseState: 'STOPPED' });
+    await h.platform.provision(true);
+    await h.runScoreJob();
+    const resets = Array.from({ length: 5 }, () => ({ kind: 'reset' as const }));
+    h.api.fault('GET /api/2.2/jobs/runs/get-output', ...resets);
+    await expect(h.platform.scoredSince(null, 100)).rejects.toThrow();
+    const rows = await h.platform.scoredSince(null, 100);
+    expect(rows.length).toBeGreaterThan(0);
+
+    const lists = () => h?.api.callsTo('GET /api/2.2/jobs/runs/list').length ?? 0;
+    const before = lists();
+    for (let i = 0; i < 3; i++) await h.platform.scoredSince(rows.at(-1)?.scored_at ?? null, 100);
+    expect(lists() - before).toBe(3);
+  });
+
   it('a feed file that is not what the notebook writes is refused and logged, never posted', async () => {
     h = await startDatabricksHarness({ warehouseState: 'STOPPED' });
     await h.platform.provision(true);

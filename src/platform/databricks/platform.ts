@@ -47,7 +47,7 @@ import type { SqlParam, Warehouse } from './warehouse.js';
 const INFER_TASK = 'infer';
 /** With no feed cursor yet, windows scored this long ago are still read (the feed announces none older). */
 const FEED_HORIZON_MS = 24 * 3_600_000;
-/** Pages of scoring runs read at most per feed check (25 runs each: over 40 hours of 10-minute runs). */
+/** Pages of scoring runs read at most per feed check (25 runs each: more than the horizon holds). */
 const MAX_RUN_PAGES = 10;
 /**
  * The serving snapshot answers only while it is at most this old (three scoring intervals); older,
@@ -117,8 +117,12 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Platform
   /** The champion when each run started here (Unity Catalog keeps no history of aliases). */
   const championBefore = new Map<number, ModelVersion | null>();
   const botRuns = new Map<string, JobRun>();
-  /** Each scoring run's feed file (null: none, or unreadable), by run id, for the runs still listed. */
-  const feedFiles = new Map<number, FeedFile | null>();
+  /**
+   * The scoring runs already read, by run id: when each ended and its feed file (null: none, the
+   * run failed, or the file could not be understood). Runs that ended before the feed's horizon are
+   * forgotten.
+   */
+  const seenRuns = new Map<number, { endedAt: number; file: FeedFile | null }>();
   /** The newest feed file's series per asset (for the charts of the messages it feeds). */
   const feedSeries = new Map<string, { series: PublishedSeries; asOf: string }>();
   let served: { readAt: number; snapshot: ServingSnapshot | null } | undefined;
@@ -326,11 +330,13 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Platform
   }
 
   /**
-   * The scoring job's successful runs that may hold windows scored after `afterMs`, oldest first:
-   * runs/list pages newest first, so paging stops at the first run that ended by then.
+   * The feed files of the scoring runs that ended after `afterMs`, oldest first. runs/list pages
+   * newest first; paging stops at a run read before (everything older was read then) or one that
+   * ended by `afterMs`, so a steady feed makes one runs/list call a check. New runs are read oldest
+   * first: when one fails (a network error), no newer one is marked read and the next check retries.
    */
-  async function scoreRunsSince(afterMs: number): Promise<Run[]> {
-    const found: Run[] = [];
+  async function feedFilesSince(afterMs: number): Promise<FeedFile[]> {
+    const fresh: Run[] = [];
     let pageToken: string | undefined;
     for (let page = 0; page < MAX_RUN_PAGES; page++) {
       const res: { runs?: Run[]; next_page_token?: string } = await rest.get('/api/2.2/jobs/runs/list', {
@@ -341,39 +347,43 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Platform
         ...(pageToken ? { page_token: pageToken } : {}),
       });
       const listed = res.runs ?? [];
-      const recent = listed.filter((r) => (r.end_time ?? 0) > afterMs);
-      found.push(...recent.filter((r) => r.state?.result_state === 'SUCCESS'));
+      const end = listed.findIndex((r) => seenRuns.has(r.run_id) || (r.end_time ?? 0) <= afterMs);
+      fresh.push(...(end === -1 ? listed : listed.slice(0, end)));
       pageToken = res.next_page_token || undefined;
-      if (!pageToken || recent.length < listed.length) break;
+      if (end !== -1 || !pageToken) break;
     }
-    const listedIds = new Set(found.map((r) => r.run_id));
-    for (const id of feedFiles.keys()) if (!listedIds.has(id)) feedFiles.delete(id);
-    return found.sort((a, b) => (a.start_time ?? 0) - (b.start_time ?? 0) || a.run_id - b.run_id);
+    fresh.sort((a, b) => (a.start_time ?? 0) - (b.start_time ?? 0) || a.run_id - b.run_id);
+    for (const run of fresh) {
+      const file = run.state?.result_state === 'SUCCESS' ? await feedOf(run) : null;
+      seenRuns.set(run.run_id, { endedAt: run.end_time ?? 0, file });
+    }
+    for (const [id, seen] of seenRuns) if (seen.endedAt <= afterMs) seenRuns.delete(id);
+    return [...seenRuns.values()]
+      .filter((seen) => seen.file !== null)
+      .sort((a, b) => a.endedAt - b.endedAt)
+      .map((seen) => seen.file as FeedFile);
   }
 
   /**
    * A scoring run's feed file: the inference task's exit value names it (runs/get-output answers
    * for one task run, not for a run of several tasks:
-   * https://docs.databricks.com/api/workspace/jobs/getrunoutput), and the Files API reads it. Read
-   * once per run; a run without a file (no anomalies) or with one that cannot be understood (logged)
-   * is null. A failed call throws, and the next feed cycle tries again.
+   * https://docs.databricks.com/api/workspace/jobs/getrunoutput), and the Files API reads it. A run
+   * without a file (no anomalies) or with one that cannot be understood (logged) is null; a failed
+   * call throws.
    */
   async function feedOf(run: Run): Promise<FeedFile | null> {
-    if (feedFiles.has(run.run_id)) return feedFiles.get(run.run_id) ?? null;
     const task = run.tasks?.find((t) => t.task_key === INFER_TASK);
-    let file: FeedFile | null = null;
-    if (task) {
-      const output = await rest.get<{ notebook_output?: { result?: string } }>(
-        '/api/2.2/jobs/runs/get-output',
-        {
-          run_id: task.run_id,
-        },
-      );
-      file = await readFeedFile(run.run_id, output.notebook_output?.result);
-    } else {
+    if (!task) {
       logger.warn({ run_id: run.run_id }, `feed: the scoring run has no ${INFER_TASK} task; skipped`);
+      return null;
     }
-    feedFiles.set(run.run_id, file);
+    const output = await rest.get<{ notebook_output?: { result?: string } }>(
+      '/api/2.2/jobs/runs/get-output',
+      {
+        run_id: task.run_id,
+      },
+    );
+    const file = await readFeedFile(run.run_id, output.notebook_output?.result);
     if (file) {
       served = undefined; // a newer run: the snapshot was replaced too
       for (const [asset, series] of Object.entries(file.series)) {
@@ -568,11 +578,11 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Platform
 
     async scoredSince(cursor, limit) {
       // From the feed files the scoring runs published (Files API): no SQL, no warehouse start.
+      // Runs that ended before the horizon hold only windows too old to announce.
       const after = cursor === null ? undefined : Date.parse(cursor);
+      const horizon = clock.now().getTime() - FEED_HORIZON_MS;
       const windows: ScoredWindow[] = [];
-      for (const run of await scoreRunsSince(after ?? clock.now().getTime() - FEED_HORIZON_MS)) {
-        const file = await feedOf(run);
-        if (!file) continue;
+      for (const file of await feedFilesSince(Math.max(after ?? horizon, horizon))) {
         windows.push(
           ...feedWindows(file).filter((w) => after === undefined || Date.parse(w.scored_at) > after),
         );
