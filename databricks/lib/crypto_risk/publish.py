@@ -201,7 +201,8 @@ def price_series(gold_with_scores: pd.DataFrame, since: Any, until: Any,
     return out
 
 
-def _feed_window(row: pd.Series) -> Dict[str, Any]:
+def _window(row: pd.Series, feed: bool = False) -> Dict[str, Any]:
+    """A scored window as the feed file (``feed``: with its flag and scored_at) or the snapshot lists it."""
     return {
         "asset": str(row["asset"]),
         "symbol": _text(row["symbol"]),
@@ -209,9 +210,9 @@ def _feed_window(row: pd.Series) -> Dict[str, Any]:
         "price_avg": _number(row["price_avg"]),
         "ret_window": _number(row["ret_window"]),
         "anomaly_score": _number(row["anomaly_score"]),
-        "is_anomaly": _flag(row["is_anomaly"]),
+        **({"is_anomaly": _flag(row["is_anomaly"])} if feed else {}),
         "model_version": _integer(row["model_version"]),
-        "scored_at": iso_ms(row["scored_at"]),
+        **({"scored_at": iso_ms(row["scored_at"])} if feed else {}),
         "simulated": bool(_simulated(pd.Series([row["source"]])).iloc[0]),
     }
 
@@ -242,7 +243,7 @@ def feed_payload(
         lowest = rows.assign(_score=pd.to_numeric(rows["anomaly_score"], errors="coerce")).sort_values(
             ["_score", "_end", "asset"], kind="mergesort", na_position="last").head(max_windows)
         rows = rows.loc[sorted(lowest.index)].reset_index(drop=True)
-    windows = [_feed_window(row) for _, row in rows.iterrows()]
+    windows = [_window(row, feed=True) for _, row in rows.iterrows()]
     stamp = utc_timestamp(now)
     series = price_series(gold_with_scores, stamp - FEED_SERIES_SPAN, stamp, assets=rows["asset"].unique())
     payload: Dict[str, Any] = {
@@ -302,19 +303,7 @@ def top_windows(period: pd.DataFrame, per_asset: int = WINDOWS_PER_ASSET) -> Lis
     flagged = flagged.assign(_back=-flagged["_end"].map(lambda t: t.value))
     flagged = flagged.sort_values(["_score", "_back", "asset"], kind="mergesort")
     kept = flagged.groupby("asset", sort=False).head(per_asset)
-    return [
-        {
-            "asset": str(row["asset"]),
-            "symbol": _text(row["symbol"]),
-            "window_end": iso_ms(row["_end"]),
-            "price_avg": _number(row["price_avg"]),
-            "ret_window": _number(row["ret_window"]),
-            "anomaly_score": _number(row["anomaly_score"]),
-            "model_version": _integer(row["model_version"]),
-            "simulated": bool(_simulated(pd.Series([row["source"]])).iloc[0]),
-        }
-        for _, row in kept.iterrows()
-    ]
+    return [_window(row) for _, row in kept.iterrows()]
 
 
 def serving_snapshot(

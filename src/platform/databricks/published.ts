@@ -38,18 +38,18 @@ export type PublishedSeries = z.infer<typeof seriesSchema>;
 
 const modelSchema = z.object({ name: z.string(), version: z.number().int() });
 
-const feedWindowSchema = z.object({
+/** A scored window as the snapshot lists it; the feed file's add the flag and when it was scored. */
+const windowSchema = z.object({
   asset: z.string(),
   symbol: z.string().nullable(),
   window_end: instant,
   price_avg: finite.nullable(),
   ret_window: finite.nullable(),
   anomaly_score: finite,
-  is_anomaly: z.boolean(),
   model_version: z.number().int(),
-  scored_at: instant,
   simulated: z.boolean(),
 });
+const feedWindowSchema = windowSchema.extend({ is_anomaly: z.boolean(), scored_at: instant });
 
 export const feedFileSchema = z.object({
   format: z.literal('crypto-risk-feed'),
@@ -77,18 +77,7 @@ const periodSchema = z.object({
       simulated: z.boolean(),
     }),
   ),
-  windows: z.array(
-    z.object({
-      asset: z.string(),
-      symbol: z.string().nullable(),
-      window_end: instant,
-      price_avg: finite.nullable(),
-      ret_window: finite.nullable(),
-      anomaly_score: finite,
-      model_version: z.number().int(),
-      simulated: z.boolean(),
-    }),
-  ),
+  windows: z.array(windowSchema),
 });
 
 export const snapshotSchema = z.object({
