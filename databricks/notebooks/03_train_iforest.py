@@ -19,8 +19,10 @@
 # MAGIC `contamination` (a share in (0, 0.5] or `auto`), `trees`, `seed`, `lookback_days` (or `lookback`,
 # MAGIC a duration such as `36h`, which wins), `max_rows`, `promotion` (`auto` | `manual`), `now` (an
 # MAGIC ISO-8601 instant to train on replayed history; empty for the wall clock), `experiment` (an MLflow
-# MAGIC experiment path; empty for the notebook's own). The run's output (`dbutils.notebook.exit`) is a
-# MAGIC JSON summary the bot can read.
+# MAGIC experiment path; empty for the notebook's own). `registry_uri` (default `databricks-uc`, Unity
+# MAGIC Catalog) and `tracking_uri` (default empty: the workspace's) are for running this notebook on
+# MAGIC open-source Spark and MLflow in tests (`databricks/spark`). The run's output
+# MAGIC (`dbutils.notebook.exit`) is a JSON summary the bot can read.
 # MAGIC
 # MAGIC The helpers are imported from `../lib` (workspace files beside this folder).
 
@@ -75,7 +77,8 @@ from crypto_risk import (
 )
 
 TRAIN_PARAMETERS = ("catalog", "schema", "model_name", "alias", "feature_set", "contamination", "trees", "seed",
-                    "lookback_days", "lookback", "max_rows", "promotion", "now", "experiment")
+                    "lookback_days", "lookback", "max_rows", "promotion", "now", "experiment", "registry_uri",
+                    "tracking_uri")
 for name in TRAIN_PARAMETERS:
     dbutils.widgets.text(name, PARAMETER_DEFAULTS[name])
 
@@ -114,7 +117,11 @@ display(pd.DataFrame([fitted.metrics]))
 
 # COMMAND ----------
 
-mlflow.set_registry_uri("databricks-uc")
+# Unity Catalog's registry (`databricks-uc`: https://docs.databricks.com/aws/en/mlflow/models-in-uc ) unless
+# the job names another; the workspace's tracking server unless the job names one.
+if params.tracking_uri:
+    mlflow.set_tracking_uri(params.tracking_uri)
+mlflow.set_registry_uri(params.registry_uri)
 if params.experiment:
     mlflow.set_experiment(params.experiment)
 model_name = params.model_full_name

@@ -27,8 +27,11 @@
 # MAGIC `volume` (where `feed/` and `serving/` go, beside `landing/`), `model_name` (a name in the schema
 # MAGIC or `catalog.schema.name`), `alias`, `lookback_days` (or `lookback`, a duration such as `36h`,
 # MAGIC which wins), `rescore` (a duration, empty for none), `now` (an ISO-8601 instant for replayed
-# MAGIC history), `feature_set` (only for a model version without a `feature_set` tag). The run's output
-# MAGIC is a JSON summary the bot can read (with `feed_file`, `feed_windows` and `snapshot`).
+# MAGIC history), `feature_set` (only for a model version without a `feature_set` tag). `registry_uri`
+# MAGIC (default `databricks-uc`, Unity Catalog), `tracking_uri` (default empty: the workspace's) and
+# MAGIC `volume_path` (default empty: the volume) are for running this notebook on open-source Spark and
+# MAGIC MLflow in tests (`databricks/spark`). The run's output is a JSON summary the bot can read (with
+# MAGIC `feed_file`, `feed_windows` and `snapshot`).
 
 # COMMAND ----------
 
@@ -75,11 +78,13 @@ from crypto_risk import (
     GOLD_COLUMNS,
     PARAMETER_DEFAULTS,
     SNAPSHOT_PATH,
+    anomalies_ddl,
     anomalies_schema,
     anomaly_records,
     changed_windows,
     choose_model_version,
     compute_features,
+    constraints_unsupported,
     dedupe_windows,
     feed_file_name,
     feed_payload,
@@ -95,7 +100,7 @@ from crypto_risk import (
 from crypto_risk.publish import SNAPSHOT_SERIES_SPAN
 
 INFER_PARAMETERS = ("catalog", "schema", "volume", "model_name", "alias", "lookback_days", "lookback", "rescore", "now",
-                    "feature_set")
+                    "feature_set", "registry_uri", "tracking_uri", "volume_path")
 for name in INFER_PARAMETERS:
     dbutils.widgets.text(name, PARAMETER_DEFAULTS[name])
 
@@ -114,14 +119,20 @@ now = params.clock()
 GOLD = params.table("metrics_gold")
 ANOMALIES = params.table("anomalies")
 # The volume of landing/ (a FUSE mount on serverless: https://docs.databricks.com/aws/en/volumes/volume-files),
-# where the bot reads feed/ and serving/ through the Files API.
+# where the bot reads feed/ and serving/ through the Files API; a folder of its own when a test sets volume_path.
 VOLUME = f"/Volumes/{params.catalog}/{params.schema}/{params.volume}"
+if params.volume_path:
+    VOLUME = params.volume_path
 
 # COMMAND ----------
 
 # The model: the alias's version, else the latest version; none yet (a new workspace before the first
 # training run) ends the run successfully with "no model yet" instead of failing every 10 minutes.
-mlflow.set_registry_uri("databricks-uc")
+# Unity Catalog's registry (`databricks-uc`: https://docs.databricks.com/aws/en/mlflow/models-in-uc ) unless
+# the job names another; the workspace's tracking server unless the job names one.
+if params.tracking_uri:
+    mlflow.set_tracking_uri(params.tracking_uri)
+mlflow.set_registry_uri(params.registry_uri)
 client = MlflowClient()
 model_name = params.model_full_name
 chosen = choose_model_version(
@@ -138,13 +149,14 @@ version = int(model_version.version)
 feature_set = (model_version.tags or {}).get("feature_set") or params.feature_set
 model = mlflow.sklearn.load_model(f"models:/{model_name}/{version}")
 
-# The anomalies table (sql/setup.sql creates the same one), in case setup has not run.
-columns = ",\n  ".join(f"{name} {sql_type} COMMENT '{comment}'" for name, sql_type, comment in ANOMALIES_COLUMNS)
-spark.sql(
-    f"CREATE TABLE IF NOT EXISTS IDENTIFIER(:table) (\n  {columns},\n"
-    "  CONSTRAINT anomalies_pk PRIMARY KEY (asset, window_end)\n) USING DELTA",
-    args={"table": ANOMALIES},
-)
+# The anomalies table (sql/setup.sql creates the same one), in case setup has not run; with its
+# informational primary key where the catalog takes one (Unity Catalog), else without.
+try:
+    spark.sql(anomalies_ddl(ANOMALIES))
+except Exception as err:
+    if not constraints_unsupported(err):
+        raise
+    spark.sql(anomalies_ddl(ANOMALIES, primary_key=False))
 
 # COMMAND ----------
 

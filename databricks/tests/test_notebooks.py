@@ -113,6 +113,27 @@ class NotebookCodeTest(unittest.TestCase):
                 elif isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
                     self.assertNotIn(node.value, (0.02, 42, 200, 200_000), f"{name} hard-codes {node.value!r}")
 
+    def test_registry_tracking_and_volume_come_from_parameters(self) -> None:
+        """Unity Catalog's registry and the volume by default; the tests on open-source Spark and MLflow
+        (databricks/spark/test_jobs.py) pass a local registry, tracking store and folder instead."""
+        self.assertEqual((DEFAULTS["registry_uri"], DEFAULTS["tracking_uri"], DEFAULTS["volume_path"]),
+                         ("databricks-uc", "", ""))
+        for name in ("03_train_iforest", "04_infer_iforest"):
+            text = source(name)
+            self.assertNotIn('"databricks-uc"', text, name)
+            self.assertIn("mlflow.set_registry_uri(params.registry_uri)", text, name)
+            self.assertIn("if params.tracking_uri:\n    mlflow.set_tracking_uri(params.tracking_uri)", text, name)
+            # the registry is set before the first registry call
+            self.assertLess(text.index("mlflow.set_registry_uri("), text.index("MlflowClient()"), name)
+        text = source("04_infer_iforest")
+        self.assertIn('VOLUME = f"/Volumes/{params.catalog}/{params.schema}/{params.volume}"\n'
+                      "if params.volume_path:\n    VOLUME = params.volume_path\n", text)
+        self.assertEqual(text.count("/Volumes/"), 1)
+        # the anomalies table with its key, and without it only where the catalog refuses constraints
+        self.assertIn("spark.sql(anomalies_ddl(ANOMALIES))\nexcept Exception as err:\n"
+                      "    if not constraints_unsupported(err):\n        raise\n"
+                      "    spark.sql(anomalies_ddl(ANOMALIES, primary_key=False))", text)
+
     def test_databricks_globals_are_declared_not_ignored(self) -> None:
         for name in NAMES:
             text = source(name)
@@ -139,6 +160,15 @@ class NotebookCodeTest(unittest.TestCase):
             'F.stddev_samp("price")',
         ):
             self.assertIn(expected, text)
+
+    def test_pipeline_uses_only_what_the_spark_runner_stands_in_for(self) -> None:
+        """databricks/spark/pipeline_runner.py runs 02 on open-source Spark with a stand-in `dlt`
+        (table, view, expect, expect_or_drop, expect_or_fail) and maps Auto Loader and /Volumes/."""
+        text = source("02_dlt_pipeline")
+        self.assertEqual(set(re.findall(r"\bdlt\.(\w+)", text)) - {"table", "view", "expect", "expect_or_drop",
+                                                                   "expect_or_fail"}, set())
+        self.assertEqual(set(re.findall(r'readStream\.format\("(\w+)"\)', text)), {"cloudFiles"})
+        self.assertIn('.option("cloudFiles.format", "json")', text)
 
     def test_exported_names_are_importable(self) -> None:
         for exported in crypto_risk.__all__:

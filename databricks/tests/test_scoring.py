@@ -24,9 +24,11 @@ from crypto_risk import (
     MIN_PERIOD_ROWS,
     WARMUP,
     Features,
+    anomalies_ddl,
     anomalies_schema,
     anomaly_records,
     check_identifier,
+    constraints_unsupported,
     TooLittleData,
     compute_features,
     dedupe_windows,
@@ -360,6 +362,39 @@ class AnomaliesContractTest(unittest.TestCase):
             self.assertIn(f"  {name} {sql_type} COMMENT '{comment}',", setup)
             self.assertNotIn("'", comment)
 
+    def test_the_ddl_04_runs(self) -> None:
+        """04 creates the table as setup.sql does: the same columns, types, comments and key; without the
+        key only where the catalog refuses table constraints (open-source Delta)."""
+        setup = (ROOT / "sql" / "setup.sql").read_text()
+        expected = [name for name, _, _ in ANOMALIES_COLUMNS]
+        ddl = anomalies_ddl("main.risk.anomalies")
+        self.assertTrue(ddl.startswith("CREATE TABLE IF NOT EXISTS main.risk.anomalies (\n"))
+        self.assertEqual(self.columns_of(ddl), expected)
+        key = "  CONSTRAINT anomalies_pk PRIMARY KEY (asset, window_end)\n) USING DELTA"
+        self.assertTrue(ddl.endswith(key))
+        self.assertIn(key.split("\n")[0], setup)
+        for name, sql_type, comment in ANOMALIES_COLUMNS:
+            self.assertIn(f"  {name} {sql_type} COMMENT '{comment}'", ddl)
+        plain = anomalies_ddl("main.risk.anomalies", primary_key=False)
+        self.assertEqual(self.columns_of(plain), expected)
+        self.assertNotIn("CONSTRAINT", plain)
+
+    def test_constraints_unsupported(self) -> None:
+        class SparkError(Exception):
+            def __init__(self, condition: str, message: str) -> None:
+                super().__init__(f"[{condition}] {message}")
+                self.condition = condition
+
+            def getCondition(self) -> str:
+                return self.condition
+
+        refused = SparkError("UNSUPPORTED_FEATURE.TABLE_OPERATION", "The feature is not supported: Table "
+                             "`spark_catalog`.`crypto`.`anomalies` does not support table constraint.")
+        self.assertTrue(constraints_unsupported(refused))
+        self.assertTrue(constraints_unsupported(ValueError(str(refused))))  # no condition: the message
+        self.assertFalse(constraints_unsupported(SparkError("PERMISSION_DENIED", "no CREATE TABLE on schema")))
+        self.assertFalse(constraints_unsupported(SparkError("UNSUPPORTED_FEATURE.TABLE_OPERATION", "no ALTER")))
+
 
 class ParamsTest(unittest.TestCase):
     def test_defaults(self) -> None:
@@ -372,6 +407,18 @@ class ParamsTest(unittest.TestCase):
         self.assertIsNone(params.now)
         self.assertIsNone(params.rescore)
         self.assertEqual(params.table("anomalies"), "workspace.crypto.anomalies")
+        # the platform: Unity Catalog's registry, the workspace's tracking, the volume
+        self.assertEqual((params.registry_uri, params.tracking_uri), ("databricks-uc", ""))
+        self.assertEqual(params.volume_path, "")  # 04 writes to /Volumes/<catalog>/<schema>/<volume>
+
+    def test_a_local_registry_and_folder(self) -> None:
+        """What the tests of the notebooks on open-source Spark pass (databricks/spark/test_jobs.py)."""
+        params = parse_job_params({"registry_uri": "sqlite:///m.db", "tracking_uri": "sqlite:///m.db",
+                                   "volume_path": "/tmp/out/"}.get)
+        self.assertEqual((params.registry_uri, params.tracking_uri), ("sqlite:///m.db", "sqlite:///m.db"))
+        self.assertEqual(params.volume_path, "/tmp/out")
+        with self.assertRaisesRegex(ValueError, "volume_path: 'out' must be an absolute path"):
+            parse_job_params({"volume_path": "out"}.get)
 
     def test_what_the_provisioner_passes(self) -> None:
         """The job parameters of src/platform/databricks/resources.ts and databricks.yml."""

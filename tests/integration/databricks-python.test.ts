@@ -22,6 +22,8 @@ const pyFiles = (dir: string): string[] =>
 const NOTEBOOKS = pyFiles('databricks/notebooks');
 const HELPERS = pyFiles('databricks/lib/crypto_risk');
 const TESTS = pyFiles('databricks/tests');
+/** The notebooks' runners and tests on Apache Spark (run by databricks-spark.test.ts), compiled and linted here. */
+const SPARK = pyFiles('databricks/spark');
 
 /** py_compile writes the bytecode to a temporary folder, so nothing lands in the tree. */
 const COMPILE = `
@@ -69,7 +71,7 @@ describe('databricks/ Python assets', () => {
   it('compiles every notebook, helper and test (py_compile)', (ctx) => {
     const reason = unavailable([]);
     if (reason) ctx.skip(reason);
-    const files = [...NOTEBOOKS, ...HELPERS, ...TESTS];
+    const files = [...NOTEBOOKS, ...HELPERS, ...TESTS, ...SPARK];
     const run = python(['-c', COMPILE, ...files]);
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout.trim()).toBe(String(files.length));
@@ -78,7 +80,7 @@ describe('databricks/ Python assets', () => {
   it('pyflakes finds nothing (the Databricks globals are declared, not ignored)', (ctx) => {
     const reason = unavailable(['pyflakes']);
     if (reason) ctx.skip(reason);
-    const run = python(['-m', 'pyflakes', ...NOTEBOOKS, ...HELPERS, ...TESTS]);
+    const run = python(['-m', 'pyflakes', ...NOTEBOOKS, ...HELPERS, ...TESTS, ...SPARK]);
     expect(run.status, `${run.stdout}${run.stderr}`).toBe(0);
     expect(run.stdout.trim()).toBe('');
   });

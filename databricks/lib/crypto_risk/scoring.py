@@ -263,6 +263,35 @@ def anomalies_schema() -> str:
     return ", ".join(f"{name} {sql_type.replace(' NOT NULL', '')}" for name, sql_type, _ in ANOMALIES_COLUMNS)
 
 
+def anomalies_ddl(table: str, primary_key: bool = True) -> str:
+    """``CREATE TABLE IF NOT EXISTS`` of the anomalies table (the columns of ``sql/setup.sql``) named
+    ``table`` (``catalog.schema.anomalies`` from ``JobParams.table``, whose parts are checked
+    identifiers, so the name is written into the statement as it is).
+
+    ``primary_key``: with the informational ``PRIMARY KEY (asset, window_end)`` constraint, which only
+    Unity Catalog tables take (https://docs.databricks.com/aws/en/tables/constraints); open-source
+    Delta's catalog refuses it (``UNSUPPORTED_FEATURE.TABLE_OPERATION``), so 04 creates the table
+    without it there (``constraints_unsupported``). Nothing enforces the key either way: the MERGE
+    keeps it.
+    """
+    columns = ",\n  ".join(f"{name} {sql_type} COMMENT '{comment}'" for name, sql_type, comment in ANOMALIES_COLUMNS)
+    key = ",\n  CONSTRAINT anomalies_pk PRIMARY KEY (asset, window_end)" if primary_key else ""
+    return f"CREATE TABLE IF NOT EXISTS {table} (\n  {columns}{key}\n) USING DELTA"
+
+
+def constraints_unsupported(err: BaseException) -> bool:
+    """Whether Spark refused a table constraint because the catalog has none (open-source Delta's
+    ``spark_catalog``; Unity Catalog takes them): the error condition
+    ``UNSUPPORTED_FEATURE.TABLE_OPERATION`` naming a table constraint."""
+    condition = getattr(err, "getCondition", None) or getattr(err, "getErrorClass", None)
+    try:
+        name = condition() if callable(condition) else ""
+    except Exception:  # an exception from the JVM without a condition
+        name = ""
+    text = str(err)
+    return "UNSUPPORTED_FEATURE.TABLE_OPERATION" in f"{name} {text}" and "table constraint" in text.lower()
+
+
 def _plain(value: object) -> object:
     if value is None or value is pd.NaT:
         return None
@@ -312,10 +341,16 @@ PARAMETER_DEFAULTS: Dict[str, str] = {
     "now": "",  # an ISO-8601 instant to evaluate the look-back at (replayed history); empty: the clock
     "rescore": "",  # inference: also re-score every window after now − this duration (e.g. 24h)
     "experiment": "",  # training: an MLflow experiment path; empty: the notebook's own
+    # Where the notebooks meet the platform; the defaults are Databricks, a test of the notebooks on
+    # open-source Spark and MLflow (databricks/spark) passes its own.
+    "registry_uri": "databricks-uc",  # the model registry: Unity Catalog
+    "tracking_uri": "",  # MLflow tracking; empty: the workspace's (the notebook's default)
+    "volume_path": "",  # the folder of feed/ and serving/; empty: /Volumes/<catalog>/<schema>/<volume>
 }
 """Every job parameter the notebooks read, and its default (as text, the way widgets hold it). The
 bot's provisioner and databricks/databricks.yml pass catalog, schema, volume, model_name, alias,
-feature_set, contamination, trees, seed, lookback_days, max_rows and promotion."""
+feature_set, contamination, trees, seed, lookback_days, max_rows and promotion; registry_uri,
+tracking_uri and volume_path are only set by the tests of the notebooks on open-source Spark."""
 
 
 def check_identifier(value: str, what: str = "name") -> str:
@@ -368,6 +403,13 @@ class JobParams:
     now: Optional[datetime]
     rescore: Optional[timedelta]
     experiment: str
+    registry_uri: str
+    """The MLflow model registry: ``databricks-uc`` (Unity Catalog) unless a test passes a local one."""
+    tracking_uri: str
+    """The MLflow tracking server, '' for the workspace's (MLflow's default in a Databricks notebook)."""
+    volume_path: str
+    """The folder of ``feed/`` and ``serving/``, '' for the volume's, ``/Volumes/<catalog>/<schema>/<volume>``
+    (a volume's path in a notebook: https://docs.databricks.com/aws/en/volumes/volume-files )."""
 
     def table(self, name: str) -> str:
         """``catalog.schema.name`` of one of this project's tables."""
@@ -404,6 +446,7 @@ def parse_job_params(get: Callable[[str], Optional[str]]) -> JobParams:
     promotion = check("promotion", lambda v: _choice(v, ("auto", "manual")))
     now = check("now", parse_instant)
     rescore = check("rescore", lambda v: parse_duration(v) if v else None)
+    check("volume_path", lambda v: v if not v or v.startswith("/") else _fail(f"{v!r} must be an absolute path"))
     if problems:
         raise ValueError("Bad job parameters: " + "; ".join(problems))
     return JobParams(
@@ -422,7 +465,14 @@ def parse_job_params(get: Callable[[str], Optional[str]]) -> JobParams:
         now=now,  # type: ignore[arg-type]
         rescore=rescore,  # type: ignore[arg-type]
         experiment=raw["experiment"],
+        registry_uri=raw["registry_uri"],
+        tracking_uri=raw["tracking_uri"],
+        volume_path=raw["volume_path"].rstrip("/") or raw["volume_path"],
     )
+
+
+def _fail(message: str) -> str:
+    raise ValueError(message)
 
 
 def _text(value: Optional[str], default: str) -> str:
