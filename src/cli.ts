@@ -14,7 +14,7 @@ import { pipelineCommand } from './commands/pipeline.js';
 import { provisionCommand } from './commands/provision.js';
 import { sqlCommand } from './commands/sql.js';
 import { statusCommand } from './commands/status.js';
-import { topArgsSchema, topCommand } from './commands/top.js';
+import { topArgsSchema, topCommand, topRead } from './commands/top.js';
 import { trainCommand } from './commands/train.js';
 import { type Config, ConfigError, loadConfig, parseMarketSource } from './config.js';
 import { ExitCode, UserError } from './errors.js';
@@ -199,12 +199,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       execute(async (app, now, n: string, options: { since: string; asset?: string }) => {
         const parsed = topArgsSchema.safeParse({ limit: n, since: options.since, asset: options.asset });
         if (!parsed.success) throw usage(parsed.error.issues.map((i) => describeIssue(i)).join('; '));
-        await warmUp(app, io, {
-          kind: 'top',
-          sinceMs: parsed.data.since,
-          limit: parsed.data.limit,
-          ...(parsed.data.asset ? { asset: parsed.data.asset } : {}),
-        });
+        await warmUp(app, io, topRead(parsed.data));
         return topCommand(parsed.data, { platform: app.platform, now });
       }),
     );

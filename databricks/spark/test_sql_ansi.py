@@ -10,7 +10,6 @@ Run from databricks/spark: ../../.venv-spark/bin/python -B -m unittest -v test_s
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 import sys
@@ -83,15 +82,11 @@ class SqlAnsiTest(unittest.TestCase):
         os.environ["TZ"] = "UTC"
         time.tzset()
         cls.spark = local_spark()
-        # pyspark logs every failed statement with its JVM stack under this logger (pyspark/errors/
-        # exceptions/captured.py), outside the "pyspark" logger session.py quiets; the tests report.
-        logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
         # py4j leaves the socket of each collect() to the garbage collector; unittest shows each.
         warnings.filterwarnings("ignore", category=ResourceWarning, message="unclosed <socket")
         # One shuffle partition: the dataset is a few hundred rows, and the machine's cores are shared.
         cls.spark.conf.set("spark.sql.shuffle.partitions", "1")
         try:
-            cls.spark.conf.set(*PARAMETER_WORKAROUND)
             cls.data = fx.dataset(datetime.now(UTC))
             cls.setup_log = {schema: cls.run_setup(schema) for schema in (FULL, EMPTY)}
             for schema in (FULL, EMPTY):

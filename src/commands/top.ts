@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { coinIdSchema } from '../market/record.js';
-import type { Platform } from '../platform/port.js';
+import type { LakehouseRead, Platform } from '../platform/port.js';
 import {
   formatAge,
   formatCount,
@@ -24,6 +24,16 @@ export const topArgsSchema = z.object({
   asset: coinIdSchema.optional(),
 });
 export type TopArgs = z.infer<typeof topArgsSchema>;
+
+/** What `top` is about to read (so the platform can tell whether it needs a warm-up). */
+export function topRead(args: TopArgs): LakehouseRead {
+  return {
+    kind: 'top',
+    sinceMs: args.since,
+    limit: args.limit,
+    ...(args.asset ? { asset: args.asset } : {}),
+  };
+}
 
 /** The leaderboard of anomalies per asset and the N most anomalous windows in a period. */
 export async function topCommand(args: TopArgs, deps: { platform: Platform; now: Date }): Promise<Reply> {

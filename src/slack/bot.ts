@@ -15,7 +15,7 @@ import { helpCommand } from '../commands/help.js';
 import { provisionCommand } from '../commands/provision.js';
 import { parseSlashText } from '../commands/slash.js';
 import { statusCommand } from '../commands/status.js';
-import { topCommand } from '../commands/top.js';
+import { topCommand, topRead } from '../commands/top.js';
 import type { SlackSettings } from '../config.js';
 import { UserError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -218,10 +218,7 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
 
   async function slashCommand(userId: string, text: string, respond: RespondFn): Promise<void> {
     const request = parseSlashText(text);
-    if (request.name === 'top') {
-      const { since, limit, asset } = request.args;
-      await warmUp(respond, { kind: 'top', sinceMs: since, limit, ...(asset ? { asset } : {}) });
-    }
+    if (request.name === 'top') await warmUp(respond, topRead(request.args));
     if (request.name === 'chart') {
       await warmUp(respond, { kind: 'chart', sinceMs: request.args.since, asset: request.args.asset });
     }

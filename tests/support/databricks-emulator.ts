@@ -72,9 +72,8 @@ export interface DatabricksEmulator {
   workspaceObject(path: string): { object_type: string; content?: Buffer; language?: string } | undefined;
   /** '/Volumes/c/s/v/...' */
   volumeFile(path: string): Buffer | undefined;
-  /** Writes (or deletes) a volume file as a job's notebook would, not through the API. */
+  /** Writes a volume file as a job's notebook would, not through the API. */
   writeVolumeFile(path: string, data: Buffer): void;
-  deleteVolumeFile(path: string): boolean;
   createVolume(catalog: string, schema: string, volume: string): void;
   registerModelVersion(fullName: string, v: ModelVersionSpec): number;
   setWarehouseState(id: string, state: string): void;
@@ -276,7 +275,6 @@ export async function startDatabricksEmulator(
     workspaceObject: workspace.workspaceObject,
     volumeFile: files.volumeFile,
     writeVolumeFile: files.writeVolumeFile,
-    deleteVolumeFile: files.deleteVolumeFile,
     createVolume: catalog.createVolume,
     registerModelVersion: models.registerModelVersion,
     setWarehouseState: warehouses.setWarehouseState,

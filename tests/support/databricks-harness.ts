@@ -186,14 +186,14 @@ export async function startDatabricksHarness(
     }
     if (job.settings.name === JOB_NAMES.score) {
       // As 04_infer_iforest: new windows scored into anomalies, the feed file and snapshot published.
-      const scored = await runScoring(warehouse.db, {
+      const exitValue = await runScoring(warehouse.db, {
         now: clock.now(),
         modelName: MODEL,
         modelVersion: 1,
         anomalous: (asset, end) => harness.anomalous(asset, end),
         write: (path, data) => api.writeVolumeFile(`${VOLUME_ROOT}/${path}`, data),
       });
-      return { result: 'SUCCESS', outputs: { infer: scored.exitValue } };
+      return { result: 'SUCCESS', outputs: { infer: exitValue } };
     }
     return 'SUCCESS';
   });

@@ -21,12 +21,6 @@ export interface ScoringOptions {
   write(path: string, data: Buffer): void;
 }
 
-export interface ScoringResult {
-  exitValue: string;
-  feedFile: string | null;
-  feedWindows: number;
-}
-
 const ASSETS = [
   { asset: 'bitcoin', symbol: 'btc', price: 65_000 },
   { asset: 'ethereum', symbol: 'eth', price: 3_200 },
@@ -35,7 +29,8 @@ const FIVE_MINUTES = 300_000;
 const ISO = `strftime(%s, '%Y-%m-%dT%H:%M:%S.%gZ')`;
 const iso = (column: string) => ISO.replace('%s', column);
 
-export async function runScoring(db: Db, options: ScoringOptions): Promise<ScoringResult> {
+/** Runs the job once; its inference task's exit value. */
+export async function runScoring(db: Db, options: ScoringOptions): Promise<string> {
   const { now } = options;
   const nowIso = now.toISOString();
   const lastEnd = Math.floor(now.getTime() / FIVE_MINUTES) * FIVE_MINUTES;
@@ -181,7 +176,7 @@ export async function runScoring(db: Db, options: ScoringOptions): Promise<Scori
   };
   options.write('serving/snapshot.json', Buffer.from(JSON.stringify(snapshot)));
 
-  const exitValue = JSON.stringify({
+  return JSON.stringify({
     model: model.name,
     model_version: model.version,
     scored: unscored.length,
@@ -192,7 +187,6 @@ export async function runScoring(db: Db, options: ScoringOptions): Promise<Scori
     feed_windows: windows.length,
     snapshot: 'serving/snapshot.json',
   });
-  return { exitValue, feedFile, feedWindows: windows.length };
 }
 
 interface FeedWindow {

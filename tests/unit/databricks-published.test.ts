@@ -3,7 +3,6 @@ import { describe, expect, it } from 'vitest';
 import {
   FEED_FILE,
   feedFileSchema,
-  feedWindows,
   parsePublished,
   seriesWithin,
   snapshotSchema,
@@ -23,7 +22,7 @@ describe('feed file', () => {
   it('reads the fixture the Python helpers write: windows as the feed reads them, series per asset', () => {
     const file = parsePublished(feedFileSchema, feedBytes, 'the fixture');
     expect(file.model).toEqual({ name: 'workspace.crypto.crypto_anomaly_iforest', version: 4 });
-    const windows = feedWindows(file);
+    const windows = file.windows;
     expect(windows.map((w) => [w.asset, w.window_end, w.is_anomaly])).toEqual([
       ['bitcoin', '2025-03-01T00:00:00.000Z', false],
       ['bitcoin', '2025-03-01T00:05:00.000Z', true],

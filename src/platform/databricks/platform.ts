@@ -28,7 +28,6 @@ import {
   FEED_SERIES_MS,
   type FeedFile,
   feedFileSchema,
-  feedWindows,
   type PublishedSeries,
   parsePublished,
   type ServingSnapshot,
@@ -583,9 +582,7 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Platform
       const horizon = clock.now().getTime() - FEED_HORIZON_MS;
       const windows: ScoredWindow[] = [];
       for (const file of await feedFilesSince(Math.max(after ?? horizon, horizon))) {
-        windows.push(
-          ...feedWindows(file).filter((w) => after === undefined || Date.parse(w.scored_at) > after),
-        );
+        windows.push(...file.windows.filter((w) => after === undefined || Date.parse(w.scored_at) > after));
       }
       return windows
         .sort(

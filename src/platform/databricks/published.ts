@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { AnomalyRow, LeaderboardRow, PriceSeries, ScoredWindow, TopResult } from '../port.js';
+import type { AnomalyRow, LeaderboardRow, PriceSeries, TopResult } from '../port.js';
 
 /**
  * What the scoring job's inference notebook publishes in the volume for the bot, read through the
@@ -120,11 +120,6 @@ export function parsePublished<T>(schema: z.ZodType<T>, bytes: Buffer, what: str
     );
   }
   return parsed.data;
-}
-
-/** A feed file's windows as the feed reads them. */
-export function feedWindows(file: FeedFile): ScoredWindow[] {
-  return file.windows.map((w) => ({ ...w }));
 }
 
 /** A published series within (since, until], as the chart reads it (windows without a price left out). */

@@ -181,10 +181,6 @@ export function createFiles(ctx: Ctx) {
       mkdirp(resolved.slice(0, resolved.lastIndexOf('/')));
       files.set(resolved, { data: Buffer.from(data), modified: ctx.now() });
     },
-    /** Deletes a file as a job's notebook does; whether it existed. */
-    deleteVolumeFile(path: string): boolean {
-      return files.delete(path.replace(/\/+$/, ''));
-    },
     volumeFile(path: string): Buffer | undefined {
       const f = files.get(path.replace(/\/+$/, ''));
       return f ? Buffer.from(f.data) : undefined;
