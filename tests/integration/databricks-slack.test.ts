@@ -40,14 +40,19 @@ async function setup(warehouseState = 'STOPPED', clock?: { now(): Date }) {
   return { h, slack };
 }
 
-/** A bot on the harness's emulators; a delivery log in `dbPath` survives a restart, and so does the workspace. */
+/**
+ * A bot on the harness's emulators; a delivery log in `dbPath` survives a restart, and so does the
+ * workspace. Stopping it closes its database, as a process that exits does: two DuckDB instances on
+ * one file in one process do not see each other's writes.
+ */
 async function startBot(
   h: DatabricksHarness,
   slack: LocalSlack,
   dbPath: string,
   platform = h.platform,
 ): Promise<SlackBot> {
-  const log = createDeliveryLog(await openDb(dbPath));
+  const db = await openDb(dbPath);
+  const log = createDeliveryLog(db);
   await log.init();
   const started = await createSlackBot({
     settings: {
@@ -66,7 +71,13 @@ async function startBot(
   });
   await started.start();
   slack.setBotEventsUrl(`http://127.0.0.1:${started.port()}/slack/events`);
-  return started;
+  return {
+    ...started,
+    async stop() {
+      await started.stop();
+      await db.close();
+    },
+  };
 }
 
 const replies = (s: LocalSlack, user: string) => s.ephemeral(user).map((m) => JSON.stringify(m));
