@@ -1,3 +1,4 @@
+import { addDrops, type DroppedRecords, noDrops } from '../market/drops.js';
 import type { MarketSource } from '../market/sources.js';
 import { describeIngest } from '../render/summaries.js';
 import { type JobDeps, recordRun } from './record-run.js';
@@ -8,15 +9,18 @@ export interface IngestResult {
   batches: Array<{ label: string; file: string; records: number }>;
   records: number;
   events: number;
+  /** Source records dropped before landing (malformed, not asked for, beyond a cap): counts and a short sample. */
+  dropped: DroppedRecords;
 }
 
 /**
  * Fetches everything new from the market source and lands it, one landing file per batch, in
  * order. The source's progress is committed only after its batch has landed, so a failure lands
- * nothing partial and the next run fetches the same data again (Silver drops any repeat).
+ * nothing partial and the next run fetches the same data again (Silver drops any repeat). Records
+ * the source dropped one by one are counted in the result (and so in job_runs) and logged.
  */
 export function runIngest(deps: JobDeps & { source: MarketSource }): Promise<IngestResult> {
-  const { source, platform, clock } = deps;
+  const { source, platform, clock, logger } = deps;
   return recordRun(
     'ingest',
     deps,
@@ -29,8 +33,10 @@ export function runIngest(deps: JobDeps & { source: MarketSource }): Promise<Ing
         batches: [],
         records: 0,
         events: 0,
+        dropped: noDrops(),
       };
       for (const [seq, batch] of batches.entries()) {
+        if (batch.dropped) addDrops(result.dropped, batch.dropped);
         if (batch.records.length === 0) {
           await batch.commit();
           continue;
@@ -46,6 +52,13 @@ export function runIngest(deps: JobDeps & { source: MarketSource }): Promise<Ing
         result.batches.push({ label: batch.label, file: written.file, records: written.records });
         result.records += written.records;
         result.events += batch.events.length;
+      }
+      if (result.dropped.count > 0) {
+        const { count, reasons, sample } = result.dropped;
+        logger.warn(
+          { dropped: count, reasons, sample },
+          `ingest: dropped ${count} bad source record(s) and landed the rest`,
+        );
       }
       return result;
     },

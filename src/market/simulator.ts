@@ -176,6 +176,13 @@ export interface MarketSimulator {
    * one exactly, including its older `last_updated`.
    */
   advance(until: Date): { records: MarketRecord[]; events: SimEvent[] };
+  /**
+   * Moves past every tick with time <= until exactly as `advance` would, without keeping a record,
+   * so a long stop can be caught up in constant memory. Returns how many ticks were passed and the
+   * events that started in the skipped span and are still running after it (their later ticks are
+   * still to come, so they belong to the ground truth of what follows).
+   */
+  skip(until: Date): { ticks: number; events: SimEvent[] };
   /** A snapshot that `restoreSimulator` continues exactly, also after JSON.stringify/parse. */
   state(): SimulatorState;
 }
@@ -274,6 +281,32 @@ export function restoreSimulator(state: SimulatorState): MarketSimulator {
     if (Number.isNaN(untilMs)) throw new RangeError('advance(until) needs a valid date');
     const records: MarketRecord[] = [];
     const events: SimEvent[] = [];
+    run(untilMs, records, events);
+    return { records, events };
+  }
+
+  function skip(until: Date): { ticks: number; events: SimEvent[] } {
+    const untilMs = until.getTime();
+    if (Number.isNaN(untilMs)) throw new RangeError('skip(until) needs a valid date');
+    const first = nextTick;
+    run(untilMs, undefined, undefined);
+    const events: SimEvent[] = [];
+    for (const a of assets) {
+      const ev = a.active;
+      if (ev === null || ev.start < first) continue;
+      events.push({
+        asset: a.spec.id,
+        kind: ev.kind,
+        start: new Date(startMs + ev.start * tickMs).toISOString(),
+        end: new Date(startMs + ev.end * tickMs).toISOString(),
+        magnitude: ev.magnitude,
+      });
+    }
+    return { ticks: nextTick - first, events };
+  }
+
+  /** Produces the ticks up to untilMs; records and events are kept only when there is a list for them. */
+  function run(untilMs: number, records: MarketRecord[] | undefined, events: SimEvent[] | undefined): void {
     for (; startMs + nextTick * tickMs <= untilMs; nextTick++) {
       const k = nextTick;
       const t = startMs + k * tickMs;
@@ -294,7 +327,7 @@ export function restoreSimulator(state: SimulatorState): MarketSimulator {
         if (a.active === null && a.nextEvent === k) {
           const ev = plan(a.eventRandom, k);
           a.active = ev;
-          events.push({
+          events?.push({
             asset: a.spec.id,
             kind: ev.kind,
             start: iso,
@@ -321,7 +354,7 @@ export function restoreSimulator(state: SimulatorState): MarketSimulator {
         if (ev?.kind !== 'frozen_feed' || a.last === null) {
           a.last = { price: a.spec.price * Math.exp(logPrice), volume, lastUpdated: iso };
         }
-        records.push({
+        records?.push({
           id: a.spec.id,
           symbol: a.spec.symbol,
           name: a.spec.name,
@@ -338,7 +371,6 @@ export function restoreSimulator(state: SimulatorState): MarketSimulator {
         }
       }
     }
-    return { records, events };
   }
 
   function snapshot(): SimulatorState {
@@ -362,7 +394,7 @@ export function restoreSimulator(state: SimulatorState): MarketSimulator {
     };
   }
 
-  return { advance, state: snapshot };
+  return { advance, skip, state: snapshot };
 }
 
 /** Log offset of a flash crash at tick k: a linear fall over `ramp` ticks, then a convex recovery. */

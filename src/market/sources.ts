@@ -3,9 +3,16 @@ import type { MarketSourceSetting } from '../config.js';
 import type { Logger } from '../log.js';
 import type { StateStore } from '../platform/port.js';
 import type { CoinGeckoClient } from './coingecko.js';
+import { type DroppedRecords, noDrops } from './drops.js';
 import type { MarketRecord, SimEvent, SourceKind } from './record.js';
 import { type OhlcvFile, ohlcvToRecord, readOhlcvCsv } from './replay.js';
-import { assetSpecFor, createSimulator, restoreSimulator, type SimulatorState } from './simulator.js';
+import {
+  assetSpecFor,
+  createSimulator,
+  type MarketSimulator,
+  restoreSimulator,
+  type SimulatorState,
+} from './simulator.js';
 
 /** A batch a source wants landed, and what to remember once it has landed. */
 export interface SourceBatch {
@@ -13,6 +20,8 @@ export interface SourceBatch {
   records: MarketRecord[];
   /** Ground truth of simulated events in this batch. */
   events: SimEvent[];
+  /** Source records dropped while making this batch (malformed, not asked for, beyond a cap). */
+  dropped?: DroppedRecords;
   /** Persists the source's progress; called only after the batch is safely landed. */
   commit(): Promise<void>;
 }
@@ -42,29 +51,49 @@ export function coinGeckoSource(deps: Pick<SourceDeps, 'state' | 'assets' | 'coi
     simulated: false,
     description: 'CoinGecko /coins/markets',
     async poll() {
-      const snapshot = await deps.coingecko.markets(deps.assets);
+      const snapshotDrops = noDrops();
+      const snapshot = await deps.coingecko.markets(deps.assets, snapshotDrops);
       const batches: SourceBatch[] = [];
       if (!(await deps.state.get<boolean>(BACKFILLED))) {
         const history: MarketRecord[] = [];
-        for (const record of snapshot) history.push(...(await deps.coingecko.marketChart(record, 1)));
+        const historyDrops = noDrops();
+        for (const record of snapshot) {
+          // One by one, not push(...points): a long answer must not meet the call-stack limit.
+          for (const point of await deps.coingecko.marketChart(record, 1, historyDrops)) history.push(point);
+        }
         batches.push({
           label: 'backfill',
           records: history,
           events: [],
+          dropped: historyDrops,
           commit: () => deps.state.set(BACKFILLED, true),
         });
       }
-      batches.push({ label: 'snapshot', records: snapshot, events: [], commit: async () => {} });
+      batches.push({
+        label: 'snapshot',
+        records: snapshot,
+        events: [],
+        dropped: snapshotDrops,
+        commit: async () => {},
+      });
       return batches;
     },
   };
 }
 
+/** Records in one simulator or replay batch at most: a long history lands in several bounded files. */
+export const MAX_BATCH_RECORDS = 50_000;
+
 /**
  * The market simulator, one seeded stream per asset. The first poll of an asset produces its
- * history (SIMULATOR_HISTORY_HOURS back from now); later polls continue it up to now.
+ * history (SIMULATOR_HISTORY_HOURS back from now); later polls continue it up to now. After a stop
+ * longer than that history, the ticks before it are passed without being kept (the streams stay
+ * exactly as they would have been), so a catch-up lands at most the configured history, in
+ * batches of at most MAX_BATCH_RECORDS records, each committing its progress.
  */
-export function simulatorSource(deps: Pick<SourceDeps, 'state' | 'assets' | 'simulator'>): MarketSource {
+export function simulatorSource(
+  deps: Pick<SourceDeps, 'state' | 'assets' | 'simulator'> & { logger?: Logger },
+): MarketSource {
   const { seed, tickSeconds, historyHours } = deps.simulator;
   const key = (asset: string) => `simulator.${seed}.${tickSeconds}.${asset}`;
   return {
@@ -72,37 +101,60 @@ export function simulatorSource(deps: Pick<SourceDeps, 'state' | 'assets' | 'sim
     simulated: true,
     description: `market simulator (seed ${seed}): SIMULATED data`,
     async poll(now) {
-      const records: MarketRecord[] = [];
-      const events: SimEvent[] = [];
-      const states: Array<[string, SimulatorState]> = [];
+      const earliest = now.getTime() - historyHours * 3600_000;
+      const sims: Array<[string, MarketSimulator]> = [];
+      const carried: SimEvent[] = [];
       let fresh = false;
+      let skipped = 0;
       for (const asset of deps.assets) {
         const saved = await deps.state.get<SimulatorState>(key(asset));
         fresh ||= saved === undefined;
         const sim = saved
           ? restoreSimulator(saved)
-          : createSimulator({
-              seed,
-              tickSeconds,
-              assets: [assetSpecFor(asset)],
-              start: new Date(now.getTime() - historyHours * 3600_000),
-            });
-        const out = sim.advance(now);
-        records.push(...out.records);
-        events.push(...out.events);
-        states.push([key(asset), sim.state()]);
+          : createSimulator({ seed, tickSeconds, assets: [assetSpecFor(asset)], start: new Date(earliest) });
+        const passed = sim.skip(new Date(earliest - 1));
+        skipped += passed.ticks;
+        for (const event of passed.events) carried.push(event);
+        sims.push([key(asset), sim]);
       }
-      records.sort((a, b) => String(a.last_updated).localeCompare(String(b.last_updated)));
-      const commit = async () => {
-        for (const [k, state] of states) await deps.state.set(k, state);
-      };
-      if (records.length === 0) return [];
-      return [{ label: fresh ? 'history' : 'ticks', records, events, commit }];
+      if (skipped > 0) {
+        deps.logger?.warn(
+          { skippedTicks: skipped, historyHours },
+          `the simulator was stopped longer than SIMULATOR_HISTORY_HOURS (${historyHours} h): ` +
+            `passed ${skipped} older tick(s) without landing them`,
+        );
+      }
+      // Windows of whole ticks holding at most MAX_BATCH_RECORDS records over all assets.
+      const windowTicks = Math.max(1, Math.floor(MAX_BATCH_RECORDS / Math.max(1, sims.length)));
+      const windowMs = windowTicks * tickSeconds * 1000;
+      const batches: SourceBatch[] = [];
+      for (let from = earliest; from <= now.getTime(); from += windowMs) {
+        const until = new Date(Math.min(from + windowMs - 1, now.getTime()));
+        const records: MarketRecord[] = [];
+        const events: SimEvent[] = batches.length === 0 ? carried : [];
+        const states: Array<[string, SimulatorState]> = [];
+        for (const [k, sim] of sims) {
+          const out = sim.advance(until);
+          for (const record of out.records) records.push(record);
+          for (const event of out.events) events.push(event);
+          states.push([k, sim.state()]);
+        }
+        if (records.length === 0) continue;
+        records.sort((a, b) => String(a.last_updated).localeCompare(String(b.last_updated)));
+        const commit = async () => {
+          for (const [k, state] of states) await deps.state.set(k, state);
+        };
+        batches.push({ label: fresh ? 'history' : 'ticks', records, events, commit });
+      }
+      return batches;
     },
   };
 }
 
-/** Replay of an OHLCV CSV as one asset: every row up to `now` not landed before, a batch per UTC day. */
+/**
+ * Replay of an OHLCV CSV as one asset: every row up to `now` not landed before, a batch per UTC day
+ * (a day of more than MAX_BATCH_RECORDS rows in several, never splitting one timestamp).
+ */
 export function replaySource(
   deps: Pick<SourceDeps, 'state' | 'logger'>,
   file: string,
@@ -126,14 +178,22 @@ export function replaySource(
       const done = (await deps.state.get<number>(key)) ?? Number.NEGATIVE_INFINITY;
       const limit = now.getTime() / 1000;
       const rows = parsed.rows.filter((r) => r.timestamp > done && r.timestamp <= limit);
-      const byDay = new Map<string, typeof rows>();
+      const chunks: Array<typeof rows> = [];
+      let chunk: typeof rows = [];
+      let chunkDay = '';
       for (const row of rows) {
         const day = new Date(row.timestamp * 1000).toISOString().slice(0, 10);
-        const list = byDay.get(day) ?? [];
-        if (list.length === 0) byDay.set(day, list);
-        list.push(row);
+        const last = chunk.at(-1);
+        const full = chunk.length >= MAX_BATCH_RECORDS && last?.timestamp !== row.timestamp;
+        if (chunk.length > 0 && (day !== chunkDay || full)) {
+          chunks.push(chunk);
+          chunk = [];
+        }
+        chunkDay = day;
+        chunk.push(row);
       }
-      return [...byDay.values()].map((dayRows) => ({
+      if (chunk.length > 0) chunks.push(chunk);
+      return chunks.map((dayRows) => ({
         label: 'replay' as const,
         records: dayRows.map((r) => ohlcvToRecord(r, { id: asset, symbol: spec.symbol, name: spec.name })),
         events: [],

@@ -73,7 +73,7 @@ export function computeFeatures(windows: readonly GoldWindow[], set: FeatureSetN
     const series = (byAsset.get(asset) as GoldWindow[])
       .slice()
       .sort((a, b) => a.window_end.localeCompare(b.window_end));
-    out.push(...(set === 'seed' ? seedFeatures(series) : defaultFeatures(series)));
+    for (const row of set === 'seed' ? seedFeatures(series) : defaultFeatures(series)) out.push(row);
   }
   return out;
 }

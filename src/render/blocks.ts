@@ -102,7 +102,7 @@ export function renderBlocks(
     body.push({ block: chartImage(reply.chart, options.chartFileId), drops: ['chart', 1] });
   }
   if (body.length > 0 && parts.length > 1) parts.push({ divider: true, block: { type: 'divider' } });
-  parts.push(...body);
+  for (const part of body) parts.push(part);
 
   const buttons = uniqueButtons(reply.actions ?? [], lost);
   if (buttons.length > 0 && parts.length > 1) parts.push({ divider: true, block: { type: 'divider' } });
@@ -232,7 +232,7 @@ function tableSection(table: Table, lost: Lost): SectionBlock {
   const budget = SLACK_LIMITS.sectionText - title.length - '```\n\n```'.length - 40;
 
   const lines = (shown: string[][], noted: Lost): string[] => {
-    const widths = header.map((h, i) => Math.max(width(h), ...shown.map((r) => width(r[i] ?? ''))));
+    const widths = header.map((h, i) => shown.reduce((w, r) => Math.max(w, width(r[i] ?? '')), width(h)));
     const line = (cells: string[]) => {
       const text = cells
         .map((c, i) => {
@@ -269,7 +269,7 @@ function chartImage(chart: ChartInput, fileId: string): KnownBlock {
   const anomalies = chart.points.filter((p) => p.is_anomaly).length;
   const period =
     times.length > 0
-      ? `, ${plural(times.length, 'five-minute window')} from ${formatTime(new Date(Math.min(...times)).toISOString())} to ${formatTime(new Date(Math.max(...times)).toISOString())}`
+      ? `, ${plural(times.length, 'five-minute window')} from ${formatTime(new Date(times.reduce((a, b) => Math.min(a, b))).toISOString())} to ${formatTime(new Date(times.reduce((a, b) => Math.max(a, b))).toISOString())}`
       : ', no price data in this period';
   const alt =
     `Price chart of ${name}${period}, ${plural(anomalies, 'anomaly', 'anomalies')} marked in red.` +

@@ -6,11 +6,12 @@ export function renderText(reply: Reply): string {
   if (reply.badge) out.push(`!! ${reply.badge}`);
   if (reply.summary) out.push(plainText(reply.summary));
   if (reply.fields && reply.fields.length > 0) {
-    const width = Math.max(...reply.fields.map((f) => f.label.length));
-    out.push('', ...reply.fields.map((f) => `${`${f.label}:`.padEnd(width + 1)} ${f.value}`));
+    const width = reply.fields.reduce((w, f) => Math.max(w, f.label.length), 0);
+    out.push('');
+    for (const f of reply.fields) out.push(`${`${f.label}:`.padEnd(width + 1)} ${f.value}`);
   }
-  for (const table of reply.tables ?? []) out.push('', ...renderTable(table));
-  if (reply.notes && reply.notes.length > 0) out.push('', ...reply.notes.map((n) => `- ${n}`));
+  for (const table of reply.tables ?? []) out.push('', renderTable(table).join('\n'));
+  if (reply.notes && reply.notes.length > 0) out.push('', reply.notes.map((n) => `- ${n}`).join('\n'));
   return `${out.join('\n')}\n`;
 }
 
@@ -22,7 +23,7 @@ export function renderTable(table: Table): string[] {
     return lines;
   }
   const widths = table.columns.map((c, i) =>
-    Math.max(c.header.length, ...table.rows.map((r) => (r[i] ?? '').length)),
+    table.rows.reduce((w, r) => Math.max(w, (r[i] ?? '').length), c.header.length),
   );
   const cell = (text: string, i: number) =>
     table.columns[i]?.align === 'right' ? text.padStart(widths[i] ?? 0) : text.padEnd(widths[i] ?? 0);

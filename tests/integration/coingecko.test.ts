@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UserError } from '../../src/errors.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { type CoinGeckoOptions, createCoinGeckoClient } from '../../src/market/coingecko.js';
+import { noDrops } from '../../src/market/drops.js';
 import { type CoinGeckoEmulator, startCoinGeckoEmulator } from '../support/coingecko-emulator.js';
 
 const KEY = 'CG-TestKey-s3cr3t-0123456789';
@@ -164,7 +165,6 @@ describe('CoinGecko client against the loopback emulator', () => {
   });
 
   it.each([
-    ['wrong types', '[{"id": 5}]', /unexpected response for \/coins\/markets: \[0\]\.id: .*expected string/],
     ['truncated JSON', '[{"id":', /unexpected response for \/coins\/markets: the body is not JSON/],
     [
       'an HTML page',
@@ -176,6 +176,19 @@ describe('CoinGecko client against the loopback emulator', () => {
     emu.fault({ kind: 'body', body });
     const err = await failure(client().markets(['bitcoin']));
     expect(err.message).toMatch(message);
+    expect(emu.requests).toHaveLength(1);
+  });
+
+  it('drops a record of the wrong type on its own, counted, without retrying', async () => {
+    emu.fault({ kind: 'body', body: '[{"id": 5}, {"id": "bitcoin", "current_price": 1}]' });
+    const drops = noDrops();
+    const records = await client().markets(['bitcoin'], drops);
+    expect(records.map((r) => r.id)).toEqual(['bitcoin']);
+    expect(drops).toEqual({
+      count: 1,
+      reasons: { 'id is not a string': 1 },
+      sample: ['/coins/markets[0]: id is 5'],
+    });
     expect(emu.requests).toHaveLength(1);
   });
 
@@ -270,9 +283,15 @@ describe('CoinGecko client against the loopback emulator', () => {
     });
     expect(records[0]?.last_updated).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
 
-    emu.fault({ kind: 'body', body: '{"prices":[[1736208000000,"70000"]]}' });
+    emu.fault({ kind: 'body', body: '{"prices":[[1736208000000,"70000"],[1736208300000,70001]]}' });
+    const drops = noDrops();
+    const kept = await client().marketChart({ id: 'bitcoin' }, 1, drops);
+    expect(kept.map((r) => r.current_price)).toEqual([70001]);
+    expect(drops.reasons).toEqual({ 'value is not a number': 1 });
+
+    emu.fault({ kind: 'body', body: '{"prices":"none"}' });
     const err = await failure(client().marketChart({ id: 'bitcoin' }, 1));
-    expect(err.message).toMatch(/unexpected response for \/coins\/bitcoin\/market_chart: prices\[0\]\[1\]/);
+    expect(err.message).toMatch(/unexpected response for \/coins\/bitcoin\/market_chart: prices: /);
   });
 
   it('reports an unknown coin in market_chart as HTTP 404', async () => {

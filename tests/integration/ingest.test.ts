@@ -115,7 +115,7 @@ describe('ingest from CoinGecko', () => {
         { kind: 'status', status: 500 },
       ],
     ],
-    ['a malformed body', [{ kind: 'body', body: '[{"id": 5}]' }]],
+    ['a malformed body', [{ kind: 'body', body: '[{"id": 5},' }]],
     [
       'a timeout',
       [

@@ -386,7 +386,7 @@ describe('local Slack Web API through a real WebClient', () => {
 
     const seen: string[] = [];
     for await (const page of client.paginate('conversations.history', { channel: CHANNEL, limit: 3 })) {
-      seen.push(...((page as { messages?: Array<{ text: string }> }).messages ?? []).map((m) => m.text));
+      for (const m of (page as { messages?: Array<{ text: string }> }).messages ?? []) seen.push(m.text);
     }
     expect(seen).toEqual(['m6', 'm5', 'm4', 'm3', 'm2', 'm1', 'm0']);
 
@@ -887,7 +887,7 @@ describe('local Slack enforcing what Slack documents', () => {
         types: 'public_channel,private_channel,im,mpim',
         limit: 2,
       })) {
-        seen.push(...((page as { channels?: Array<{ id: string }> }).channels ?? []).map((c) => c.id));
+        for (const c of (page as { channels?: Array<{ id: string }> }).channels ?? []) seen.push(c.id);
       }
       expect(seen).toEqual([CHANNEL, 'C0LOBBY01', 'C0OPSPRIV', 'D0OPSBOT1', 'G0GROUP01']);
 

@@ -37,7 +37,7 @@ function expectedWindows(rows: Row[]) {
     const start = Math.floor(row.ts / 300) * 300;
     groups.set(start, [...(groups.get(start) ?? []), row]);
   }
-  const lastTs = Math.max(...rows.map((r) => r.ts));
+  const lastTs = rows.reduce((m, r) => Math.max(m, r.ts), Number.NEGATIVE_INFINITY);
   const watermark = lastTs - 120; // Gold closes a window once latest event − 2 min reaches its end
   return [...groups.entries()]
     .filter(([start]) => start + 300 <= watermark)
@@ -47,8 +47,8 @@ function expectedWindows(rows: Row[]) {
       const n = prices.length;
       const mean = prices.reduce((s, p) => s + p, 0) / n;
       const variance = n > 1 ? prices.reduce((s, p) => s + (p - mean) ** 2, 0) / (n - 1) : null;
-      const min = Math.min(...prices);
-      const max = Math.max(...prices);
+      const min = prices.reduce((a, b) => Math.min(a, b));
+      const max = prices.reduce((a, b) => Math.max(a, b));
       return {
         window_start: new Date(start * 1000).toISOString(),
         ticks: n,

@@ -191,7 +191,7 @@ describe('loopback warehouse through the real driver', () => {
     do {
       const chunk = (await op.fetchChunk({ maxRows: 100 })) as Array<Record<string, unknown>>;
       sizes.push(chunk.length);
-      all.push(...chunk);
+      for (const row of chunk) all.push(row);
     } while (await op.hasMoreRows());
     await op.close();
     expect(sizes.filter((n) => n > 0)).toEqual([100, 100, 50]);

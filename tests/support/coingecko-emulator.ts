@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 /**
  * A loopback CoinGecko: a real HTTP server on 127.0.0.1 answering the documented shapes of
  * `/ping`, `/coins/markets` and `/coins/{id}/market_chart`, with faults to queue for the next
- * requests (error statuses, late answers, malformed bodies, reset connections).
+ * requests (error statuses, late answers, malformed or hostile bodies, reset connections).
  */
 export interface CoinGeckoEmulator {
   /** Root URL, e.g. http://127.0.0.1:PORT/api/v3 */
@@ -28,6 +28,15 @@ export type Fault =
   | { kind: 'delay'; ms: number }
   /** Malformed body with 200. */
   | { kind: 'body'; body: string }
+  /** Any JSON value with 200: null, an object where an array belongs, records of the wrong types. */
+  | { kind: 'json'; body: unknown }
+  /**
+   * HTTP 200 whose body is CoinGecko's error object instead of data, the shape its error answers
+   * take (https://docs.coingecko.com/reference/common-errors-rate-limit).
+   */
+  | { kind: 'error-200'; message: string }
+  /** A market_chart of this many five-minute points ending at `end` (ms; now by default), whatever `days` asked for. */
+  | { kind: 'long-chart'; points: number; end?: number }
   /** Destroy the socket. */
   | { kind: 'reset' };
 
@@ -92,12 +101,20 @@ export async function startCoinGeckoEmulator(
   const timers = new Set<NodeJS.Timeout>();
 
   function route(path: string, query: Record<string, string>): { status: number; body: unknown } {
+    // https://docs.coingecko.com/reference/ping-server
     if (path === '/ping') return { status: 200, body: { gecko_says: '(V3) To the Moon!' } };
+    // https://docs.coingecko.com/reference/coins-markets: vs_currency is required, per_page is 1–250.
     if (path === '/coins/markets') {
       if (!query.vs_currency) return { status: 400, body: { error: 'Missing parameter vs_currency' } };
+      const perPage = Number(query.per_page ?? '100');
+      if (!Number.isInteger(perPage) || perPage < 1 || perPage > 250) {
+        return { status: 400, body: { error: 'per_page must be between 1 and 250' } };
+      }
       const ids = (query.ids ?? '').split(',').filter((id) => id !== '');
       return { status: 200, body: marketsFor(ids) };
     }
+    // https://docs.coingecko.com/reference/coins-id-market-chart: vs_currency and days are required;
+    // an unknown id is a 404.
     const chart = /^\/coins\/([^/]+)\/market_chart$/.exec(path);
     if (chart?.[1]) {
       const id = decodeURIComponent(chart[1]);
@@ -133,6 +150,18 @@ export async function startCoinGeckoEmulator(
       send(res, 200, fault.body);
       return;
     }
+    if (fault?.kind === 'json') {
+      send(res, 200, JSON.stringify(fault.body));
+      return;
+    }
+    if (fault?.kind === 'error-200') {
+      send(res, 200, JSON.stringify({ status: { error_code: 200, error_message: fault.message } }));
+      return;
+    }
+    if (fault?.kind === 'long-chart') {
+      send(res, 200, JSON.stringify(longChart(fault.points, fault.end ?? Date.now())));
+      return;
+    }
     const reply = () => {
       if (res.destroyed) return;
       try {
@@ -166,7 +195,7 @@ export async function startCoinGeckoEmulator(
     url: `http://127.0.0.1:${port}${ROOT}`,
     requests,
     fault(...f) {
-      faults.push(...f);
+      for (const one of f) faults.push(one);
     },
     async close() {
       for (const timer of timers) clearTimeout(timer);
@@ -220,9 +249,13 @@ function marketFor(bitcoin: Market, id: string): Market {
   };
 }
 
-/** Five-minute points ending now for up to a day (hourly beyond), as CoinGecko's market_chart. */
+/**
+ * Points ending now at CoinGecko's automatic granularity
+ * (https://docs.coingecko.com/reference/coins-id-market-chart): 5-minutely within 1 day, hourly
+ * for 2–90 days, daily above.
+ */
 function defaultChart(market: Market, days: number, now: number) {
-  const step = days <= 1 ? FIVE_MINUTES : 12 * FIVE_MINUTES;
+  const step = days <= 1 ? FIVE_MINUTES : days <= 90 ? 12 * FIVE_MINUTES : 288 * FIVE_MINUTES;
   const count = Math.max(1, Math.round((days * 24 * 60 * 60_000) / step));
   const times = Array.from({ length: count }, (_, i) => now - (count - 1 - i) * step);
   const price = (i: number) => Number((market.current_price * (1 + 0.01 * Math.sin(i / 12))).toPrecision(8));
@@ -232,4 +265,16 @@ function defaultChart(market: Market, days: number, now: number) {
     market_caps: times.map((t, i) => [t, Math.round(price(i) * 19_675_987)]),
     total_volumes: times.map((t, i) => [t, volume(i)]),
   };
+}
+
+/** `count` five-minute points ending at `end`, oldest first, built in loops (no spread of big arrays). */
+function longChart(count: number, end: number) {
+  const prices: Array<[number, number]> = [];
+  const volumes: Array<[number, number]> = [];
+  for (let i = 0; i < count; i++) {
+    const t = end - (count - 1 - i) * FIVE_MINUTES;
+    prices.push([t, 100 + (i % 1000) / 100]);
+    volumes.push([t, 1e9 + i]);
+  }
+  return { prices, market_caps: [], total_volumes: volumes };
 }

@@ -267,7 +267,7 @@ export async function startDatabricksEmulator(
         faultQueues.set(r, queue);
         faults.push({ matches: routeMatcher(r), queue });
       }
-      queue.push(...more);
+      for (const one of more) queue.push(one);
     },
     jobs: jobs.jobs,
     runs: jobs.runs,

@@ -132,13 +132,12 @@ export async function runScoring(db: Db, options: ScoringOptions): Promise<strin
     );
     const top: Array<Record<string, unknown>> = [];
     for (const row of leaderboard) {
-      top.push(
-        ...(await db.all<Record<string, unknown>>(
-          `SELECT asset, symbol, ${iso('window_end')} AS window_end, price_avg, ret_window, anomaly_score, model_version, simulated
-           FROM (${sqlFile('queries/top_windows')})`,
-          { ...params, asset: String(row.asset), limit: 50 },
-        )),
+      const rows = await db.all<Record<string, unknown>>(
+        `SELECT asset, symbol, ${iso('window_end')} AS window_end, price_avg, ret_window, anomaly_score, model_version, simulated
+         FROM (${sqlFile('queries/top_windows')})`,
+        { ...params, asset: String(row.asset), limit: 50 },
       );
+      for (const one of rows) top.push(one);
     }
     top.sort(
       (a, b) =>

@@ -91,9 +91,9 @@ describe('feature sets', () => {
     const rows = computeFeatures(series('ethereum', prices, volumes), 'default');
     const retZ = rows.map((r) => Math.abs(r.features[0] as number));
     const volZ = rows.map((r) => r.features[2] as number);
-    expect(retZ.indexOf(Math.max(...retZ))).toBe(80);
+    expect(retZ.indexOf(retZ.reduce((a, b) => Math.max(a, b)))).toBe(80);
     expect(FEATURE_NAMES.default).toEqual(['ret_z', 'range_rel', 'volume_z', 'gap']);
-    expect(volZ.indexOf(Math.max(...volZ))).toBe(90);
+    expect(volZ.indexOf(volZ.reduce((a, b) => Math.max(a, b)))).toBe(90);
     expect(volZ[90]).toBeCloseTo(Math.log(20), 6);
   });
 

@@ -222,8 +222,8 @@ describe('semantics', () => {
         const f = feature[node] as number;
         if (f < 0) continue;
         const column = rows.map((r) => r[f] as number);
-        expect(threshold[node]).toBeGreaterThanOrEqual(Math.min(...column));
-        expect(threshold[node]).toBeLessThan(Math.max(...column));
+        expect(threshold[node]).toBeGreaterThanOrEqual(column.reduce((a, b) => Math.min(a, b)));
+        expect(threshold[node]).toBeLessThan(column.reduce((a, b) => Math.max(a, b)));
       }
     }
   });

@@ -84,8 +84,8 @@ describe('market simulator: determinism', () => {
       const out = sim.advance(new Date(t));
       for (const r of out.records) expect(Date.parse(r.last_updated as string)).toBeLessThanOrEqual(t);
       if (step % 5 === 0) expect(sim.advance(new Date(t - 3_600_000))).toEqual({ records: [], events: [] });
-      records.push(...out.records);
-      events.push(...out.events);
+      for (const r of out.records) records.push(r);
+      for (const e of out.events) events.push(e);
       step++;
     }
     expect(step).toBeGreaterThan(50);
@@ -110,8 +110,8 @@ describe('market simulator: determinism', () => {
     for (const cut of [...cuts, until.getTime()]) {
       const sim = restoreSimulator(state);
       const out = sim.advance(new Date(cut));
-      records.push(...out.records);
-      events.push(...out.events);
+      for (const r of out.records) records.push(r);
+      for (const e of out.events) events.push(e);
       state = roundTrip(sim.state());
     }
     expect(records).toEqual(whole.records);
@@ -162,8 +162,8 @@ describe('market simulator: records', () => {
     const { without } = month();
     for (const spec of DEFAULT_ASSETS) {
       const prices = seriesOf(without.records, spec.id).map(price);
-      expect(Math.min(...prices)).toBeGreaterThan(spec.price / 3);
-      expect(Math.max(...prices)).toBeLessThan(spec.price * 3);
+      expect(prices.reduce((a, b) => Math.min(a, b))).toBeGreaterThan(spec.price / 3);
+      expect(prices.reduce((a, b) => Math.max(a, b))).toBeLessThan(spec.price * 3);
       const returns = prices.slice(1).map((p, i) => Math.log(p / (prices[i] as number)));
       const calmTickSd = spec.dailyVol / Math.sqrt(1440);
       // A mixture of calm (1×) and volatile (3×) regimes, calm most of the time.
@@ -181,8 +181,8 @@ describe('market simulator: records', () => {
     expect(assetSpecFor('coin-1')).toEqual(specs[1]);
     expect(assetSpecFor('bitcoin')).toEqual(DEFAULT_ASSETS[0]);
     const prices = specs.map((s) => s.price);
-    expect(Math.min(...prices)).toBeLessThan(0.05);
-    expect(Math.max(...prices)).toBeGreaterThan(50_000);
+    expect(prices.reduce((a, b) => Math.min(a, b))).toBeLessThan(0.05);
+    expect(prices.reduce((a, b) => Math.max(a, b))).toBeGreaterThan(50_000);
     for (const s of specs) {
       expect(s.dailyVol).toBeGreaterThan(0.01);
       expect(s.volumePerMinute).toBeGreaterThan(0);
@@ -277,15 +277,21 @@ describe('market simulator: injected events', () => {
   it('drops the price by the magnitude in a flash crash, then recovers fully', () => {
     for (const { event, s, e, real, base } of cases('flash_crash')) {
       const before = price(real[s - 1]);
-      const low = Math.min(...real.slice(s, e + 1).map(price));
+      const low = real
+        .slice(s, e + 1)
+        .map(price)
+        .reduce((a, b) => Math.min(a, b));
       expect(Math.abs(low / before - 1 - event.magnitude)).toBeLessThan(0.03);
       // Against the event-free path of the same seed the effect is exact.
       const ratio = (k: number) => price(real[k]) / price(base[k]);
-      const lowRatio = Math.min(...real.slice(s, e + 1).map((_, i) => ratio(s + i)));
+      const lowRatio = real
+        .slice(s, e + 1)
+        .map((_, i) => ratio(s + i))
+        .reduce((a, b) => Math.min(a, b));
       expect(lowRatio / ratio(s - 1)).toBeCloseTo(1 + event.magnitude, 9);
       // The low comes within the first five ticks; then a steady climb back, nearly done by the end.
       const path = real.slice(s, e + 1).map((_, i) => ratio(s + i) / ratio(s - 1));
-      const lowAt = path.indexOf(Math.min(...path));
+      const lowAt = path.indexOf(path.reduce((a, b) => Math.min(a, b)));
       expect(lowAt).toBeLessThan(5);
       for (let i = lowAt + 1; i < path.length; i++) expect(path[i]).toBeGreaterThan(path[i - 1] as number);
       expect(path.at(-1)).toBeLessThan(1);
@@ -363,8 +369,8 @@ describe('seeded random numbers', () => {
     const r = createRandom(42);
     const u = Array.from({ length: 50_000 }, () => r.uniform());
     const z = Array.from({ length: 50_000 }, () => r.normal());
-    expect(Math.min(...u)).toBeGreaterThanOrEqual(0);
-    expect(Math.max(...u)).toBeLessThan(1);
+    expect(u.reduce((a, b) => Math.min(a, b))).toBeGreaterThanOrEqual(0);
+    expect(u.reduce((a, b) => Math.max(a, b))).toBeLessThan(1);
     expect(u.reduce((s, x) => s + x, 0) / u.length).toBeCloseTo(0.5, 2);
     expect(z.reduce((s, x) => s + x, 0) / z.length).toBeCloseTo(0, 1);
     expect(sd(z)).toBeCloseTo(1, 1);

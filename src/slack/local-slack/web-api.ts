@@ -522,9 +522,12 @@ export function webApiMethods(ws: Workspace, options: WebApiOptions): Record<Web
         return invalid('invalid_arguments', ['must provide an object [json-pointer:/view]']);
       const issues: string[] = [];
       if (view.type !== 'home') issues.push('must be home [json-pointer:/view/type]');
-      issues.push(
-        ...validateBlocks(view.blocks, { maxBlocks: VIEW_MAX_BLOCKS, pointer: '/view/blocks', fileUsable }),
-      );
+      const blockIssues = validateBlocks(view.blocks, {
+        maxBlocks: VIEW_MAX_BLOCKS,
+        pointer: '/view/blocks',
+        fileUsable,
+      });
+      for (const issue of blockIssues) issues.push(issue);
       if (typeof view.private_metadata === 'string' && view.private_metadata.length > 3000) {
         issues.push('must be less than 3001 characters [json-pointer:/view/private_metadata]');
       }

@@ -761,7 +761,7 @@ export class Workspace {
       });
     }
     for (const [channel, list] of Object.entries(snapshot.messages)) this.messages.set(channel, clone(list));
-    this.ephemerals.push(...clone(snapshot.ephemerals));
+    for (const ephemeral of clone(snapshot.ephemerals)) this.ephemerals.push(ephemeral);
     for (const file of snapshot.files) {
       const bytes = bytesOf(file);
       // processed long ago

@@ -306,7 +306,8 @@ export function createModels(ctx: Ctx) {
           params: { ...(spec.params ?? {}) },
         });
       }
-      const n = Math.max(0, ...m.versions.keys()) + 1;
+      let n = 1;
+      for (const k of m.versions.keys()) n = Math.max(n, k + 1);
       m.versions.set(n, {
         version: n,
         run_id: runId,

@@ -174,7 +174,7 @@ export async function startWarehouse(options: WarehouseOptions = {}): Promise<Wa
     sessions,
     db,
     fault(...f) {
-      faults.push(...f);
+      for (const one of f) faults.push(one);
     },
     close() {
       closing ??= (async () => {
