@@ -326,15 +326,64 @@ function readConfigFile(
   if (!existsSync(path)) {
     return { values: {}, problems: explicit ? [`CRYPTO_RISK_CONFIG: the file ${path} does not exist`] : [] };
   }
+  let text: string;
   try {
-    const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+    return {
+      values: {},
+      problems: [
+        `config file ${path}: cannot be read (${code}); point CRYPTO_RISK_CONFIG at a readable file`,
+      ],
+    };
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
       return { values: {}, problems: [`config file ${path}: must be a JSON object of settings`] };
     }
     return { values: parsed as Record<string, unknown>, problems: [] };
   } catch (err) {
-    return { values: {}, problems: [`config file ${path}: not valid JSON (${(err as Error).message})`] };
+    // JSON.parse's message quotes a piece of the text, which may be a secret: say where, not what.
+    return { values: {}, problems: [`config file ${path}: not valid JSON${jsonErrorPlace(text, err)}`] };
   }
+}
+
+/** " at line L, column C" of a JSON.parse error, from the offset its message gives ('' if none). */
+export function jsonErrorPlace(text: string, err: unknown): string {
+  const message = err instanceof Error ? err.message : '';
+  const lineColumn = /line (\d+) column (\d+)/.exec(message);
+  if (lineColumn) return ` at line ${lineColumn[1]}, column ${lineColumn[2]}`;
+  const offset = jsonErrorOffset(text, message);
+  if (offset !== undefined) {
+    const before = text.slice(0, offset);
+    const line = before.split('\n').length;
+    const column = before.length - before.lastIndexOf('\n');
+    return ` at line ${line}, column ${column}`;
+  }
+  if (/unexpected end of json input/i.test(message)) return ' (it ends too early)';
+  return '';
+}
+
+/**
+ * Where in the text JSON.parse failed: "at position N", or worked back from the piece of text V8
+ * quotes for an unexpected token (up to ten characters either side, "..." where it cut).
+ */
+function jsonErrorOffset(text: string, message: string): number | undefined {
+  const position = /at position (\d+)/.exec(message);
+  if (position) return Number(position[1]);
+  const quoted = /^Unexpected token '[\s\S]', (\.\.\.)?"([\s\S]*?)"(\.\.\.)? is not valid JSON$/.exec(
+    message,
+  );
+  if (!quoted) return undefined;
+  const [, cutBefore, piece = '', cutAfter] = quoted;
+  if (cutBefore) {
+    const at = text.indexOf(piece);
+    return at < 0 ? undefined : at + 10;
+  }
+  if (cutAfter) return Math.max(0, piece.length - 10);
+  return undefined;
 }
 
 /**

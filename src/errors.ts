@@ -14,9 +14,12 @@ export class UserError extends Error {
 /** Process exit codes of the command line (also listed in the README). */
 export const ExitCode = {
   Ok: 0,
-  /** The command ran and failed (an upstream API, a job). */
+  /** The command ran and failed (an upstream API, a job, a full disk, a permission denied). */
   Failure: 1,
-  /** Bad input: arguments, settings, a query that is not read-only. Nothing was changed. */
+  /**
+   * Bad input: arguments, settings (a path that is a file where a folder belongs, or the other way
+   * round), a query that is not read-only. Nothing was changed.
+   */
   Usage: 2,
   /** The database file is held by another process. Nothing was changed. */
   Busy: 3,

@@ -10,6 +10,7 @@ import { createWarehouse } from './platform/databricks/warehouse.js';
 import { type Db, openDb } from './platform/local/db.js';
 import { createLocalPlatform } from './platform/local/platform.js';
 import type { Platform } from './platform/port.js';
+import { openFolderWarning } from './private-files.js';
 import { createSlackBot, type SlackBot } from './slack/bot.js';
 import { startConsole } from './slack/console.js';
 import { createDeliveryLog } from './slack/delivery-log.js';
@@ -106,8 +107,8 @@ export async function createApp(config: Config, deps: { clock: Clock; logger: Lo
   };
 }
 
-function localPlatform(config: Config, deps: { clock: Clock; logger: Logger }) {
-  return createLocalPlatform({
+async function localPlatform(config: Config, deps: { clock: Clock; logger: Logger }) {
+  const platform = await createLocalPlatform({
     dbPath: config.dbPath,
     landingDir: config.landingDir,
     model: config.model,
@@ -115,6 +116,10 @@ function localPlatform(config: Config, deps: { clock: Clock; logger: Logger }) {
     clock: deps.clock,
     logger: deps.logger,
   });
+  // A folder made here is 0700; one that was there before with wider modes is named, not changed.
+  const warning = await openFolderWarning(config.dataDir);
+  if (warning) deps.logger.warn({ path: config.dataDir }, warning);
+  return platform;
 }
 
 function databricksPlatform(

@@ -3,7 +3,10 @@ import axiosRetry, { exponentialDelay, isNetworkError, retryAfter } from 'axios-
 import { z } from 'zod';
 import { ExitCode, UserError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { type MarketRecord, marketRecordSchema } from './record.js';
+import { scrubErrorsOf } from '../scrub.js';
+import { amountProblem, checkMarketRecord, type Problem } from './check-record.js';
+import { addDrops, countDrop, type DroppedRecords, describeValue, noDrops } from './drops.js';
+import type { MarketRecord } from './record.js';
 
 export type CoinGeckoPlan = 'public' | 'demo' | 'pro';
 
@@ -24,12 +27,22 @@ export interface CoinGeckoOptions {
 export interface CoinGeckoClient {
   /** Quick reachability check: no retries, short timeout. Resolves or throws UserError. */
   ping(timeoutMs?: number): Promise<void>;
-  /** Current market records for these coin ids (validated). Ids CoinGecko doesn't know are logged as a warning and absent from the result. */
-  markets(ids: readonly string[]): Promise<MarketRecord[]>;
-  /** The last `days` of history for one coin as market records: one per point of `prices`, with current_price, total_volume (matched by timestamp; null when absent), last_updated = the point's time as ISO-8601 UTC with ms, and id/symbol/name taken from `meta`. */
+  /**
+   * Current market records for these coin ids, checked one by one: a record that is malformed or
+   * for an id not asked for is dropped, logged and counted into `drops`, and the rest are returned.
+   * Ids CoinGecko doesn't know are logged as a warning and absent from the result.
+   */
+  markets(ids: readonly string[], drops?: DroppedRecords): Promise<MarketRecord[]>;
+  /**
+   * The last `days` of history for one coin as market records: one per point of `prices`, with
+   * current_price, total_volume (matched by timestamp; null when absent), last_updated = the point's
+   * time as ISO-8601 UTC with ms, and id/symbol/name taken from `meta`. Malformed points are dropped
+   * and counted into `drops`; beyond `chartPointCap(days)` points only the newest are kept.
+   */
   marketChart(
     meta: { id: string; symbol?: string | null; name?: string | null },
     days: number,
+    drops?: DroppedRecords,
   ): Promise<MarketRecord[]>;
 }
 
@@ -49,12 +62,25 @@ const VS_CURRENCY = 'usd';
 const PAGE_SIZE = 250;
 const PING_TIMEOUT_MS = 5_000;
 
-const marketsSchema = z.array(marketRecordSchema);
-const pointSchema = z.tuple([z.number().int().min(0).max(8.64e15), z.number().nullable()]);
+/** The answers' outer shapes; their elements are checked one by one (a bad one costs only itself). */
+const marketsSchema = z.array(z.unknown());
 const marketChartSchema = z.object({
-  prices: z.array(pointSchema),
-  total_volumes: z.array(pointSchema).optional(),
+  prices: z.array(z.unknown()),
+  total_volumes: z.array(z.unknown()).nullish(),
 });
+/** The largest time a JavaScript Date holds, in ms. */
+const MAX_TIME_MS = 8.64e15;
+
+/**
+ * The most points a market_chart of `days` may bring. CoinGecko's automatic granularity
+ * (https://docs.coingecko.com/reference/coins-id-market-chart): 1 day from now = 5-minutely data
+ * (288 points), 2–90 days = hourly, above 90 days = daily. Twice that, so an answer with a
+ * little overlap is kept whole, while a hostile 150,000-point answer is cut to its newest points.
+ */
+export function chartPointCap(days: number): number {
+  const perDay = days <= 1 ? 288 : days <= 90 ? 24 : 1;
+  return 2 * Math.ceil(days * perDay) + 2;
+}
 const pingSchema = z.object({ gecko_says: z.string() });
 
 export function createCoinGeckoClient(options: CoinGeckoOptions): CoinGeckoClient {
@@ -69,13 +95,16 @@ export function createCoinGeckoClient(options: CoinGeckoOptions): CoinGeckoClien
   const baseURL = (options.baseUrl ?? ROOT_URL[plan]).replace(/\/+$/, '');
   const retryBaseDelayMs = options.retryBaseDelayMs ?? 500;
 
-  const http = axios.create({
-    baseURL,
-    timeout: options.timeoutMs,
-    responseType: 'text',
-    headers: { accept: 'application/json', ...(keyHeader && apiKey ? { [keyHeader]: apiKey } : {}) },
-    transitional: { clarifyTimeoutError: true },
-  });
+  // Failed calls' errors lose the key header first thing (it comes back from the defaults on a retry).
+  const http = scrubErrorsOf(
+    axios.create({
+      baseURL,
+      timeout: options.timeoutMs,
+      responseType: 'text',
+      headers: { accept: 'application/json', ...(keyHeader && apiKey ? { [keyHeader]: apiKey } : {}) },
+      transitional: { clarifyTimeoutError: true },
+    }),
+  );
 
   /** Removes the key from text CoinGecko (or anyone) sends back, before it reaches a message. */
   const clean = (text: string) => (apiKey ? text.split(apiKey).join('[redacted]') : text);
@@ -129,7 +158,14 @@ export function createCoinGeckoClient(options: CoinGeckoOptions): CoinGeckoClien
       throw unexpected(path, `the body is not JSON (${preview(text)})`, err);
     }
     const parsed = schema.safeParse(json);
-    if (!parsed.success) throw unexpected(path, describeIssues(parsed.error.issues), parsed.error);
+    if (!parsed.success) {
+      // An HTTP 200 carrying CoinGecko's error object instead of data: say what it said.
+      const upstream = errorMessage(text);
+      const detail = upstream
+        ? `an error instead of data ("${upstream}")`
+        : describeIssues(parsed.error.issues);
+      throw unexpected(path, detail, parsed.error);
+    }
     return parsed.data;
   }
 
@@ -185,14 +221,28 @@ export function createCoinGeckoClient(options: CoinGeckoOptions): CoinGeckoClien
     return new UserError(message, { cause: err });
   }
 
+  /** One warning per answer with drops: counts by reason and a short sample, never whole records. */
+  function reportDrops(path: string, dropped: DroppedRecords): void {
+    if (dropped.count === 0) return;
+    logger.warn(
+      { path, dropped: dropped.count, reasons: dropped.reasons, sample: dropped.sample },
+      `CoinGecko ${path}: dropped ${dropped.count} bad value(s) and kept the rest`,
+    );
+  }
+
   return {
     async ping(timeoutMs = Math.min(options.timeoutMs, PING_TIMEOUT_MS)) {
       await get('/ping', {}, pingSchema, { timeout: timeoutMs, 'axios-retry': { retries: 0 } });
     },
 
-    async markets(ids) {
+    async markets(ids, drops = noDrops()) {
       const wanted = [...new Set(ids)];
+      const asked = new Set(wanted);
       const records: MarketRecord[] = [];
+      const dropped = noDrops();
+      const landed = new Set<string>();
+      /** Requested ids with a record in the answer, usable or not. */
+      const answered = new Set<string>();
       for (let i = 0; i < wanted.length; i += PAGE_SIZE) {
         const page = await get(
           '/coins/markets',
@@ -205,10 +255,24 @@ export function createCoinGeckoClient(options: CoinGeckoOptions): CoinGeckoClien
           },
           marketsSchema,
         );
-        records.push(...page);
+        for (const [n, raw] of page.entries()) {
+          const checked = checkMarketRecord(raw, asked);
+          const where = i === 0 ? `/coins/markets[${n}]` : `/coins/markets page ${i / PAGE_SIZE + 1} [${n}]`;
+          const id = (raw as { id?: unknown } | null)?.id;
+          if (typeof id === 'string' && asked.has(id)) answered.add(id);
+          if ('problem' in checked) countDrop(dropped, where, checked.problem);
+          else if (landed.has(checked.record.id)) {
+            const detail = `id ${describeValue(checked.record.id)} came twice`;
+            countDrop(dropped, where, { reason: 'id came twice', detail });
+          } else {
+            landed.add(checked.record.id);
+            records.push(checked.record);
+          }
+        }
       }
-      const found = new Set(records.map((r) => r.id));
-      const unknown = wanted.filter((id) => !found.has(id));
+      reportDrops('/coins/markets', dropped);
+      addDrops(drops, dropped);
+      const unknown = wanted.filter((id) => !answered.has(id));
       if (unknown.length > 0) {
         logger.warn(
           { ids: unknown },
@@ -218,7 +282,7 @@ export function createCoinGeckoClient(options: CoinGeckoOptions): CoinGeckoClien
       return records;
     },
 
-    async marketChart(meta, days) {
+    async marketChart(meta, days, drops = noDrops()) {
       if (!Number.isFinite(days) || days <= 0) {
         throw new UserError(`A CoinGecko history needs a positive number of days, not ${days}.`, {
           exitCode: ExitCode.Usage,
@@ -226,8 +290,25 @@ export function createCoinGeckoClient(options: CoinGeckoOptions): CoinGeckoClien
       }
       const path = `/coins/${encodeURIComponent(meta.id)}/market_chart`;
       const chart = await get(path, { vs_currency: VS_CURRENCY, days }, marketChartSchema);
-      const volumes = new Map(chart.total_volumes ?? []);
-      return chart.prices.map(([ms, price]) => ({
+      const dropped = noDrops();
+      let prices = points(chart.prices, `${path} prices`, dropped);
+      const cap = chartPointCap(days);
+      if (prices.length > cap) {
+        if (!isSortedByTime(prices)) prices.sort((a, b) => a[0] - b[0]);
+        const reason = `beyond the ${cap}-point cap (oldest dropped)`;
+        countDrop(dropped, `${path} prices`, { reason }, prices.length - cap);
+        prices = prices.slice(prices.length - cap);
+      }
+      const wantedTimes = new Set(prices.map(([ms]) => ms));
+      const volumes = new Map<number, number | null>();
+      const volumeDrops = noDrops();
+      for (const [ms, volume] of points(chart.total_volumes ?? [], `${path} total_volumes`, volumeDrops)) {
+        if (wantedTimes.has(ms)) volumes.set(ms, volume);
+      }
+      addDrops(dropped, volumeDrops);
+      reportDrops(path, dropped);
+      addDrops(drops, dropped);
+      return prices.map(([ms, price]) => ({
         id: meta.id,
         symbol: meta.symbol ?? null,
         name: meta.name ?? null,
@@ -237,6 +318,39 @@ export function createCoinGeckoClient(options: CoinGeckoOptions): CoinGeckoClien
       }));
     },
   };
+}
+
+type Point = [ms: number, value: number | null];
+
+/**
+ * The well-formed `[ms, value]` points of a market_chart series; a malformed one (not a pair, a
+ * time that is no instant, a value that is not null or a finite number ≥ 0) is dropped and counted.
+ */
+function points(series: readonly unknown[], where: string, dropped: DroppedRecords): Point[] {
+  const out: Point[] = [];
+  for (const [i, raw] of series.entries()) {
+    const problem = pointProblem(raw);
+    if (problem) countDrop(dropped, `${where}[${i}]`, problem);
+    else out.push(raw as Point);
+  }
+  return out;
+}
+
+function pointProblem(raw: unknown): Problem | undefined {
+  if (!Array.isArray(raw) || raw.length < 2) {
+    return { reason: 'point is not a [time, value] pair', detail: `the point is ${describeValue(raw)}` };
+  }
+  const [ms, value] = raw as unknown[];
+  if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 0 || ms > MAX_TIME_MS) {
+    return { reason: 'point time is not a time in ms', detail: `time ${describeValue(ms)}` };
+  }
+  return amountProblem(value, 'value');
+}
+
+function isSortedByTime(series: readonly Point[]): boolean {
+  for (let i = 1; i < series.length; i++)
+    if ((series[i] as Point)[0] < (series[i - 1] as Point)[0]) return false;
+  return true;
 }
 
 function isTimeout(error: AxiosError): boolean {

@@ -3,6 +3,7 @@ import axiosRetry, { isNetworkError, retryAfter } from 'axios-retry';
 import type { DatabricksSettings } from '../../config.js';
 import { ExitCode, UserError } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import { scrubErrorsOf } from '../../scrub.js';
 
 /**
  * The Databricks REST client: a personal access token, or OAuth M2M for a service principal
@@ -55,12 +56,16 @@ export function createDatabricksRest(options: RestOptions): DatabricksRest {
   const retries = options.retries ?? 4;
   const base = options.retryBaseDelayMs ?? 500;
   const maxRetryAfterMs = options.maxRetryAfterMs ?? 60_000;
-  const http: AxiosInstance = axios.create({
-    baseURL: settings.host,
-    timeout: options.timeoutMs ?? 30_000,
-    headers: { 'user-agent': 'crypto-risk-monitor' },
-    maxBodyLength: Number.POSITIVE_INFINITY,
-  });
+  // Every failed call's error is cleaned of the token (and the OAuth client secret) first thing.
+  const http: AxiosInstance = scrubErrorsOf(
+    axios.create({
+      baseURL: settings.host,
+      timeout: options.timeoutMs ?? 30_000,
+      headers: { 'user-agent': 'crypto-risk-monitor' },
+      maxBodyLength: Number.POSITIVE_INFINITY,
+    }),
+  );
+  const tokenHttp: AxiosInstance = scrubErrorsOf(axios.create({ timeout: options.timeoutMs ?? 30_000 }));
 
   let oauth: { token: string; expiresAt: number } | undefined;
   async function bearer(): Promise<string> {
@@ -68,13 +73,12 @@ export function createDatabricksRest(options: RestOptions): DatabricksRest {
     if (oauth && Date.now() < oauth.expiresAt - REFRESH_BEFORE_MS) return oauth.token;
     const { clientId, clientSecret } = settings.auth;
     try {
-      const res = await axios.post<{ access_token: string; expires_in: number }>(
+      const res = await tokenHttp.post<{ access_token: string; expires_in: number }>(
         `${settings.host}/oidc/v1/token`,
         new URLSearchParams({ grant_type: 'client_credentials', scope: 'all-apis' }).toString(),
         {
           auth: { username: clientId, password: clientSecret },
           headers: { 'content-type': 'application/x-www-form-urlencoded' },
-          timeout: options.timeoutMs ?? 30_000,
         },
       );
       oauth = { token: res.data.access_token, expiresAt: Date.now() + res.data.expires_in * 1000 };

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../../../private-files.js';
 import type { Workspace, WorkspaceSnapshot } from '../workspace.js';
 
 /**
@@ -32,7 +33,7 @@ export async function openWorkspaceStore(
   options: { delayMs?: number; onError?: (err: unknown) => void } = {},
 ): Promise<WorkspaceStore> {
   const delayMs = options.delayMs ?? 250;
-  await mkdir(join(dir, FILES), { recursive: true });
+  await mkdir(join(dir, FILES), { recursive: true, mode: PRIVATE_DIR_MODE });
   const written = new Set<string>();
   const snapshotPath = join(dir, SNAPSHOT);
   if (existsSync(snapshotPath)) {
@@ -61,7 +62,7 @@ export async function openWorkspaceStore(
 
   async function atomicWrite(path: string, data: string | Buffer): Promise<void> {
     const tmp = `${path}.tmp`;
-    await writeFile(tmp, data);
+    await writeFile(tmp, data, { mode: PRIVATE_FILE_MODE });
     await rename(tmp, path);
   }
 
