@@ -11,6 +11,13 @@ import type { Logger } from '../log.js';
  * way (401, nothing run) before Bolt sees it.
  */
 const MAX_SKEW_SECONDS = 5 * 60;
+/**
+ * Slack's requests are small (a slash command, a click, a view): a declared body above 1 MiB is
+ * refused (413) before Bolt reads it. Node's own limits bound the rest: headers at most 16 KiB,
+ * all of them within 10 s, the whole request within 30 s.
+ */
+const MAX_BODY_BYTES = 1024 * 1024;
+const SERVER_OPTIONS = { maxHeaderSize: 16 * 1024, headersTimeout: 10_000, requestTimeout: 30_000 };
 
 export function createSlackHttpServer(deps: {
   healthz: () => Record<string, unknown>;
@@ -20,7 +27,7 @@ export function createSlackHttpServer(deps: {
   now?: () => number;
 }): Server {
   const now = deps.now ?? Date.now;
-  return createServer((req, res) => {
+  return createServer(SERVER_OPTIONS, (req, res) => {
     const path = new URL(req.url ?? '/', 'http://bot').pathname;
     if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(deps.healthz()));
@@ -28,6 +35,10 @@ export function createSlackHttpServer(deps: {
     }
     if (!deps.bolt) {
       res.writeHead(404).end();
+      return;
+    }
+    if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) {
+      res.writeHead(413, { connection: 'close' }).end();
       return;
     }
     const header = req.headers['x-slack-request-timestamp'];

@@ -10,6 +10,8 @@ import {
   StatementType,
 } from '@duckdb/node-api';
 import { ExitCode, UserError } from '../../errors.js';
+import { describeIoError } from '../../io-errors.js';
+import { makePrivate, PRIVATE_DIR_MODE } from '../../private-files.js';
 import { toDuckDbParams } from '../../sql-files.js';
 
 export type SqlValue = string | number | boolean | null | readonly string[];
@@ -46,16 +48,31 @@ export interface Db extends Queries {
 }
 
 export async function openDb(path: string): Promise<Db> {
-  if (path !== ':memory:') await mkdir(dirname(path), { recursive: true });
+  // Private: the folders made here are 0700, and the database file is made 0600 once DuckDB has it.
+  if (path !== ':memory:') await mkdir(dirname(path), { recursive: true, mode: PRIVATE_DIR_MODE });
   let instance: DuckDBInstance;
   try {
     instance = await DuckDBInstance.create(path, {
       // Nothing may be downloaded at run time: json, icu and parquet are built in.
       autoinstall_known_extensions: 'false',
       autoload_known_extensions: 'false',
+      // The database reaches no file but its own: the pipeline reads landing files in TypeScript
+      // and binds their text as parameters, models and charts live in tables, and no statement of
+      // the project uses COPY, read_*, glob, ATTACH or extensions. With this off, DuckDB refuses
+      // all of those for any statement, so the `sql` command (in-process for Slack and the
+      // console, or the CLI's own process) cannot read or write a file even if the statement
+      // guard let one through; DuckDB refuses to turn it back on while the database is open.
+      // Not `lock_configuration`: the project's own `SET TimeZone` runs after the open.
+      // Not a second READ_ONLY instance for the `sql` command: two DuckDB instances on one file
+      // in one process do not see each other's writes.
+      enable_external_access: 'false',
     });
   } catch (err) {
     throw describeOpenError(path, err);
+  }
+  if (path !== ':memory:') {
+    await makePrivate(path);
+    await makePrivate(`${path}.wal`);
   }
   const conn = await instance.connect();
   // UTC everywhere: TIMESTAMPTZ casts and conversions must not follow the process time zone.
@@ -199,7 +216,10 @@ function describeOpenError(path: string, err: unknown): Error {
   const message = err instanceof Error ? err.message : String(err);
   const lock = /Conflicting lock is held in (.*?) \(PID (\d+)\)/.exec(message);
   if (!lock) {
-    return new UserError(`Could not open the database file ${path}: ${message}`, { cause: err });
+    return (
+      describeIoError(err) ??
+      new UserError(`Could not open the database file ${path}: ${message}`, { cause: err })
+    );
   }
   const pid = lock[2] as string;
   const command = processCommandLine(pid) ?? lock[1];

@@ -11,21 +11,6 @@ export type Args = Record<string, unknown>;
 /** Arguments whose string form is JSON. */
 const JSON_ARGS = new Set(['blocks', 'attachments', 'metadata', 'view', 'files', 'user_auth_blocks']);
 
-/** Largest request body accepted (uploads included). */
-export const MAX_BODY_BYTES = 50 * 1024 * 1024;
-
-export async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
-    size += buf.length;
-    if (size > MAX_BODY_BYTES) throw new Error('request body too large');
-    chunks.push(buf);
-  }
-  return Buffer.concat(chunks);
-}
-
 export function mediaType(contentType: string | undefined): string {
   return (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
 }

@@ -9,7 +9,7 @@
  * the bot.
  */
 import type { AddressInfo } from 'node:net';
-import { createLiveEvents } from './console/live-events.js';
+import { createLiveEvents, DEFAULT_LIVE_LIMITS } from './console/live-events.js';
 import { type ConsoleRoutes, createConsoleRoutes } from './console/routes.js';
 import { openWorkspaceStore, type WorkspaceStore } from './console/workspace-store.js';
 import { FaultQueues } from './faults.js';
@@ -150,7 +150,7 @@ export async function startLocalSlack(options: LocalSlackOptions): Promise<Local
     timeoutMs: botTimeoutMs,
     socket: socketMode,
   });
-  const live = createLiveEvents(ws);
+  const live = createLiveEvents(ws, { ...DEFAULT_LIVE_LIMITS, ...options.liveLimits });
   consoleRoutes = createConsoleRoutes({
     ws,
     toBot,

@@ -1,16 +1,18 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import {
-  type Args,
-  bearerToken,
-  mediaType,
-  parseArgs,
-  parseMultipart,
-  readBody,
-  str,
-  withoutToken,
-} from './args.js';
+import { type Args, bearerToken, mediaType, parseArgs, parseMultipart, str, withoutToken } from './args.js';
 import type { ConsoleRoutes } from './console/routes.js';
 import type { FaultQueues } from './faults.js';
+import {
+  BodyTooLarge,
+  createInFlight,
+  MAX_BODY_BYTES,
+  MAX_IN_FLIGHT,
+  MAX_REQUESTS_PER_SOCKET,
+  MAX_UPLOAD_BYTES,
+  readLimitedBody,
+  refuseAndClose,
+  SERVER_OPTIONS,
+} from './http-limits.js';
 import { ResponseUrls } from './response-url.js';
 import type { RecordedCall } from './types.js';
 import { HttpAnswer, type Method } from './web-api.js';
@@ -239,11 +241,43 @@ export function createLocalSlackServer(deps: ServerDeps): LocalSlackServer {
     return answer;
   }
 
+  /** Which part of the server a request is for, decided from its line and headers alone. */
+  function routeOf(req: IncomingMessage, url: URL): 'slack' | 'console' | 'wrong-host' | undefined {
+    const path = url.pathname;
+    const method = req.method;
+    if (
+      (path.startsWith(API_PREFIX) && (method === 'POST' || method === 'GET')) ||
+      (path.startsWith(UPLOAD_PREFIX) && method === 'POST') ||
+      (path.startsWith(FILES_PREFIX) && method === 'GET') ||
+      (ResponseUrls.idFromPath(path) !== undefined && method === 'POST')
+    ) {
+      return 'slack';
+    }
+    return deps.console()?.route(req, url);
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const at = deps.now();
     const url = new URL(req.url ?? '/', 'http://local-slack');
     const path = url.pathname;
-    const body = await readBody(req);
+    // Host and path are checked before a byte of the body is read.
+    const route = routeOf(req, url);
+    if (route === undefined) {
+      refuseAndClose(req, res, 404, 'Not Found');
+      return;
+    }
+    if (route === 'wrong-host') {
+      refuseAndClose(req, res, 421, 'The console answers on its loopback address only.');
+      return;
+    }
+    let body: Buffer;
+    try {
+      body = await readLimitedBody(req, path.startsWith(UPLOAD_PREFIX) ? MAX_UPLOAD_BYTES : MAX_BODY_BYTES);
+    } catch (err) {
+      if (!(err instanceof BodyTooLarge)) throw err;
+      refuseAndClose(req, res, 413, `The request body is larger than ${err.limit} bytes.`);
+      return;
+    }
     if (path.startsWith(API_PREFIX) && (req.method === 'POST' || req.method === 'GET')) {
       send(res, await api(req, url, body, at));
       return;
@@ -265,11 +299,29 @@ export function createLocalSlackServer(deps: ServerDeps): LocalSlackServer {
     send(res, { status: 404, body: 'Not Found' });
   }
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      send(res, { status: 500, body: `local Slack error: ${String(err)}` });
-    });
+  const inFlight = createInFlight(MAX_IN_FLIGHT);
+  const server = createServer(SERVER_OPTIONS, (req, res) => {
+    if (!inFlight.enter()) {
+      refuseAndClose(req, res, 503, 'Too many requests at once; try again in a second.', {
+        'retry-after': '1',
+      });
+      return;
+    }
+    let left = false;
+    const leave = () => {
+      if (left) return;
+      left = true;
+      inFlight.leave();
+    };
+    // A request is in flight until it is answered (a live-update stream: until it has started).
+    res.once('close', leave);
+    handle(req, res)
+      .catch((err: unknown) => {
+        send(res, { status: 500, body: `local Slack error: ${String(err)}` });
+      })
+      .finally(leave);
   });
+  server.maxRequestsPerSocket = MAX_REQUESTS_PER_SOCKET;
 
   return {
     server,

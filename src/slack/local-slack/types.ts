@@ -1,3 +1,4 @@
+import type { LiveLimits } from './console/live-events.js';
 /**
  * Public shapes of the local Slack workspace: the options it starts with, the handle tests and the
  * local console hold, and the Slack objects it stores (messages, files, views), in the field names
@@ -7,6 +8,8 @@
 export interface LocalSlackOptions {
   /** Signs the requests sent to the bot (v0 HMAC-SHA256, like Slack). */
   signingSecret: string;
+  /** The console's live-update stream limits (default: console/live-events.ts). */
+  liveLimits?: Partial<LiveLimits>;
   /** The xoxb- token the Web API accepts; any other → invalid_auth, none → not_authed. */
   botToken: string;
   /**

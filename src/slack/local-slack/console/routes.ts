@@ -33,6 +33,11 @@ export interface ConsoleRoutesDeps {
 }
 
 export interface ConsoleRoutes {
+  /**
+   * Whether a request is the console's, from its line and Host alone (before its body is read):
+   * undefined when it is not, 'wrong-host' when it is but its Host is not the console's.
+   */
+  route(req: IncomingMessage, url: URL): 'console' | 'wrong-host' | undefined;
   /** Answers the request when it is the console's; false when it is not. */
   handle(req: IncomingMessage, res: ServerResponse, url: URL, body: Buffer): Promise<boolean>;
 }
@@ -92,6 +97,7 @@ function problem(status: number, error: string): Answer {
 }
 
 const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost', '[::1]'];
+const CONSOLE_POSTS = new Set(['/console/command', '/console/click', '/console/home']);
 
 export function createConsoleRoutes(deps: ConsoleRoutesDeps): ConsoleRoutes {
   const { ws, toBot } = deps;
@@ -328,12 +334,23 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps): ConsoleRoutes {
     return work(input);
   }
 
+  /** The console's paths and methods; any other request is not the console's (404). */
+  function isConsole(method: string | undefined, path: string): boolean {
+    const get = method === 'GET' || method === 'HEAD';
+    if (get && (path === '/' || path === '/healthz' || path.startsWith('/archives/'))) return true;
+    if (get && (path.startsWith('/console/assets/') || path.startsWith('/console/files/'))) return true;
+    if (method === 'GET' && (path === '/console/state' || path === '/console/events')) return true;
+    return method === 'POST' && CONSOLE_POSTS.has(path);
+  }
+
   return {
+    route(req, url) {
+      if (!isConsole(req.method, url.pathname)) return undefined;
+      return hostAllowed(req) ? 'console' : 'wrong-host';
+    },
     async handle(req, res, url, body) {
       const path = url.pathname;
-      const isConsole =
-        path === '/' || path.startsWith('/console/') || path === '/healthz' || path.startsWith('/archives/');
-      if (!isConsole) return false;
+      if (!isConsole(req.method, path)) return false;
       if (!hostAllowed(req)) {
         sendJson(res, problem(421, 'The console answers on its loopback address only.'));
         return true;
