@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { existsSync, realpathSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
@@ -10,19 +11,22 @@ import { durationSchema } from './commands/duration.js';
 import { inferCommand } from './commands/infer.js';
 import { ingestCommand } from './commands/ingest.js';
 import { modelsCommand } from './commands/models.js';
-import { pipelineCommand } from './commands/pipeline.js';
+import { pipelineCommand, pipelineRewindCommand } from './commands/pipeline.js';
 import { provisionCommand } from './commands/provision.js';
+import { quarantineListCommand, quarantineRetryCommand } from './commands/quarantine.js';
 import { sqlCommand } from './commands/sql.js';
 import { statusCommand } from './commands/status.js';
 import { topArgsSchema, topCommand, topRead } from './commands/top.js';
 import { trainCommand } from './commands/train.js';
 import { type Config, ConfigError, loadConfig, parseMarketSource } from './config.js';
 import { ExitCode, UserError } from './errors.js';
+import { describeIoError } from './io-errors.js';
 import { startMainJob } from './jobs/main-job.js';
 import { createLogger, type Logger } from './log.js';
 import { type App, createApp } from './main.js';
 import { coinIdSchema } from './market/record.js';
 import type { LakehouseRead } from './platform/port.js';
+import { PRIVATE_UMASK } from './private-files.js';
 import type { Reply } from './render/reply.js';
 import { describeFeed } from './render/summaries.js';
 import { renderText } from './render/text.js';
@@ -117,8 +121,16 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   program
     .command('pipeline')
     .description('Bronze → Silver → Gold once, over the landing files not processed yet')
+    .option(
+      '--rewind <stage-and-time...>',
+      'instead of running, set a watermark back (audited): --rewind silver|gold <ISO-8601 UTC time>',
+    )
     .action(
-      execute((app) => pipelineCommand({ platform: app.platform, clock: app.clock, logger: app.logger })),
+      execute((app, now, options: { rewind?: string[] }) => {
+        const deps = { platform: app.platform, clock: app.clock, logger: app.logger };
+        if (options.rewind) return pipelineRewindCommand({ ...deps, who: osUser(), now }, options.rewind);
+        return pipelineCommand(deps);
+      }),
     );
 
   program
@@ -233,6 +245,26 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       ),
     );
 
+  // Ops on landing files the pipeline moved aside (local platform); both actions are audited.
+  const quarantine = program
+    .command('quarantine')
+    .description('landing files the pipeline quarantined after failing again and again: list, retry');
+  const quarantineDeps = (app: App) => ({
+    platform: app.platform,
+    clock: app.clock,
+    logger: app.logger,
+    who: osUser(),
+  });
+  quarantine
+    .command('list')
+    .description('the quarantined files: reason, attempts, when')
+    .action(execute((app) => quarantineListCommand(quarantineDeps(app))));
+  quarantine
+    .command('retry')
+    .description('move a quarantined file back to landing and clear its failures; the next run tries it')
+    .argument('<file>', 'its path as `quarantine list` shows it, e.g. date=2025-01-07/hour=00/x.jsonl')
+    .action(execute((app, _now, file: string) => quarantineRetryCommand(quarantineDeps(app), file)));
+
   try {
     if (argv.length === 0) {
       program.outputHelp();
@@ -276,7 +308,9 @@ async function withApp(
 }
 
 /** Prints an error as a sentence (and as JSON on stdout with --json); returns the exit code. */
-function report(io: CliIo, globals: GlobalOptions, err: unknown, logger: Logger | undefined): number {
+function report(io: CliIo, globals: GlobalOptions, failure: unknown, logger: Logger | undefined): number {
+  // A full disk, a permission problem, a path of the wrong kind: a sentence, not "a bug".
+  const err = failure instanceof UserError ? failure : (describeIoError(failure) ?? failure);
   const known = err instanceof UserError;
   const message = known
     ? err.message
@@ -354,6 +388,15 @@ async function warmUp(app: App, io: CliIo, read: LakehouseRead): Promise<void> {
   await app.platform.ensureReady();
 }
 
+/** The OS user running the command, for audit lines. */
+function osUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return `uid ${process.getuid?.() ?? 'unknown'}`;
+  }
+}
+
 function usage(message: string): UserError {
   return new UserError(message, { exitCode: ExitCode.Usage });
 }
@@ -390,6 +433,9 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
+  // What DuckDB creates on its own (the WAL, temporary files) gets no mode from us: the umask
+  // keeps it, like everything else this process writes, private to its user.
+  process.umask(PRIVATE_UMASK);
   const stopRequested = new Promise<string>((resolve) => {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       process.once(signal, () => {

@@ -10,11 +10,15 @@
 # MAGIC   `_rescued_data`; a line that is not a JSON object keeps its text in `_rescued` (and is counted by
 # MAGIC   the `well_formed_json` expectation); plus `load_ts` and `source_file` (`_metadata.file_path`).
 # MAGIC - **`prices_silver`**: typed strictly (`asset = lower(id)`, `price`, `volume`, `event_ts` from
-# MAGIC   `last_updated`, `ingest_ts`, `event_key = asset|event_ts`); rows missing id, price or event time
-# MAGIC   are dropped, and so are events more than 10 minutes after their ingest time (a bad clock would
-# MAGIC   otherwise push the watermark into the future) — both *before* the watermark sees them; then a
-# MAGIC   20-minute watermark on `event_ts` and `dropDuplicatesWithinWatermark(["event_key"])` (bounded
-# MAGIC   state, unlike the original's `dropDuplicates`); `price > 0` is an expectation that only warns.
+# MAGIC   `last_updated`, `ingest_ts`, `event_key = asset|event_ts`); dropped, in this order and all
+# MAGIC   *before* the watermark sees them: rows missing id, price or event time; rows out of bounds
+# MAGIC   (price not finite, `<= 0` or `>= 1e9` USD; volume, when present, not finite, `< 0` or `>= 1e13`
+# MAGIC   USD: no coin trades near a billion USD nor has a daily volume near 1e13, and one such value
+# MAGIC   would overflow the Gold aggregates); events more than 10 minutes after their load time, or after
+# MAGIC   the ingest time they claim (a bad clock or a lying record would otherwise push the watermark into
+# MAGIC   the future and make every real tick after it late); then a 20-minute watermark on `event_ts` and
+# MAGIC   `dropDuplicatesWithinWatermark(["event_key"])` (bounded state, unlike the original's
+# MAGIC   `dropDuplicates`).
 # MAGIC - **`metrics_gold`**: 5-minute tumbling windows per asset `[start, start + 5 min)`, emitted once
 # MAGIC   (append) when the 2-minute watermark passes their end: `price_avg`, `price_vol` (sample standard
 # MAGIC   deviation), `price_min`, `price_max`, `vol_sum`, `ret_window = price_max / price_min − 1`,
@@ -94,12 +98,16 @@ def prices_bronze():
 
 
 @dlt.view(name="prices_typed", comment="Bronze rows typed strictly, before the watermark: invalid rows never move it.")
+@dlt.expect_or_drop("core_fields_present", "asset IS NOT NULL AND price IS NOT NULL AND event_ts IS NOT NULL")
 @dlt.expect_or_drop(
-    "core_fields_present",
-    "asset IS NOT NULL AND price IS NOT NULL AND NOT isnan(price) AND abs(price) < double('infinity') "
-    "AND event_ts IS NOT NULL",
+    "within_bounds",
+    "NOT isnan(price) AND price > 0 AND price < 1e9 "
+    "AND (volume IS NULL OR (NOT isnan(volume) AND volume >= 0 AND volume < 1e13))",
 )
-@dlt.expect_or_drop("not_from_the_future", "event_ts <= coalesce(ingest_ts, load_ts) + INTERVAL 10 MINUTES")
+@dlt.expect_or_drop(
+    "not_from_the_future",
+    "event_ts <= least(coalesce(ingest_ts, load_ts), load_ts) + INTERVAL 10 MINUTES",
+)
 def prices_typed():
     # event_key = asset|event_ts, the time as ISO-8601 UTC in milliseconds (as the local engine writes
     # it) whatever the session time zone: to_utc_timestamp(ts, session zone) renders as UTC there.
@@ -128,7 +136,6 @@ def prices_typed():
     comment="Typed, validated prices, deduplicated on event_key within a 20-minute watermark.",
     table_properties={"quality": "silver"},
 )
-@dlt.expect("price_positive", "price > 0")
 def prices_silver():
     return (
         spark.readStream.table("prices_typed")

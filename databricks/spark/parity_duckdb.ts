@@ -80,9 +80,10 @@ for (const [i, h] of hourKeys.entries()) {
     await land(hourRows.filter((r) => !held(r)).map(record), ingestTs, 0);
     await land(hourRows.filter(held).map(record), ingestTs, 1);
   } else if (i === 2) {
-    // defects: missing price, missing event time, an event from the future, a zero price (warns);
-    // the previous file's last 10 minutes again, one of them twice (duplicates, not late); and a
-    // line that is not JSON (rescued in Bronze)
+    // defects: missing price, missing event time, an event from the future, values out of bounds
+    // (a zero and a 1e308 price, a negative and a 1e14 volume); the previous file's last 10 minutes
+    // again, one of them twice (duplicates, not late); a line that is not JSON (rescued in Bronze);
+    // and an event in 2030 whose ingest time lies the same (from the future all the same)
     const previous = hours.get(hourKeys[1] as number) as OhlcvRow[];
     const again = previous.slice(-10).map(record);
     const extra: MarketRecord[] = [
@@ -90,6 +91,13 @@ for (const [i, h] of hourKeys.entries()) {
       { ...record(hourRows[11] as OhlcvRow), last_updated: null },
       { ...record(hourRows[12] as OhlcvRow), last_updated: iso((h + perFile + 1) * 3600) },
       { ...record(hourRows[13] as OhlcvRow), current_price: 0, last_updated: iso(h * 3600 + 13 * 60 + 30) },
+      {
+        ...record(hourRows[14] as OhlcvRow),
+        current_price: 1e308,
+        last_updated: iso(h * 3600 + 14 * 60 + 30),
+      },
+      { ...record(hourRows[15] as OhlcvRow), total_volume: -1, last_updated: iso(h * 3600 + 15 * 60 + 30) },
+      { ...record(hourRows[16] as OhlcvRow), total_volume: 1e14, last_updated: iso(h * 3600 + 16 * 60 + 30) },
       ...again,
       again[0] as MarketRecord,
     ];
@@ -101,7 +109,13 @@ for (const [i, h] of hourKeys.entries()) {
     };
     const path = join(out, 'landing', landingName(batch));
     await mkdir(dirname(path), { recursive: true });
-    await writeFile(path, `${toJsonLines(batch)}this is not json\n`);
+    const lying = JSON.stringify({
+      ...record(hourRows[17] as OhlcvRow),
+      last_updated: '2030-01-01T00:00:00.000Z',
+      ingest_ts: '2030-01-01T00:00:00.000Z',
+      ingest_source: 'replay',
+    });
+    await writeFile(path, `${toJsonLines(batch)}this is not json\n${lying}\n`);
   } else if (i === 3) {
     // with the first file's minutes again, long after: late for Silver's 20-minute watermark
     const first = hours.get(hourKeys[0] as number) as OhlcvRow[];
@@ -116,9 +130,9 @@ await platform.runPipeline();
 
 const counters = await platform.db.all(
   `SELECT stage, sum(rows_in)::BIGINT AS rows_in, sum(rows_out)::BIGINT AS rows_out, sum(rescued)::BIGINT AS rescued,
-     sum(dropped_missing)::BIGINT AS dropped_missing, sum(dropped_future)::BIGINT AS dropped_future,
-     sum(dropped_late)::BIGINT AS dropped_late, sum(dropped_duplicate)::BIGINT AS dropped_duplicate,
-     sum(price_warnings)::BIGINT AS price_warnings, sum(windows_emitted)::BIGINT AS windows_emitted
+     sum(dropped_missing)::BIGINT AS dropped_missing, sum(dropped_bounds)::BIGINT AS dropped_bounds,
+     sum(dropped_future)::BIGINT AS dropped_future, sum(dropped_late)::BIGINT AS dropped_late,
+     sum(dropped_duplicate)::BIGINT AS dropped_duplicate, sum(windows_emitted)::BIGINT AS windows_emitted
    FROM pipeline_metrics GROUP BY stage ORDER BY stage`,
 );
 const [silver] = await platform.db.all<{ n: number }>('SELECT count(*)::BIGINT AS n FROM prices_silver');

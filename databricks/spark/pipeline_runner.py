@@ -326,18 +326,18 @@ def stage_counts(results: Dict[str, Dict[str, Any]], spark=None) -> Dict[str, Di
     bronze, silver, gold = results["prices_bronze"], results["prices_silver"], results["metrics_gold"]
     gold_late = gold_late_rows(spark, results) if spark is not None else gold["dropped_by_watermark"]
     fail = lambda table, rule: int(table["expectations"][rule]["failed"])  # noqa: E731
-    zero = dict(rows_in=0, rows_out=0, rescued=0, dropped_missing=0, dropped_future=0, dropped_late=0,
-                dropped_duplicate=0, price_warnings=0, windows_emitted=0)
+    zero = dict(rows_in=0, rows_out=0, rescued=0, dropped_missing=0, dropped_bounds=0, dropped_future=0,
+                dropped_late=0, dropped_duplicate=0, windows_emitted=0)
     rescued = fail(bronze, "well_formed_json")
     objects = bronze["rows"] - rescued
-    missing, future = fail(silver, "core_fields_present"), fail(silver, "not_from_the_future")
+    missing, bounds = fail(silver, "core_fields_present"), fail(silver, "within_bounds")
+    future = fail(silver, "not_from_the_future")
     late = silver["dropped_by_watermark"]
     return {
         "bronze": {**zero, "rows_in": bronze["rows"], "rows_out": objects, "rescued": rescued},
         "silver": {**zero, "rows_in": objects, "rows_out": silver["rows"], "dropped_missing": missing,
-                   "dropped_future": future, "dropped_late": late,
-                   "dropped_duplicate": objects - missing - future - late - silver["rows"],
-                   "price_warnings": fail(silver, "price_positive")},
+                   "dropped_bounds": bounds, "dropped_future": future, "dropped_late": late,
+                   "dropped_duplicate": objects - missing - bounds - future - late - silver["rows"]},
         "gold": {**zero, "rows_in": silver["rows"], "rows_out": silver["rows"] - gold_late,
                  "dropped_late": gold_late, "windows_emitted": gold["rows"]},
     }

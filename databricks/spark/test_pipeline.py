@@ -6,7 +6,8 @@ Delta Lake, through the seam in pipeline_runner.py, and its parity with the embe
   micro-batch, and ``/Volumes/…`` a local folder.
 - Parity: the first day of the shared real BTC minutes (../shared/data/btcusd_bitstamp_1min_part1.csv)
   landed by the bot's own code (parity_duckdb.ts: replay records, landing files, one per 6 hours, and
-  in them a malformed line, missing fields, an event from the future, a zero price, duplicates,
+  in them a malformed line, missing fields, an event from the future (one with a lying ingest time),
+  prices and volumes out of bounds (zero, 1e308, negative, 1e14), duplicates,
   rows late for Silver and rows late for Gold) and run through the local DuckDB pipeline; the same
   landing files, laid out like the volume, through the notebook on Spark. Both must give the same
   Silver count, the same counters by stage and reason, and the same Gold windows (values within 1e-9
@@ -155,7 +156,7 @@ class TestSeam(unittest.TestCase):
                          [("prices_bronze", "table"), ("prices_typed", "view"), ("prices_silver", "table"),
                           ("metrics_gold", "table")])
         self.assertEqual([e.name for e in graph.datasets["prices_typed"].expectations],
-                         ["core_fields_present", "not_from_the_future"])
+                         ["core_fields_present", "within_bounds", "not_from_the_future"])
 
 
 def _close(a, b) -> bool:
@@ -222,7 +223,7 @@ class TestParityWithDuckDb(unittest.TestCase):
 
     def test_the_input_exercises_every_drop_reason(self):
         silver = next(c for c in self.duckdb["counters"] if c["stage"] == "silver")
-        for reason in ("dropped_missing", "dropped_future", "dropped_late", "dropped_duplicate", "price_warnings"):
+        for reason in ("dropped_missing", "dropped_bounds", "dropped_future", "dropped_late", "dropped_duplicate"):
             self.assertGreater(silver[reason], 0, reason)
         self.assertGreater(next(c for c in self.duckdb["counters"] if c["stage"] == "gold")["dropped_late"], 0)
         self.assertGreater(next(c for c in self.duckdb["counters"] if c["stage"] == "bronze")["rescued"], 0)

@@ -31,3 +31,17 @@ CREATE TABLE IF NOT EXISTS bot_state (
   key   VARCHAR PRIMARY KEY,
   value VARCHAR NOT NULL
 );
+
+-- Data incidents announced in the feed channel (a landing file moved to the quarantine), one row
+-- each: reserved ('pending') before the post and 'posted' after, so each is announced once, also
+-- across a restart.
+CREATE TABLE IF NOT EXISTS feed_incidents (
+  channel     VARCHAR   NOT NULL,
+  incident    VARCHAR   NOT NULL,      -- file|quarantined_at; also in the message's metadata
+  file        VARCHAR   NOT NULL,
+  state       VARCHAR   NOT NULL,      -- pending | posted
+  message_ts  VARCHAR,
+  created_at  TIMESTAMP NOT NULL,
+  posted_at   TIMESTAMP,
+  PRIMARY KEY (channel, incident)
+);

@@ -43,8 +43,16 @@ FROM batch_lines
 ORDER BY file_seq, line_no;
 
 -- Silver: typed strictly (a field of the wrong JSON type counts as missing, as a typed schema
--- reads it), then one verdict per row, in order: missing core field, event from the future,
--- late, duplicate.
+-- reads it), then one verdict per row, in order: missing core field, value out of bounds, event
+-- from the future, late, duplicate. A JSON number beyond DOUBLE's range types as ±inf and NaN as
+-- NaN (both then out of bounds), a time that is ±infinity or outside ISO-8601's four-digit years
+-- as missing (at the very start of the engine's range, minus a watermark delay would overflow):
+-- typing never fails.
+CREATE OR REPLACE TEMP MACRO finite_ts(text) AS
+  CASE WHEN TRY_CAST(TRY_CAST(text AS TIMESTAMPTZ) AS TIMESTAMP)
+      BETWEEN TIMESTAMP '0001-01-01 00:00:00' AND TIMESTAMP '9999-12-31 23:59:59.999999'
+    THEN TRY_CAST(TRY_CAST(text AS TIMESTAMPTZ) AS TIMESTAMP) END;
+
 CREATE OR REPLACE TEMP TABLE batch_typed AS
 WITH j AS (
   -- one parse per line: the fields as JSON values, in this order
@@ -61,9 +69,8 @@ SELECT
   CASE WHEN json_type(v[3]) = 'VARCHAR' THEN v[3] ->> '$' END AS name,
   CASE WHEN json_type(v[4]) IN ('UBIGINT', 'BIGINT', 'DOUBLE') THEN TRY_CAST(v[4] AS DOUBLE) END AS price,
   CASE WHEN json_type(v[5]) IN ('UBIGINT', 'BIGINT', 'DOUBLE') THEN TRY_CAST(v[5] AS DOUBLE) END AS volume,
-  CASE WHEN json_type(v[6]) = 'VARCHAR'
-    THEN TRY_CAST(TRY_CAST(v[6] ->> '$' AS TIMESTAMPTZ) AS TIMESTAMP) END AS event_ts,
-  TRY_CAST(TRY_CAST(v[7] ->> '$' AS TIMESTAMPTZ) AS TIMESTAMP) AS ingest_ts,
+  CASE WHEN json_type(v[6]) = 'VARCHAR' THEN finite_ts(v[6] ->> '$') END AS event_ts,
+  finite_ts(v[7] ->> '$') AS ingest_ts,
   v[8] ->> '$' AS source
 FROM j;
 
@@ -73,8 +80,17 @@ WITH checked AS (
     *,
     asset || '|' || strftime(event_ts, '%Y-%m-%dT%H:%M:%S.%gZ') AS event_key,
     CASE
-      WHEN asset IS NULL OR price IS NULL OR NOT isfinite(price) OR event_ts IS NULL THEN 'missing'
-      WHEN event_ts > coalesce(ingest_ts, CAST(:load_ts AS TIMESTAMP)) + INTERVAL 10 MINUTE THEN 'future'
+      WHEN asset IS NULL OR price IS NULL OR event_ts IS NULL THEN 'missing'
+      -- Bounds. No coin trades at a billion USD (the largest ever is below 1e6) and no coin's daily
+      -- volume reaches 1e13 USD (about a hundred times the whole market's): a value past these is a
+      -- broken feed, and kept it would overflow the Gold aggregates (one 1e308 makes STDDEV_SAMP
+      -- fail for its window, so every later run). NaN fails every comparison, so the NOT catches it.
+      WHEN NOT (isfinite(price) AND price > 0 AND price < 1e9)
+        OR (volume IS NOT NULL AND NOT (isfinite(volume) AND volume >= 0 AND volume < 1e13)) THEN 'bounds'
+      -- Future: later than 10 minutes after the time it is loaded, or after the ingest time it
+      -- claims: a record cannot push the watermark ahead of the loading clock, whatever it claims.
+      WHEN event_ts > least(coalesce(ingest_ts, CAST(:load_ts AS TIMESTAMP)), CAST(:load_ts AS TIMESTAMP))
+        + INTERVAL 10 MINUTE THEN 'future'
     END AS invalid
   FROM batch_typed
 ),
@@ -138,10 +154,23 @@ SELECT
     max(max_ts) OVER (ORDER BY file_seq ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) - INTERVAL 2 MINUTE AS wm_after
 FROM ok_max;
 
-INSERT INTO gold_state
-SELECT s.asset, s.symbol, time_bucket(INTERVAL 5 MINUTE, s.event_ts), s.event_ts, s.price, s.volume, s.source
+-- Silver's rows for Gold, and which are late: older than the Gold watermark, or for a window
+-- already emitted. Gold is append-only (its windows have been scored and posted), so an emitted
+-- window is never emitted again. Only after the Gold watermark was rewound
+-- (src/platform/local/watermarks.ts) can the second test find a row the first did not.
+CREATE OR REPLACE TEMP TABLE batch_gold_in AS
+SELECT
+  s.file_seq, s.asset, s.symbol, time_bucket(INTERVAL 5 MINUTE, s.event_ts) AS window_start, s.event_ts,
+  s.price, s.volume, s.source,
+  coalesce(s.event_ts < w.wm_before, false) OR EXISTS (
+    SELECT 1 FROM metrics_gold AS m
+    WHERE m.asset = s.asset AND m.window_start = time_bucket(INTERVAL 5 MINUTE, s.event_ts)
+  ) AS late
 FROM batch_silver AS s JOIN batch_gold_wm AS w USING (file_seq)
-WHERE s.verdict = 'ok' AND (w.wm_before IS NULL OR s.event_ts >= w.wm_before);
+WHERE s.verdict = 'ok';
+
+INSERT INTO gold_state
+SELECT asset, symbol, window_start, event_ts, price, volume, source FROM batch_gold_in WHERE NOT late;
 
 -- The windows that close in this group, each with the file whose watermark closed it.
 CREATE OR REPLACE TEMP TABLE batch_closed AS
@@ -189,8 +218,8 @@ WHERE g.asset = c.asset AND g.window_start = c.window_start;
 
 -- Per-file metrics of the three stages.
 INSERT INTO pipeline_metrics
-  (batch_no, file, stage, rows_in, rows_out, rescued, dropped_missing, dropped_future, dropped_late,
-   dropped_duplicate, price_warnings, windows_emitted, processed_at)
+  (batch_no, file, stage, rows_in, rows_out, rescued, dropped_missing, dropped_bounds, dropped_future,
+   dropped_late, dropped_duplicate, price_warnings, windows_emitted, processed_at)
 WITH files AS (
   SELECT unnest(CAST(:files AS VARCHAR[])) AS file, generate_subscripts(CAST(:files AS VARCHAR[]), 1) AS file_seq
 ),
@@ -204,12 +233,12 @@ silver AS (
     count(*) AS rows_in,
     count(*) FILTER (WHERE verdict = 'ok') AS ok,
     count(*) FILTER (WHERE verdict = 'missing') AS missing,
+    count(*) FILTER (WHERE verdict = 'bounds') AS bounds,
     count(*) FILTER (WHERE verdict = 'future') AS future,
     count(*) FILTER (WHERE verdict = 'late') AS late,
     count(*) FILTER (WHERE verdict = 'duplicate') AS duplicate,
-    count(*) FILTER (WHERE verdict = 'ok' AND price <= 0) AS warnings,
-    count(*) FILTER (WHERE verdict = 'ok' AND s.event_ts < w.wm_before) AS gold_late
-  FROM batch_silver AS s JOIN batch_gold_wm AS w USING (file_seq)
+    (SELECT count(*) FROM batch_gold_in AS g WHERE g.file_seq = s.file_seq AND g.late) AS gold_late
+  FROM batch_silver AS s
   GROUP BY s.file_seq
 ),
 closed AS (
@@ -219,23 +248,26 @@ m AS (
   SELECT f.file_seq, f.file,
     coalesce(b.lines, 0) AS lines, coalesce(b.objects, 0) AS objects, coalesce(b.rescued, 0) AS rescued,
     coalesce(s.rows_in, 0) AS rows_in, coalesce(s.ok, 0) AS ok, coalesce(s.missing, 0) AS missing,
+    coalesce(s.bounds, 0) AS bounds,
     coalesce(s.future, 0) AS future, coalesce(s.late, 0) AS late, coalesce(s.duplicate, 0) AS duplicate,
-    coalesce(s.warnings, 0) AS warnings, coalesce(s.gold_late, 0) AS gold_late, coalesce(c.windows, 0) AS windows
+    coalesce(s.gold_late, 0) AS gold_late, coalesce(c.windows, 0) AS windows
   FROM files AS f
   LEFT JOIN bronze AS b USING (file_seq)
   LEFT JOIN silver AS s USING (file_seq)
   LEFT JOIN closed AS c USING (file_seq)
 )
-SELECT :first_batch_no + file_seq - 1, file, stage, rows_in, rows_out, rescued, dropped_missing, dropped_future,
-  dropped_late, dropped_duplicate, price_warnings, windows_emitted, CAST(:load_ts AS TIMESTAMP)
+SELECT :first_batch_no + file_seq - 1, file, stage, rows_in, rows_out, rescued, dropped_missing, dropped_bounds,
+  dropped_future, dropped_late, dropped_duplicate, price_warnings, windows_emitted, CAST(:load_ts AS TIMESTAMP)
 FROM (
   SELECT file_seq, file, 'bronze' AS stage, lines AS rows_in, objects AS rows_out, rescued,
-    0 AS dropped_missing, 0 AS dropped_future, 0 AS dropped_late, 0 AS dropped_duplicate,
+    0 AS dropped_missing, 0 AS dropped_bounds, 0 AS dropped_future, 0 AS dropped_late, 0 AS dropped_duplicate,
     0 AS price_warnings, 0 AS windows_emitted FROM m
   UNION ALL
-  SELECT file_seq, file, 'silver', rows_in, ok, 0, missing, future, late, duplicate, warnings, 0 FROM m
+  -- price_warnings stays 0: a price <= 0, once a warning, is out of bounds now (the column is kept
+  -- for the rows of older runs)
+  SELECT file_seq, file, 'silver', rows_in, ok, 0, missing, bounds, future, late, duplicate, 0, 0 FROM m
   UNION ALL
-  SELECT file_seq, file, 'gold', ok, ok - gold_late, 0, 0, 0, gold_late, 0, 0, windows FROM m
+  SELECT file_seq, file, 'gold', ok, ok - gold_late, 0, 0, 0, 0, gold_late, 0, 0, windows FROM m
 )
 ORDER BY file_seq, stage;
 

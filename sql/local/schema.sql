@@ -96,10 +96,15 @@ CREATE TABLE IF NOT EXISTS pipeline_metrics (
   dropped_future    BIGINT    NOT NULL DEFAULT 0,  -- silver: event time more than 10 minutes after ingest
   dropped_late      BIGINT    NOT NULL DEFAULT 0,  -- silver/gold: older than the stage's watermark
   dropped_duplicate BIGINT    NOT NULL DEFAULT 0,  -- silver: event_key seen before
-  price_warnings    BIGINT    NOT NULL DEFAULT 0,  -- silver: price <= 0 (kept, counted)
+  price_warnings    BIGINT    NOT NULL DEFAULT 0,  -- silver, older runs: price <= 0 (now dropped as bounds)
   windows_emitted   BIGINT    NOT NULL DEFAULT 0,  -- gold
   processed_at      TIMESTAMP NOT NULL
 );
+-- Added after the first release: a data folder made before gets the column (0 for its old rows;
+-- DuckDB adds no NOT NULL column, so the inserts always write it).
+-- silver: price not finite, <= 0 or >= 1e9 USD, or volume not finite, < 0 or >= 1e13 USD
+-- (the ceilings: sql/local/pipeline_batch.sql).
+ALTER TABLE pipeline_metrics ADD COLUMN IF NOT EXISTS dropped_bounds BIGINT DEFAULT 0;
 
 -- Runs of the scheduled jobs (ingest, pipeline, ...), for status.
 CREATE TABLE IF NOT EXISTS job_runs (
@@ -143,4 +148,16 @@ CREATE TABLE IF NOT EXISTS model_aliases (
   alias      VARCHAR   PRIMARY KEY,
   version    INTEGER   NOT NULL,
   updated_at TIMESTAMP NOT NULL
+);
+
+-- Landing files that failed to process (unreadable, or their micro-batch failed in the engine),
+-- one row each, written outside the failed transaction. A file is retried on the next runs; after
+-- a bounded number of failed runs it moves to the landing folder's _quarantine/ (its reason file
+-- then holds this record) and the row goes.
+CREATE TABLE IF NOT EXISTS landing_failures (
+  file            VARCHAR   PRIMARY KEY,   -- landing path relative to the landing root
+  attempts        INTEGER   NOT NULL,      -- runs that failed on it
+  last_error      VARCHAR   NOT NULL,
+  first_failed_at TIMESTAMP NOT NULL,
+  last_failed_at  TIMESTAMP NOT NULL
 );

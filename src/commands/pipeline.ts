@@ -1,6 +1,7 @@
+import { ExitCode, UserError } from '../errors.js';
 import { runPipeline } from '../jobs/pipeline.js';
 import type { JobDeps } from '../jobs/record-run.js';
-import type { StageCounts } from '../platform/port.js';
+import type { StageCounts, WatermarkStage } from '../platform/port.js';
 import { formatCount } from '../render/format.js';
 import type { Reply } from '../render/reply.js';
 import { describePipelineRun } from '../render/summaries.js';
@@ -33,9 +34,9 @@ export async function pipelineCommand(deps: JobDeps): Promise<Reply> {
                 row(
                   'silver',
                   run.silver,
-                  `dropped: missing fields ${run.silver.dropped_missing}, future ${run.silver.dropped_future}, ` +
-                    `late ${run.silver.dropped_late}, duplicates ${run.silver.dropped_duplicate}; ` +
-                    `price<=0 warnings ${run.silver.price_warnings}`,
+                  `dropped: missing fields ${run.silver.dropped_missing}, out of bounds ${run.silver.dropped_bounds}, ` +
+                    `future ${run.silver.dropped_future}, late ${run.silver.dropped_late}, ` +
+                    `duplicates ${run.silver.dropped_duplicate}`,
                 ),
                 row(
                   'gold',
@@ -47,4 +48,53 @@ export async function pipelineCommand(deps: JobDeps): Promise<Reply> {
           ],
     data: run,
   };
+}
+
+/**
+ * `pipeline --rewind <stage> <time>`: sets the stage's watermark back (src/platform/local/watermarks.ts
+ * says what that re-admits). An ops action: one audit line, who (the OS user), what, old → new,
+ * also when it is refused (then nothing changes).
+ */
+export async function pipelineRewindCommand(
+  deps: JobDeps & { who: string; now: Date },
+  args: string[],
+): Promise<Reply> {
+  const what = `pipeline rewind ${args.join(' ')}`;
+  try {
+    const [stage, time] = args;
+    if (args.length !== 2 || (stage !== 'silver' && stage !== 'gold')) {
+      throw new UserError('--rewind takes a stage and a time: --rewind silver|gold 2025-01-07T12:00:00Z', {
+        exitCode: ExitCode.Usage,
+      });
+    }
+    if (!deps.platform.rewindWatermark) {
+      throw new UserError(
+        'rewinding a watermark is for the embedded pipeline; on Databricks, run a full refresh of the pipeline',
+        { exitCode: ExitCode.Usage },
+      );
+    }
+    const r = await deps.platform.rewindWatermark(stage as WatermarkStage, time as string, deps.now);
+    audit(deps, what, `${r.stage} watermark ${r.from} → ${r.to}`);
+    return {
+      title: `${r.stage} watermark rewound`,
+      summary:
+        `The ${r.stage} watermark went from ${r.from} back to ${r.to}: the next runs accept rows down to it ` +
+        '(an event already in Silver and a Gold window already emitted are never taken twice).',
+      data: { rewind: r },
+    };
+  } catch (err) {
+    audit(deps, what, `refused: ${err instanceof UserError ? err.message : 'failed'}`);
+    throw err;
+  }
+}
+
+function audit(
+  deps: { logger: JobDeps['logger']; who: string; now: Date },
+  what: string,
+  result: string,
+): void {
+  deps.logger.info(
+    { audit: { who: deps.who, what, when: deps.now.toISOString(), result } },
+    `audit: ${deps.who} ${what}: ${result}`,
+  );
 }

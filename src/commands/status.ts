@@ -17,6 +17,8 @@ export async function statusCommand(deps: { platform: Platform; now: Date }): Pr
     );
   }
   if (report.databricks?.freshness_note) notes.push(report.databricks.freshness_note);
+  const quarantine = describeQuarantine(report.quarantine);
+  if (quarantine) notes.push(quarantine);
   const gold = stage('gold');
   if (gold && (gold.counters.open_windows ?? 0) > 0) {
     notes.push(
@@ -55,6 +57,14 @@ export async function statusCommand(deps: { platform: Platform; now: Date }): Pr
         : []),
       { label: 'Champion model', value: describeChampion(report, deps.now) },
       { label: 'Anomalies, last 24 h', value: formatCount(report.anomalies_24h) },
+      ...(report.quarantine
+        ? [
+            {
+              label: 'Landing quarantine',
+              value: `${formatCount(report.quarantine.quarantined)} quarantined, ${formatCount(report.quarantine.failing)} failing (retried)`,
+            },
+          ]
+        : []),
     ],
     tables: [
       {
@@ -112,6 +122,18 @@ function describeChampion(report: StatusReport, now: Date): string {
   );
 }
 
+/** Landing files the pipeline isolated: how many, and the newest reason, with what to do. */
+function describeQuarantine(q: StatusReport['quarantine']): string | undefined {
+  if (!q || (q.quarantined === 0 && q.failing === 0)) return undefined;
+  const newest = q.newest
+    ? ` Newest: ${q.newest.file} ${q.newest.quarantined ? 'quarantined' : 'failed'}${q.newest.at ? ` at ${formatTime(q.newest.at)}` : ''}: ${q.newest.reason}.`
+    : '';
+  return (
+    `${q.quarantined} landing file(s) quarantined, ${q.failing} failing and retried on the next runs.${newest} ` +
+    'See `crypto-risk quarantine list`; after fixing a file, `crypto-risk quarantine retry <file>`.'
+  );
+}
+
 /** No model version at all: what the first training run is doing, or what to do. */
 function noModelYet(run: RetrainRun | null | undefined): string {
   if (run?.state === 'queued' || run?.state === 'running') {
@@ -128,10 +150,11 @@ const COUNTER_LABELS: Record<string, string> = {
   pending_files: 'pending',
   rescued: 'rescued',
   dropped_missing: 'missing fields',
+  dropped_bounds: 'out of bounds',
   dropped_future: 'future',
   dropped_late: 'late',
   dropped_duplicate: 'duplicates',
-  price_warnings: 'price<=0 warnings',
+  price_warnings: 'price<=0 warnings (older runs)',
   open_windows: 'open windows',
 };
 

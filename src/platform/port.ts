@@ -49,7 +49,22 @@ export interface Platform {
   ensureReady(): Promise<void>;
   /** Runs one read-only statement; anything else is refused before it runs. */
   readOnlySql(text: string, maxRows: number): Promise<SqlResult>;
+  /** Landing files moved aside after failing the pipeline again and again, newest first. */
+  quarantined(): Promise<QuarantinedFile[]>;
+  /** Moves a quarantined file back to landing and clears its failures: the next run tries it again. */
+  retryQuarantined(file: string): Promise<QuarantinedFile>;
+  /** Sets a stage's watermark back to `to` (local platform only; see local/watermarks.ts). */
+  rewindWatermark?(stage: WatermarkStage, to: string, now: Date): Promise<WatermarkRewind>;
   close(): Promise<void>;
+}
+
+export type WatermarkStage = 'silver' | 'gold';
+
+/** A watermark set back: the stage, and its watermark before and after (ISO-8601 UTC). */
+export interface WatermarkRewind {
+  stage: WatermarkStage;
+  from: string;
+  to: string;
 }
 
 /** A read a chat command is about to make (so the platform can tell whether it needs a warm-up). */
@@ -85,10 +100,11 @@ export interface StageCounts {
   rows_out: number;
   rescued: number;
   dropped_missing: number;
+  /** Silver: price or volume out of bounds (not finite, price <= 0 or >= 1e9, volume < 0 or >= 1e13). */
+  dropped_bounds: number;
   dropped_future: number;
   dropped_late: number;
   dropped_duplicate: number;
-  price_warnings: number;
   windows_emitted: number;
 }
 
@@ -98,6 +114,9 @@ export interface PipelineRun {
   bronze: StageCounts;
   silver: StageCounts;
   gold: StageCounts;
+  /** Set when landing files failed in this run: how many (retried later), and how many of them were quarantined. */
+  failed?: number;
+  quarantined?: number;
 }
 
 export interface JobRun {
@@ -177,6 +196,13 @@ export interface StatusReport {
   watermarks: { silver: string | null; gold: string | null };
   jobs: JobStatus[];
   anomalies_24h: number;
+  /** Landing files the pipeline could not process: moved to quarantine, or failing and retried. */
+  quarantine?: {
+    quarantined: number;
+    failing: number;
+    /** The newest failure or quarantine, with its reason. */
+    newest: { file: string; reason: string; at: string | null; quarantined: boolean } | null;
+  };
   model: {
     champion: ModelVersion | null;
     versions: number;
@@ -190,6 +216,26 @@ export interface StatusReport {
     /** Set when lakehouse freshness could not be read without starting the warehouse. */
     freshness_note?: string;
   };
+}
+
+/** A landing file that failed at least one pipeline run and is retried on the next ones. */
+export interface FailingFile {
+  file: string;
+  attempts: number;
+  last_error: string;
+  first_failed_at: string;
+  last_failed_at: string;
+}
+
+/** A landing file moved to the quarantine, as its reason file records it. */
+export interface QuarantinedFile {
+  /** Its path relative to the landing root, which is also its path inside the quarantine. */
+  file: string;
+  reason: string;
+  attempts: number;
+  first_failed_at: string | null;
+  last_failed_at: string | null;
+  quarantined_at: string | null;
 }
 
 export interface SqlResult {

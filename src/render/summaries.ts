@@ -6,17 +6,25 @@ import { formatCount, formatScore, formatTime } from './format.js';
 /** One-line summaries of job runs: for the live account of `run`, job_runs and logs. */
 
 export function describeIngest(r: IngestResult): string {
-  if (r.records === 0) return `ingest: nothing new from ${r.source}`;
+  if (r.records === 0) {
+    const dropped = r.dropped?.count ? ` (${formatCount(r.dropped.count)} bad source record(s) dropped)` : '';
+    return `ingest: nothing new from ${r.source}${dropped}`;
+  }
   return (
     `ingest: ${formatCount(r.records)} records in ${r.batches.length} file(s) from ${r.source}` +
-    (r.events > 0 ? `, ${r.events} injected event(s) recorded` : '')
+    (r.events > 0 ? `, ${r.events} injected event(s) recorded` : '') +
+    (r.dropped?.count ? `, ${formatCount(r.dropped.count)} bad source record(s) dropped` : '')
   );
 }
 
 export function describePipelineRun(r: PipelineRun): string {
   if (r.files === 0) return 'pipeline: no new landing files';
   const dropped =
-    r.silver.dropped_missing + r.silver.dropped_future + r.silver.dropped_late + r.silver.dropped_duplicate;
+    r.silver.dropped_missing +
+    r.silver.dropped_bounds +
+    r.silver.dropped_future +
+    r.silver.dropped_late +
+    r.silver.dropped_duplicate;
   return (
     `pipeline: ${formatCount(r.files)} file(s), ${formatCount(r.bronze.rows_in)} lines → ${formatCount(r.silver.rows_out)} Silver rows ` +
     `(${formatCount(dropped)} dropped, ${formatCount(r.bronze.rescued)} rescued) → ${formatCount(r.gold.windows_emitted)} Gold windows`

@@ -130,6 +130,41 @@ export function createDeliveryLog(db: Db) {
       }
     },
 
+    /** The data incidents of the channel already reserved or posted, by incident key. */
+    async incidents(channel: string): Promise<Map<string, 'pending' | 'posted'>> {
+      const rows = await db.all<{ incident: string; state: 'pending' | 'posted' }>(
+        'SELECT incident, state FROM feed_incidents WHERE channel = :channel',
+        { channel },
+      );
+      return new Map(rows.map((r) => [r.incident, r.state]));
+    },
+
+    async reserveIncident(channel: string, incident: string, file: string, at: Date) {
+      await db.run(
+        `INSERT INTO feed_incidents VALUES (:channel, :incident, :file, 'pending', NULL, CAST(:at AS TIMESTAMP), NULL)`,
+        { channel, incident, file, at: at.toISOString() },
+      );
+    },
+
+    async incidentPosted(channel: string, incident: string, ts: string, at: Date) {
+      await db.run(
+        `UPDATE feed_incidents SET state = 'posted', message_ts = :ts, posted_at = CAST(:at AS TIMESTAMP)
+         WHERE channel = :channel AND incident = :incident`,
+        { channel, incident, ts, at: at.toISOString() },
+      );
+    },
+
+    /** Forgets a reservation whose announcement never went out, so it goes out on the next cycle. */
+    async releaseIncident(channel: string, incident: string) {
+      await db.run(
+        `DELETE FROM feed_incidents WHERE channel = :channel AND incident = :incident AND state = 'pending'`,
+        {
+          channel,
+          incident,
+        },
+      );
+    },
+
     async cursor(channel: string): Promise<string | null> {
       const [row] = await db.all<{ value: string }>('SELECT value FROM bot_state WHERE key = :key', {
         key: `feed.cursor.${channel}`,

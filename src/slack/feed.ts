@@ -10,6 +10,7 @@ import { renderBlocks } from '../render/blocks.js';
 import { formatPercent, formatPrice, formatScore, formatTime } from '../render/format.js';
 import type { Reply } from '../render/reply.js';
 import type { SlackCharts } from './charts.js';
+import { announceQuarantined } from './data-incidents.js';
 import type { DeliveredWindow, DeliveryLog } from './delivery-log.js';
 import {
   type ChannelPacer,
@@ -67,6 +68,8 @@ export interface FeedResult {
   updated: number;
   /** Pending deliveries found in the channel after a restart (posted before a crash). */
   recovered: number;
+  /** Data incidents announced (landing files quarantined), when there were any. */
+  incidents?: number;
 }
 
 /** A feed message ready to send: with its chart when Slack has processed it, else without. */
@@ -311,6 +314,18 @@ export function createFeed(deps: FeedDeps) {
         result.recovered = await recover(channel);
         recovered = true;
       }
+      // Landing files the pipeline quarantined: each announced once as a data incident.
+      const incidents = await announceQuarantined(
+        { platform: deps.platform, client, log, pacer, clock: deps.clock, logger },
+        channel,
+      ).catch((err: unknown) => {
+        logger.warn(
+          { err: String(err) },
+          'feed: could not announce quarantined landing files; next cycle tries again',
+        );
+        return 0;
+      });
+      if (incidents > 0) result.incidents = incidents;
       const rows = await deps.platform.scoredSince(await log.cursor(channel), BATCH);
       if (rows.length === 0) return result;
       const delivered = await log.delivered(channel, rows);

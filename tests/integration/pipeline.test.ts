@@ -165,18 +165,18 @@ describe('local pipeline: Bronze → Silver → Gold', () => {
       { ...tick('bitcoin', '2025-01-07T00:02:00Z', 100), roi: null, extra: { nested: [1, 2] } }, // no ms, unknown fields
       { ...tick('bitcoin', '2025-01-07T00:03:00.250+00:00', 101), id: ' Bitcoin ' }, // offset, id normalised
       { ...tick('bitcoin', '2025-01-07T02:03:00.000+02:00', 102) }, // 00:03 UTC written with an offset
-      tick('bitcoin', '2025-01-07T00:04:00.000Z', 0), // price <= 0: warned, kept
+      tick('bitcoin', '2025-01-07T00:04:00.000Z', 0), // price <= 0: out of bounds
       tick('bitcoin', '2025-01-07T02:00:00.000Z', 103), // 90 minutes after ingest: from the future
     ]);
     const run = await lake.platform.runPipeline();
     expect(run.silver).toMatchObject({
       rows_in: 9,
-      rows_out: 4,
+      rows_out: 3,
       dropped_missing: 4,
+      dropped_bounds: 1,
       dropped_future: 1,
       dropped_late: 0,
       dropped_duplicate: 0,
-      price_warnings: 1,
     });
     expect(
       await lake.table('SELECT asset, price, event_ts, event_key FROM prices_silver ORDER BY event_ts'),
@@ -199,12 +199,6 @@ describe('local pipeline: Bronze → Silver → Gold', () => {
           price: 102,
           event_ts: '2025-01-07T00:03:00.000Z',
           event_key: 'bitcoin|2025-01-07T00:03:00.000Z',
-        },
-        {
-          asset: 'bitcoin',
-          price: 0,
-          event_ts: '2025-01-07T00:04:00.000Z',
-          event_key: 'bitcoin|2025-01-07T00:04:00.000Z',
         },
       ].sort((a, b) => a.event_ts.localeCompare(b.event_ts)),
     );

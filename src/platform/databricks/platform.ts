@@ -180,7 +180,7 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Platform
         `${modelPath}/versions`,
         { max_results: 1000, ...(pageToken ? { page_token: pageToken } : {}) },
       );
-      versions.push(...(page.model_versions ?? []));
+      for (const version of page.model_versions ?? []) versions.push(version);
       pageToken = page.next_page_token || undefined;
       if (pageToken !== undefined) {
         if (seen.has(pageToken)) throw new Error(`the model versions list repeated page token ${pageToken}`);
@@ -347,7 +347,7 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Platform
       });
       const listed = res.runs ?? [];
       const end = listed.findIndex((r) => seenRuns.has(r.run_id) || (r.end_time ?? 0) <= afterMs);
-      fresh.push(...(end === -1 ? listed : listed.slice(0, end)));
+      for (const run of end === -1 ? listed : listed.slice(0, end)) fresh.push(run);
       pageToken = res.next_page_token || undefined;
       if (end !== -1 || !pageToken) break;
     }
@@ -582,7 +582,9 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Platform
       const horizon = clock.now().getTime() - FEED_HORIZON_MS;
       const windows: ScoredWindow[] = [];
       for (const file of await feedFilesSince(Math.max(after ?? horizon, horizon))) {
-        windows.push(...file.windows.filter((w) => after === undefined || Date.parse(w.scored_at) > after));
+        for (const w of file.windows) {
+          if (after === undefined || Date.parse(w.scored_at) > after) windows.push(w);
+        }
       }
       return windows
         .sort(
@@ -759,6 +761,17 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Platform
     },
 
     ensureReady: () => warehouse.ensureRunning(),
+
+    // No quarantine on Databricks: the pipeline's Auto Loader reads the landing volume itself and
+    // handles bad input there (02_dlt_pipeline.py: a line that is not JSON keeps its text in
+    // _rescued, an unexpected field or type goes to _rescued_data), so no landing file is moved aside.
+    quarantined: async () => [],
+    async retryQuarantined() {
+      throw new UserError(
+        'There is no landing quarantine on Databricks: the pipeline keeps bad records in its rescued data columns.',
+        { exitCode: ExitCode.Usage },
+      );
+    },
 
     async readOnlySql(text, maxRows) {
       // Decided on tokens before anything reaches the warehouse (see read-only-sql.ts).

@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import type { Dirent } from 'node:fs';
 import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
-import { dirname, join, sep } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../../private-files.js';
 import { landingName, toJsonLines } from '../landing-files.js';
 import type { LandingBatch, LandingStore, LandingWrite } from '../port.js';
+import { QUARANTINE_DIR } from './quarantine.js';
 
 /**
  * Landing files on the local disk, laid out like the Unity Catalog volume:
@@ -16,10 +19,10 @@ export function createLocalLanding(root: string): LandingStore & { list(): Promi
       const name = landingName(batch);
       const path = join(root, name);
       const dir = dirname(path);
-      await mkdir(dir, { recursive: true });
+      await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
       const tmp = join(dir, `.${randomUUID()}.tmp`);
       const body = toJsonLines(batch);
-      const handle = await open(tmp, 'wx');
+      const handle = await open(tmp, 'wx', PRIVATE_FILE_MODE);
       try {
         await handle.writeFile(body, 'utf8');
         await handle.sync();
@@ -34,18 +37,28 @@ export function createLocalLanding(root: string): LandingStore & { list(): Promi
       return { file: name, records: batch.records.length, bytes: Buffer.byteLength(body) };
     },
 
-    /** Every complete landing file, relative to the root, in the order they were written. */
+    /**
+     * Every complete landing file, relative to the root, in the order they were written. Only files
+     * (and symbolic links, which the pipeline then reads or isolates): a directory named like a
+     * landing file is no file; hidden entries (temporary files) and the quarantine are left out.
+     */
     async list(): Promise<string[]> {
-      let entries: string[];
+      let entries: Dirent[];
       try {
-        entries = await readdir(root, { recursive: true });
+        entries = await readdir(root, { recursive: true, withFileTypes: true });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
         throw err;
       }
       return entries
-        .map((e) => e.split(sep).join('/'))
-        .filter((e) => e.endsWith('.jsonl') && !e.split('/').some((part) => part.startsWith('.')))
+        .filter((e) => e.isFile() || e.isSymbolicLink())
+        .map((e) => relative(root, join(e.parentPath, e.name)).split(sep).join('/'))
+        .filter(
+          (e) =>
+            e.endsWith('.jsonl') &&
+            !e.startsWith(`${QUARANTINE_DIR}/`) &&
+            !e.split('/').some((part) => part.startsWith('.')),
+        )
         .sort();
     },
   };

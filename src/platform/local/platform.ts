@@ -22,7 +22,9 @@ import { type Db, openDb } from './db.js';
 import { createLocalLanding } from './landing.js';
 import { createLocalModels } from './models.js';
 import { runLocalPipeline } from './pipeline.js';
+import { createLocalQuarantine } from './quarantine.js';
 import { createLocalRetrains } from './retrain.js';
+import { rewindWatermark } from './watermarks.js';
 
 export interface LocalPlatformDeps {
   dbPath: string;
@@ -30,6 +32,8 @@ export interface LocalPlatformDeps {
   model: ModelSettings;
   /** Landing files per pipeline transaction at most (default 500). */
   pipelineGroupFiles?: number;
+  /** Runs a landing file may fail before it is moved to the quarantine (default 3). */
+  pipelineMaxAttempts?: number;
   clock: Clock;
   logger: Logger;
 }
@@ -39,6 +43,13 @@ export async function createLocalPlatform(deps: LocalPlatformDeps): Promise<Plat
   const db = await openDb(deps.dbPath);
   await db.script(sqlFile('local/schema'));
   const landing = createLocalLanding(deps.landingDir);
+  const quarantine = createLocalQuarantine({
+    db,
+    landingRoot: deps.landingDir,
+    clock: deps.clock,
+    maxAttempts: deps.pipelineMaxAttempts ?? 3,
+  });
+  const quarantineStatus = quarantineStatusOf(quarantine);
   const models = createLocalModels(db, deps.model, deps.logger);
   const recordJobRun = async (run: JobRun) => {
     await db.run(
@@ -94,9 +105,14 @@ export async function createLocalPlatform(deps: LocalPlatformDeps): Promise<Plat
         landingRoot: deps.landingDir,
         groupFiles: deps.pipelineGroupFiles ?? 500,
         listLanding: () => landing.list(),
+        quarantine,
         clock: deps.clock,
         logger: deps.logger,
       }),
+
+    quarantined: () => quarantine.list(),
+    retryQuarantined: (file) => quarantine.retry(file),
+    rewindWatermark: (stage, to, now) => rewindWatermark(db, stage, to, now),
 
     async recordGroundTruth(events: readonly SimEvent[]) {
       if (events.length === 0) return;
@@ -213,6 +229,7 @@ export async function createLocalPlatform(deps: LocalPlatformDeps): Promise<Plat
         watermarks: { silver: mark('silver', 20), gold: mark('gold', 2) },
         jobs,
         anomalies_24h: recent?.n ?? 0,
+        quarantine: await quarantineStatus(files),
         model: { champion: await models.champion(), versions: (await models.versions()).length },
       };
     },
@@ -233,6 +250,12 @@ export async function createLocalPlatform(deps: LocalPlatformDeps): Promise<Plat
       try {
         types = await db.statementTypes(text);
       } catch (err) {
+        // DuckDB binds while preparing, with external access off: a COPY … TO or read_text('/etc/…')
+        // is refused here. The token check names a write as one; the rest reach files.
+        if (reachesFiles(err)) {
+          assertReadOnlySql(text, 'duckdb');
+          throw filesRefused(err);
+        }
         throw new UserError(`The query is not valid SQL: ${firstLine(err)}`, {
           exitCode: ExitCode.Usage,
           cause: err,
@@ -252,9 +275,12 @@ export async function createLocalPlatform(deps: LocalPlatformDeps): Promise<Plat
       // DuckDB types `EXPLAIN ANALYZE …` as EXPLAIN, yet it runs the statement (a COPY … TO then
       // writes a file that no rollback removes): the token check refuses it.
       assertReadOnlySql(text, 'duckdb');
+      // The database is opened with external access off (db.ts): read_text, read_csv, glob and
+      // the like are refused by DuckDB itself, and the rolled-back transaction undoes anything else.
       try {
         return await db.readOnly((tx) => tx.query(text, maxRows));
       } catch (err) {
+        if (reachesFiles(err)) throw filesRefused(err);
         throw new UserError(`The query failed: ${firstLine(err)}`, { exitCode: ExitCode.Usage, cause: err });
       }
     },
@@ -263,10 +289,39 @@ export async function createLocalPlatform(deps: LocalPlatformDeps): Promise<Plat
   };
 }
 
+/** Quarantined and failing landing files for status, with the newest reason of either. */
+function quarantineStatusOf(quarantine: ReturnType<typeof createLocalQuarantine>) {
+  return async (landed: readonly string[]): Promise<NonNullable<StatusReport['quarantine']>> => {
+    const moved = await quarantine.list();
+    const failing = await quarantine.failing(landed);
+    const candidates = [
+      ...moved
+        .slice(0, 1)
+        .map((q) => ({ file: q.file, reason: q.reason, at: q.quarantined_at, quarantined: true })),
+      ...failing
+        .slice(0, 1)
+        .map((f) => ({ file: f.file, reason: f.last_error, at: f.last_failed_at, quarantined: false })),
+    ].sort((a, b) => (b.at ?? '').localeCompare(a.at ?? ''));
+    return { quarantined: moved.length, failing: failing.length, newest: candidates[0] ?? null };
+  };
+}
+
 /** The ingest time encoded in a landing file name (`…/20250107T000100000Z-…`). */
 function landingTime(file: string): string | null {
   const m = /\/(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z-/.exec(file);
   return m ? `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}.${m[7]}Z` : null;
+}
+
+/** DuckDB's refusal when a statement would touch a file or an extension (external access is off). */
+function reachesFiles(err: unknown): boolean {
+  return /^(Error: )?Permission Error/.test(firstLine(err));
+}
+
+function filesRefused(err: unknown): UserError {
+  return new UserError(
+    'The sql command reads the lakehouse tables only: this query reaches files or extensions, which are turned off. Nothing was run.',
+    { exitCode: ExitCode.Usage, cause: err },
+  );
 }
 
 function firstLine(err: unknown): string {
