@@ -1,10 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import type { Dirent } from 'node:fs';
-import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../../private-files.js';
+import { PRIVATE_DIR_MODE } from '../../private-files.js';
 import { landingName, toJsonLines } from '../landing-files.js';
 import type { LandingBatch, LandingStore, LandingWrite } from '../port.js';
+import { writeFileDurably } from './durable-files.js';
 import { QUARANTINE_DIR } from './quarantine.js';
 
 /**
@@ -20,20 +20,8 @@ export function createLocalLanding(root: string): LandingStore & { list(): Promi
       const path = join(root, name);
       const dir = dirname(path);
       await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
-      const tmp = join(dir, `.${randomUUID()}.tmp`);
       const body = toJsonLines(batch);
-      const handle = await open(tmp, 'wx', PRIVATE_FILE_MODE);
-      try {
-        await handle.writeFile(body, 'utf8');
-        await handle.sync();
-      } catch (err) {
-        await handle.close();
-        await rm(tmp, { force: true });
-        throw err;
-      }
-      await handle.close();
-      await rename(tmp, path);
-      await syncDir(dir);
+      await writeFileDurably(path, body);
       return { file: name, records: batch.records.length, bytes: Buffer.byteLength(body) };
     },
 
@@ -62,14 +50,4 @@ export function createLocalLanding(root: string): LandingStore & { list(): Promi
         .sort();
     },
   };
-}
-
-/** Makes the rename itself durable (a crash right after it must not lose the file). */
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }

@@ -1,12 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import type { Dirent } from 'node:fs';
-import { lstat, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, posix } from 'node:path';
 import type { Clock } from '../../clock.js';
 import { ExitCode, UserError } from '../../errors.js';
-import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../../private-files.js';
+import { PRIVATE_DIR_MODE } from '../../private-files.js';
 import type { FailingFile, QuarantinedFile } from '../port.js';
 import type { Db } from './db.js';
+import { syncDir, writeFileDurably } from './durable-files.js';
 
 /** The folder under the landing root where files that keep failing are moved. */
 export const QUARANTINE_DIR = '_quarantine';
@@ -75,7 +75,7 @@ export function createLocalQuarantine(deps: {
         last_failed_at: failure.last_failed_at,
         quarantined_at: clock.now().toISOString(),
       };
-      await writeAtomically(`${target}${REASON_SUFFIX}`, `${JSON.stringify(entry, null, 2)}\n`);
+      await writeFileDurably(`${target}${REASON_SUFFIX}`, `${JSON.stringify(entry, null, 2)}\n`);
       await rename(join(landingRoot, failure.file), target);
       await syncDir(dirname(target));
       await syncDir(dirname(join(landingRoot, failure.file)));
@@ -219,31 +219,5 @@ async function exists(path: string): Promise<boolean> {
     return true;
   } catch {
     return false;
-  }
-}
-
-/** Writes a file whole or not at all: a hidden temporary file, flushed, renamed into place. */
-async function writeAtomically(path: string, body: string): Promise<void> {
-  const tmp = join(dirname(path), `.${randomUUID()}.tmp`);
-  const handle = await open(tmp, 'wx', PRIVATE_FILE_MODE);
-  try {
-    await handle.writeFile(body, 'utf8');
-    await handle.sync();
-  } catch (err) {
-    await handle.close();
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  await handle.close();
-  await rename(tmp, path);
-  await syncDir(dirname(path));
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
