@@ -61,6 +61,12 @@ const VS_CURRENCY = 'usd';
 /** CoinGecko's largest page of /coins/markets. */
 const PAGE_SIZE = 250;
 const PING_TIMEOUT_MS = 5_000;
+/**
+ * The largest answer read, so a hostile or broken endpoint cannot fill the memory: a page of 250
+ * markets is about 0.3 MB and a 90-day hourly chart about 0.2 MB; even a 150,000-point chart (which
+ * the point cap then cuts) is about 8 MB. Past it axios stops reading and the call fails.
+ */
+const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
 
 /** The answers' outer shapes; their elements are checked one by one (a bad one costs only itself). */
 const marketsSchema = z.array(z.unknown());
@@ -101,6 +107,7 @@ export function createCoinGeckoClient(options: CoinGeckoOptions): CoinGeckoClien
       baseURL,
       timeout: options.timeoutMs,
       responseType: 'text',
+      maxContentLength: MAX_ANSWER_BYTES,
       headers: { accept: 'application/json', ...(keyHeader && apiKey ? { [keyHeader]: apiKey } : {}) },
       transitional: { clarifyTimeoutError: true },
     }),
@@ -116,7 +123,8 @@ export function createCoinGeckoClient(options: CoinGeckoOptions): CoinGeckoClien
     retries,
     shouldResetTimeout: true,
     retryCondition: (error) => {
-      if (error.config?.method?.toLowerCase() !== 'get' || waitTooLong(error)) return false;
+      if (error.config?.method?.toLowerCase() !== 'get' || waitTooLong(error) || tooLarge(error))
+        return false;
       const status = error.response?.status;
       if (status !== undefined) return status === 429 || (status >= 500 && status <= 599);
       return isTimeout(error) || isNetworkError(error);
@@ -189,6 +197,9 @@ export function createCoinGeckoClient(options: CoinGeckoOptions): CoinGeckoClien
     const moreQuota =
       plan === 'public' ? 'set COINGECKO_API_KEY for a higher limit' : 'poll fewer assets or less often';
     const message = ((): string => {
+      if (tooLarge(err)) {
+        return `CoinGecko's answer for ${path} was larger than ${MAX_ANSWER_BYTES / 1024 / 1024} MiB, so it was not read; check COINGECKO_API_URL, or try again later.`;
+      }
       if (status !== undefined && waitTooLong(err)) {
         const wait = `asks to wait ${duration(retryAfter(err))} (Retry-After), longer than the ${duration(maxRetryAfterMs)} this client waits`;
         return status === 429
@@ -351,6 +362,11 @@ function isSortedByTime(series: readonly Point[]): boolean {
   for (let i = 1; i < series.length; i++)
     if ((series[i] as Point)[0] < (series[i - 1] as Point)[0]) return false;
   return true;
+}
+
+/** axios stopped reading an answer past `maxContentLength` (its message is the only mark). */
+function tooLarge(error: AxiosError): boolean {
+  return error.code === 'ERR_BAD_RESPONSE' && /maxContentLength size of \d+ exceeded/.test(error.message);
 }
 
 function isTimeout(error: AxiosError): boolean {

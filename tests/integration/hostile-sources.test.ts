@@ -309,6 +309,19 @@ describe('a replay catch-up of a dense file', () => {
 });
 
 describe('hostile CoinGecko answers fail their run clearly, land nothing, and the next run lands', () => {
+  it('an answer over 32 MiB is not read', async () => {
+    const h = await setup();
+    cg.fault({ kind: 'body', body: `[${' '.repeat(33 * 1024 * 1024)}]` });
+    const err = await h.ingest().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as Error).message).toBe(
+      "CoinGecko's answer for /coins/markets was larger than 32 MiB, so it was not read; check COINGECKO_API_URL, or try again later.",
+    );
+    expect(await h.silver()).toEqual({});
+    await h.ingest();
+    expect(await h.silver()).toEqual({ bitcoin: DAY_POINTS, ethereum: DAY_POINTS, solana: DAY_POINTS });
+  });
+
   it.each<[string, Fault, RegExp]>([
     [
       'a body that is not JSON',
