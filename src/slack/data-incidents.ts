@@ -2,6 +2,7 @@ import type { WebClient } from '@slack/web-api';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { Platform, QuarantinedFile } from '../platform/port.js';
+import { escapeMrkdwn } from '../render/blocks.js';
 import type { DeliveryLog } from './delivery-log.js';
 import { type ChannelPacer, refusedBySlack, retryAfterSeconds, waitingOutRateLimits } from './web-calls.js';
 
@@ -71,12 +72,16 @@ export async function announceQuarantined(deps: IncidentDeps, channel: string): 
   return posted;
 }
 
-/** The announcement: what happened, that the pipeline carries on, and what ops can do. */
+/**
+ * The announcement: what happened, that the pipeline carries on, and what ops can do. The file's
+ * name and the reason are escaped: whatever lands there can never mention or link in the channel.
+ */
 export function incidentText(file: QuarantinedFile): string {
+  const name = escapeMrkdwn(file.file);
   return (
-    `:warning: Data incident: landing file \`${file.file}\` was quarantined after ${file.attempts} failed ` +
-    `pipeline run(s): ${file.reason}. The pipeline carries on with the next files. ` +
-    `Ops: fix the file, then \`crypto-risk quarantine retry ${file.file}\`.`
+    `:warning: Data incident: landing file \`${name}\` was quarantined after ${file.attempts} failed ` +
+    `pipeline run(s): ${escapeMrkdwn(file.reason)}. The pipeline carries on with the next files. ` +
+    `Ops: fix the file, then \`crypto-risk quarantine retry ${name}\`.`
   );
 }
 

@@ -360,8 +360,10 @@ describe('crypto-risk quarantine (command line, as a separate process)', () => {
 });
 
 describe('the feed announces a quarantined landing file once, as a data incident', () => {
-  async function quarantineOne(l: TestLakehouse): Promise<string> {
-    const name = `date=2025-02-01/hour=00/20250201T000000000Z-000-dangling.jsonl`;
+  async function quarantineOne(
+    l: TestLakehouse,
+    name = `date=2025-02-01/hour=00/20250201T000000000Z-000-dangling.jsonl`,
+  ): Promise<string> {
     await mkdir(dirname(join(l.landingDir, name)), { recursive: true });
     await symlink(join(l.dir, 'gone.jsonl'), join(l.landingDir, name));
     for (let i = 0; i < 3; i++) await l.platform.runPipeline();
@@ -392,6 +394,23 @@ describe('the feed announces a quarantined landing file once, as a data incident
     const restarted = await h.make(h.lake.platform);
     expect((await restarted.feed.runOnce()).incidents).toBeUndefined();
     expect(incidents()).toEqual(posted);
+  });
+
+  it('a file named to mention the channel is announced as text: no mention, no link', async () => {
+    h = await startHarness({ hours: 3 });
+    await onlyOneAnomaly(h.lake);
+    await h.bot.feed.runOnce();
+    const name = await quarantineOne(
+      h.lake,
+      'date=2025-02-01/hour=00/20250201T000000000Z-000-<!channel> <@U0OPS01> <mailto:x@evil.example|click>.jsonl',
+    );
+    await h.bot.feed.runOnce();
+    const [posted] = incidents();
+    expect(posted?.text).toContain(
+      '`date=2025-02-01/hour=00/20250201T000000000Z-000-&lt;!channel&gt; &lt;@U0OPS01&gt; &lt;mailto:x@evil.example|click&gt;.jsonl`',
+    );
+    expect(posted?.text).not.toMatch(/<[!@]|<mailto:/);
+    expect((await h.lake.platform.quarantined()).map((q) => q.file)).toEqual([name]);
   });
 
   it('after a crash between posting and recording, a restarted feed finds the announcement instead of posting it again', async () => {
