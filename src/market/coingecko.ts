@@ -188,7 +188,9 @@ export function createCoinGeckoClient(options: CoinGeckoOptions): CoinGeckoClien
       const message = err instanceof Error ? err.message : String(err);
       return new UserError(`The request to CoinGecko (${path}) failed: ${clean(message)}`, { cause: err });
     }
-    scrub(err, keyHeader, clean);
+    // Headers, auth and the raw request are gone already (scrubErrorsOf); an error body that echoes
+    // the key is CoinGecko's own text and only this client knows the key to look for.
+    if (typeof err.response?.data === 'string') err.response.data = clean(err.response.data);
     const retried = err.config?.['axios-retry']?.retryCount ?? 0;
     const after = retried > 0 ? ` after ${retried} ${retried === 1 ? 'retry' : 'retries'}` : '';
     const status = err.response?.status;
@@ -378,22 +380,6 @@ function describeFailure(error: AxiosError): string {
   if (error.response) return `HTTP ${error.response.status}`;
   if (isTimeout(error)) return 'timeout';
   return error.code ?? error.message;
-}
-
-/**
- * The key must not travel further in the error kept as `cause`: blank it in the request headers
- * and in an error body that echoes it, and drop the raw request (whose header text holds it too).
- */
-function scrub(error: AxiosError, keyHeader: string | undefined, clean: (text: string) => string): void {
-  if (keyHeader) {
-    error.config?.headers?.set(keyHeader, '[redacted]');
-    error.response?.config?.headers?.set(keyHeader, '[redacted]');
-  }
-  error.request = undefined;
-  if (error.response) {
-    error.response.request = undefined;
-    if (typeof error.response.data === 'string') error.response.data = clean(error.response.data);
-  }
 }
 
 /** CoinGecko's own words from an error body: `{"status":{"error_message":…}}` or `{"error":…}`. */

@@ -1,10 +1,10 @@
-import type { Dirent } from 'node:fs';
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { PRIVATE_DIR_MODE } from '../../private-files.js';
 import { landingName, toJsonLines } from '../landing-files.js';
 import type { LandingBatch, LandingStore, LandingWrite } from '../port.js';
 import { writeFileDurably } from './durable-files.js';
+import { entriesUnder } from './file-tree.js';
 import { QUARANTINE_DIR } from './quarantine.js';
 
 /**
@@ -31,14 +31,7 @@ export function createLocalLanding(root: string): LandingStore & { list(): Promi
      * landing file is no file; hidden entries (temporary files) and the quarantine are left out.
      */
     async list(): Promise<string[]> {
-      let entries: Dirent[];
-      try {
-        entries = await readdir(root, { recursive: true, withFileTypes: true });
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-        throw err;
-      }
-      return entries
+      return (await entriesUnder(root))
         .filter((e) => e.isFile() || e.isSymbolicLink())
         .map((e) => relative(root, join(e.parentPath, e.name)).split(sep).join('/'))
         .filter(

@@ -1,5 +1,4 @@
-import type { Dirent } from 'node:fs';
-import { lstat, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, posix } from 'node:path';
 import type { Clock } from '../../clock.js';
 import { ExitCode, UserError } from '../../errors.js';
@@ -7,6 +6,7 @@ import { PRIVATE_DIR_MODE } from '../../private-files.js';
 import type { FailingFile, QuarantinedFile } from '../port.js';
 import type { Db } from './db.js';
 import { syncDir, writeFileDurably } from './durable-files.js';
+import { entriesUnder } from './file-tree.js';
 
 /** The folder under the landing root where files that keep failing are moved. */
 export const QUARANTINE_DIR = '_quarantine';
@@ -167,14 +167,7 @@ export function quarantinedName(given: string): string {
 
 /** The data files in the quarantine (relative, `/`-separated), without their reason files. */
 async function dataFiles(root: string): Promise<string[]> {
-  let entries: Dirent[];
-  try {
-    entries = await readdir(root, { recursive: true, withFileTypes: true });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-  return entries
+  return (await entriesUnder(root))
     .filter((e) => !e.isDirectory() && !e.name.endsWith(REASON_SUFFIX) && !e.name.startsWith('.'))
     .map((e) => posix.join(...relativeParts(root, join(e.parentPath, e.name))))
     .sort();
