@@ -55,8 +55,9 @@ SET VARIABLE crm_setup_ddl = 'CREATE VOLUME IF NOT EXISTS '
 
 EXECUTE IMMEDIATE crm_setup_ddl;
 
--- The DESIGN.md contract of anomalies (the same columns as sql/local/schema.sql and ANOMALIES_COLUMNS
--- in databricks/lib/crypto_risk/scoring.py, from which 04_infer_iforest creates it when missing).
+-- The DESIGN.md contract of anomalies (the same columns as the local lakehouse's sql/local/migrations
+-- and ANOMALIES_COLUMNS in databricks/lib/crypto_risk/scoring.py, from which step 1 of
+-- databricks/lib/crypto_risk/migrations.py creates it when missing).
 -- One row per (asset, window_end): inference MERGEs on that key, from a deduplicated source.
 CREATE TABLE IF NOT EXISTS IDENTIFIER(:catalog || '.' || :schema || '.anomalies') (
   asset STRING NOT NULL COMMENT 'CoinGecko id, lower case',

@@ -20,7 +20,7 @@ export function packageRoot(): string {
 
 const cache = new Map<string, string>();
 
-/** The text of `sql/<name>.sql`, e.g. `sqlFile('local/schema')`. */
+/** The text of `sql/<name>.sql`, e.g. `sqlFile('queries/top_windows')`. */
 export function sqlFile(name: string): string {
   let text = cache.get(name);
   if (text === undefined) {

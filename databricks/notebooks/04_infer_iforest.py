@@ -78,13 +78,11 @@ from crypto_risk import (
     GOLD_COLUMNS,
     PARAMETER_DEFAULTS,
     SNAPSHOT_PATH,
-    anomalies_ddl,
     anomalies_schema,
     anomaly_records,
     changed_windows,
     choose_model_version,
     compute_features,
-    constraints_unsupported,
     dedupe_windows,
     feed_file_name,
     feed_payload,
@@ -97,6 +95,7 @@ from crypto_risk import (
     serving_snapshot,
     write_json_atomically,
 )
+from crypto_risk.migrations import migrate
 from crypto_risk.publish import SNAPSHOT_SERIES_SPAN
 
 INFER_PARAMETERS = ("catalog", "schema", "volume", "model_name", "alias", "lookback_days", "lookback", "rescore", "now",
@@ -123,6 +122,10 @@ ANOMALIES = params.table("anomalies")
 VOLUME = f"/Volumes/{params.catalog}/{params.schema}/{params.volume}"
 if params.volume_path:
     VOLUME = params.volume_path
+# The tables this notebook writes, at the latest schema version before anything else (in case setup has
+# not run: step 1 is the anomalies table sql/setup.sql creates); a schema a newer release migrated is
+# refused here, before anything changes.
+migrate(spark, params.table)
 
 # COMMAND ----------
 
@@ -148,15 +151,6 @@ if not chosen.by_alias:
 version = int(model_version.version)
 feature_set = (model_version.tags or {}).get("feature_set") or params.feature_set
 model = mlflow.sklearn.load_model(f"models:/{model_name}/{version}")
-
-# The anomalies table (sql/setup.sql creates the same one), in case setup has not run; with its
-# informational primary key where the catalog takes one (Unity Catalog), else without.
-try:
-    spark.sql(anomalies_ddl(ANOMALIES))
-except Exception as err:
-    if not constraints_unsupported(err):
-        raise
-    spark.sql(anomalies_ddl(ANOMALIES, primary_key=False))
 
 # COMMAND ----------
 

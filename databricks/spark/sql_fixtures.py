@@ -68,7 +68,8 @@ def markers(statement: str) -> List[str]:
 
 # The pipeline's tables as 02_dlt_pipeline.py defines them (the columns and types of its select lists;
 # count() is BIGINT, F.window's bounds are TIMESTAMP). The pipeline owns them on Databricks, so no SQL
-# file creates them; sql/local/schema.sql has the same Gold columns (test_sql_ansi compares).
+# file creates them; the local engine's sql/local/migrations have the same Gold columns (test_sql_ansi
+# compares).
 PIPELINE_TABLES: Dict[str, str] = {
     "prices_silver": """
         asset STRING, symbol STRING, name STRING, price DOUBLE, volume DOUBLE, event_ts TIMESTAMP,
@@ -85,11 +86,11 @@ def pipeline_ddl(table: str) -> str:
 
 
 def local_columns(table: str) -> List[str]:
-    """The column names of ``table`` in sql/local/schema.sql (the DuckDB engine)."""
-    text = (SQL / "local" / "schema.sql").read_text(encoding="utf8")
+    """The column names of ``table`` as the DuckDB engine's migrations (sql/local/migrations) create it."""
+    text = "\n".join(p.read_text(encoding="utf8") for p in sorted((SQL / "local" / "migrations").glob("*.sql")))
     body = re.search(rf"CREATE TABLE IF NOT EXISTS {table} \((.*?)\n\);", text, re.S)
     if not body:
-        raise ValueError(f"sql/local/schema.sql has no table {table}")
+        raise ValueError(f"sql/local/migrations create no table {table}")
     lines = [line.split("--")[0].strip() for line in body.group(1).splitlines()]
     return [line.split()[0] for line in lines if line and not line.startswith("PRIMARY KEY")]
 

@@ -129,10 +129,18 @@ class NotebookCodeTest(unittest.TestCase):
         self.assertIn('VOLUME = f"/Volumes/{params.catalog}/{params.schema}/{params.volume}"\n'
                       "if params.volume_path:\n    VOLUME = params.volume_path\n", text)
         self.assertEqual(text.count("/Volumes/"), 1)
-        # the anomalies table with its key, and without it only where the catalog refuses constraints
-        self.assertIn("spark.sql(anomalies_ddl(ANOMALIES))\nexcept Exception as err:\n"
-                      "    if not constraints_unsupported(err):\n        raise\n"
-                      "    spark.sql(anomalies_ddl(ANOMALIES, primary_key=False))", text)
+        # the tables at the latest schema version (crypto_risk.migrations), before the model is looked up
+        self.assertIn("\nmigrate(spark, params.table)\n", text)
+        self.assertLess(text.index("migrate(spark, params.table)"), text.index("MlflowClient()"))
+
+    def test_tables_are_created_by_the_migrations_only(self) -> None:
+        """No notebook creates a table of its own: the steps of crypto_risk.migrations do (02's tables
+        are the pipeline's, declared with dlt)."""
+        for name in NAMES:
+            text = source(name)
+            self.assertNotIn("CREATE TABLE", text.upper(), name)
+            self.assertNotIn("anomalies_ddl", text, name)
+            self.assertNotIn("saveAsTable", text, name)
 
     def test_databricks_globals_are_declared_not_ignored(self) -> None:
         for name in NAMES:

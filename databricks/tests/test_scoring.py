@@ -338,7 +338,7 @@ class ScoreRowsAndDedupTest(unittest.TestCase):
 
 class AnomaliesContractTest(unittest.TestCase):
     """The anomalies table has the same columns in the helper (which 04 creates the table from),
-    in sql/setup.sql, and in the local engine's schema (sql/local/schema.sql)."""
+    in sql/setup.sql, and in the local engine's schema (sql/local/migrations/001_initial_schema.sql)."""
 
     @staticmethod
     def columns_of(sql: str) -> list:
@@ -356,7 +356,8 @@ class AnomaliesContractTest(unittest.TestCase):
         expected = [name for name, _, _ in ANOMALIES_COLUMNS]
         setup = (ROOT / "sql" / "setup.sql").read_text()
         self.assertEqual(self.columns_of(setup), expected)
-        self.assertEqual(self.columns_of((ROOT / "sql" / "local" / "schema.sql").read_text()), expected)
+        local = ROOT / "sql" / "local" / "migrations" / "001_initial_schema.sql"
+        self.assertEqual(self.columns_of(local.read_text()), expected)
         # and the same types and comments in setup.sql as in the DDL 04_infer_iforest runs
         for name, sql_type, comment in ANOMALIES_COLUMNS:
             self.assertIn(f"  {name} {sql_type} COMMENT '{comment}',", setup)

@@ -1,18 +1,15 @@
+import { baseType, type StoredWindow, WINDOW_COLUMNS, WINDOW_FIELDS } from '../domain/windows.js';
 import type { Db } from '../platform/local/db.js';
-import { sqlFile } from '../sql-files.js';
+import { migrate } from '../platform/local/migrations.js';
 
-/** A window as the feed delivered it (what its message shows). */
-export interface DeliveredWindow {
-  asset: string;
-  window_end: string;
-  symbol: string | null;
-  price_avg: number | null;
-  ret_window: number | null;
-  anomaly_score: number;
-  is_anomaly: boolean;
-  model_version: number;
-  simulated: boolean;
-}
+/** A window as the feed delivered it (what its message shows): a scored window's stored fields. */
+export type DeliveredWindow = StoredWindow;
+
+/** The window fields as feed_windows' columns, and as the type `from_json` reads a list of them with. */
+const WINDOW_LIST = WINDOW_FIELDS.join(', ');
+const WINDOWS_JSON_TYPE = JSON.stringify([
+  Object.fromEntries(Object.entries(WINDOW_COLUMNS).map(([field, type]) => [field, baseType(type)])),
+]);
 
 export interface FeedMessage {
   delivery_id: string;
@@ -23,7 +20,7 @@ export interface FeedMessage {
 }
 
 /**
- * The feed's delivery log (sql/bot/schema.sql): which window went out in which message. A message
+ * The feed's delivery log (the bot store's tables, sql/bot/migrations): which window went out in which message. A message
  * is reserved before it is posted and marked posted after, so that after a crash in between the
  * feed can look the message up by its delivery id (in the message metadata) instead of posting it
  * twice.
@@ -32,21 +29,20 @@ export function createDeliveryLog(db: Db) {
   const key = (w: { asset: string; window_end: string }) => `${w.asset}|${w.window_end}`;
 
   return {
-    init: () => db.script(sqlFile('bot/schema')),
+    /** Brings the store's tables to the latest schema version (the versions applied). */
+    init: () => migrate(db, 'bot'),
 
     async reserve(message: Omit<FeedMessage, 'state' | 'message_ts'>, windows: DeliveredWindow[], at: Date) {
       await db.transaction(async (tx) => {
         await tx.run(
-          `INSERT INTO feed_messages VALUES (:id, :channel, :kind, 'pending', NULL, CAST(:at AS TIMESTAMP), NULL)`,
+          `INSERT INTO feed_messages (delivery_id, channel, kind, state, message_ts, created_at, posted_at)
+           VALUES (:id, :channel, :kind, 'pending', NULL, CAST(:at AS TIMESTAMP), NULL)`,
           { id: message.delivery_id, channel: message.channel, kind: message.kind, at: at.toISOString() },
         );
         await tx.run(
-          `INSERT OR REPLACE INTO feed_windows
-           SELECT :channel, w.asset, CAST(w.window_end AS TIMESTAMP), :id, w.symbol, w.price_avg, w.ret_window,
-             w.anomaly_score, w.is_anomaly, w.model_version, w.simulated
-           FROM (SELECT unnest(from_json(:windows, '[{"asset":"VARCHAR","window_end":"VARCHAR","symbol":"VARCHAR",
-             "price_avg":"DOUBLE","ret_window":"DOUBLE","anomaly_score":"DOUBLE","is_anomaly":"BOOLEAN",
-             "model_version":"INTEGER","simulated":"BOOLEAN"}]')) AS w)`,
+          `INSERT OR REPLACE INTO feed_windows (channel, delivery_id, ${WINDOW_LIST})
+           SELECT :channel, :id, ${WINDOW_LIST}
+           FROM (SELECT unnest(from_json(:windows, '${WINDOWS_JSON_TYPE}'), recursive := true))`,
           { channel: message.channel, id: message.delivery_id, windows: JSON.stringify(windows) },
         );
       });
@@ -99,7 +95,7 @@ export function createDeliveryLog(db: Db) {
     async delivered(channel: string, windows: Array<{ asset: string; window_end: string }>) {
       if (windows.length === 0) return new Map<string, DeliveredWindow & { delivery_id: string }>();
       const rows = await db.all<DeliveredWindow & { delivery_id: string }>(
-        `SELECT w.* EXCLUDE (channel) FROM feed_windows AS w
+        `SELECT w.delivery_id, ${WINDOW_LIST} FROM feed_windows AS w
          WHERE w.channel = :channel AND (w.asset || '|' || strftime(w.window_end, '%Y-%m-%dT%H:%M:%S.%gZ')) IN (
            SELECT unnest(CAST(:keys AS VARCHAR[])))`,
         { channel, keys: windows.map(key) },
@@ -109,7 +105,7 @@ export function createDeliveryLog(db: Db) {
 
     windowsOf: (deliveryId: string) =>
       db.all<DeliveredWindow>(
-        'SELECT * EXCLUDE (channel, delivery_id) FROM feed_windows WHERE delivery_id = :id ORDER BY anomaly_score, window_end, asset',
+        `SELECT ${WINDOW_LIST} FROM feed_windows WHERE delivery_id = :id ORDER BY anomaly_score, window_end, asset`,
         { id: deliveryId },
       ),
 
@@ -141,7 +137,8 @@ export function createDeliveryLog(db: Db) {
 
     async reserveIncident(channel: string, incident: string, file: string, at: Date) {
       await db.run(
-        `INSERT INTO feed_incidents VALUES (:channel, :incident, :file, 'pending', NULL, CAST(:at AS TIMESTAMP), NULL)`,
+        `INSERT INTO feed_incidents (channel, incident, file, state, message_ts, created_at, posted_at)
+         VALUES (:channel, :incident, :file, 'pending', NULL, CAST(:at AS TIMESTAMP), NULL)`,
         { channel, incident, file, at: at.toISOString() },
       );
     },
@@ -173,7 +170,7 @@ export function createDeliveryLog(db: Db) {
     },
 
     async setCursor(channel: string, value: string) {
-      await db.run('INSERT OR REPLACE INTO bot_state VALUES (:key, :value)', {
+      await db.run('INSERT OR REPLACE INTO bot_state (key, value) VALUES (:key, :value)', {
         key: `feed.cursor.${channel}`,
         value,
       });

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { DBSQLClient, DBSQLParameter, DBSQLParameterType } from '@databricks/sql';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { timestampParam } from '../../src/platform/databricks/warehouse.js';
+import { migrate } from '../../src/platform/local/migrations.js';
 import { packageRoot, sqlFile, toDuckDbParams } from '../../src/sql-files.js';
 import { startWarehouse, type Warehouse } from '../support/warehouse/server.js';
 import { ttypes } from '../support/warehouse/types.js';
@@ -355,7 +356,7 @@ describe('loopback warehouse through the real driver', () => {
 
 /** The lakehouse tables (as the harness seeds them) with three scored windows, one a minute. */
 async function seedScored(): Promise<void> {
-  await wh.db.script(sqlFile('local/schema'));
+  await migrate(wh.db, 'local');
   await wh.db.run(`INSERT INTO anomalies
     (asset, symbol, window_end, price_avg, anomaly_score, is_anomaly, model_version, scored_at) VALUES
     ('bitcoin', 'btc', '2025-01-01 00:05:00', 94000, -0.1, 1, 1, '2025-01-01 00:11:00.250'),

@@ -1,5 +1,8 @@
 -- The local lakehouse on DuckDB: the same tables and columns as the Databricks pipeline
--- (DESIGN.md, table contracts), plus the pipeline's own bookkeeping. Idempotent.
+-- (DESIGN.md, table contracts), plus the pipeline's own bookkeeping.
+-- Step 001: the schema as it was before it was versioned. It stays idempotent and is never changed:
+-- a data folder made before has these tables and no schema_version, and running this step on it
+-- changes nothing and records it as version 1. Later changes are new numbered steps.
 -- All timestamps are UTC (TIMESTAMP without zone; the connection's TimeZone is UTC).
 
 -- Bronze: every landed line, as it came. A line that is not a JSON object is kept in _rescued.

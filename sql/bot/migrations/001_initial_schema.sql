@@ -1,4 +1,7 @@
--- The Slack bot's own state: the anomaly feed's delivery log and cursor. Idempotent.
+-- The Slack bot's own state: the anomaly feed's delivery log and cursor.
+-- Step 001: the schema as it was before it was versioned. It stays idempotent and is never changed:
+-- a store made before has these tables and no schema_version, and running this step on it changes
+-- nothing and records it as version 1. Later changes are new numbered steps.
 
 -- One row per feed message: reserved ('pending') before it is posted, 'posted' with its ts after.
 CREATE TABLE IF NOT EXISTS feed_messages (
