@@ -48,12 +48,12 @@ const dataFile = join(dir, 'data.duckdb');
     logger,
   });
   const source = simulatorSource({
-    state: platform.state,
+    state: platform.pipeline.state,
     assets: base.market.assets,
     simulator: base.market.simulator,
   });
   await runIngest({ platform, clock, logger, source });
-  await platform.runPipeline();
+  await platform.engine.runPipeline();
   await platform.close();
 }
 
@@ -83,8 +83,8 @@ for (const featureSet of (values.features as string).split(',') as Array<'seed' 
       clock,
       logger,
     });
-    await platform.train({ now: trainEnd });
-    await platform.infer({ now: end });
+    await platform.pipeline.train({ now: trainEnd });
+    await platform.engine.infer({ now: end });
     const flags = await platform.db.all<{ asset: string; window_end: string }>(
       'SELECT asset, window_end FROM anomalies WHERE is_anomaly = 1 ORDER BY asset, window_end',
     );

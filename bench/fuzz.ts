@@ -87,7 +87,7 @@ for (let r = 0; r < runs; r++) {
   for (const k of Object.keys(want) as Array<keyof SilverCounts>) modelTotal[k] += want[k];
   const t = performance.now();
   try {
-    const run = await platform.runPipeline();
+    const run = await platform.engine.runPipeline();
     durations.push(performance.now() - t);
     if ((run.failed ?? 0) > 0 || run.files !== filesPerRun) stuck++;
     const s = run.silver;

@@ -43,13 +43,13 @@ for (let hour = 1; hour <= days * 24; hour++) {
   now = new Date(start.getTime() + hour * 3_600_000);
   let t = performance.now();
   const { records } = sim.advance(now);
-  await platform.landing.write({ records, source: 'simulator', ingestTs: now, seq: 0 });
+  await platform.pipeline.landing.write({ records, source: 'simulator', ingestTs: now, seq: 0 });
   landingMs += performance.now() - t;
   ticks += records.length;
   files++;
   if (hour % 24 === 0) {
     t = performance.now();
-    const run = await platform.runPipeline();
+    const run = await platform.engine.runPipeline();
     pipelineMs += performance.now() - t;
     windows += run.gold.windows_emitted;
   }

@@ -63,11 +63,11 @@ async function simulate(viaWarehouse: boolean): Promise<Outcome> {
   const clock = { now: () => now };
   const h = await startDatabricksHarness({ warehouseState: 'STOPPED', clock });
   h.logger.level = 'warn';
-  await h.platform.provision(true);
+  await h.platform.deployment.provision(true);
   const platform: Platform = h.platform;
   const config = testConfig({ SIMULATOR_HISTORY_HOURS: '0' });
   const source = simulatorSource({
-    state: platform.state,
+    state: platform.pipeline.state,
     assets: config.market.assets,
     simulator: config.market.simulator,
   });
@@ -87,7 +87,7 @@ async function simulate(viaWarehouse: boolean): Promise<Outcome> {
   };
   const statements = () => h.warehouse.statements.length;
   const seriesBefore = async (asset: string, sinceMs: number) => {
-    await platform.ensureReady();
+    await platform.reads.ensureReady();
     await h.sql.query(sqlFile('queries/price_series'), {
       asset,
       since: new Date(now.getTime() - sinceMs),
@@ -117,10 +117,10 @@ async function simulate(viaWarehouse: boolean): Promise<Outcome> {
     const feedBefore = statements();
     let rows: Array<{ asset: string; is_anomaly: boolean; scored_at: string }>;
     if (!viaWarehouse) {
-      rows = await platform.scoredSince(cursor, 5_000);
+      rows = await platform.reads.scoredSince(cursor, 5_000);
     } else if (newRun) {
       // Before: one feed query on the warehouse after each successful scoring run.
-      await platform.ensureReady();
+      await platform.reads.ensureReady();
       rows = await h.sql.query(sqlFile('queries/scored_since'), {
         cursor: timestampParam(cursor),
         limit: 5_000,
@@ -139,7 +139,7 @@ async function simulate(viaWarehouse: boolean): Promise<Outcome> {
 
     if (minute % 15 === 0) {
       const statusBefore = statements();
-      await platform.status(now);
+      await platform.reads.status(now);
       out.statusStatements += statements() - statusBefore;
     }
     const ask = askAt.get(minute);
@@ -148,7 +148,7 @@ async function simulate(viaWarehouse: boolean): Promise<Outcome> {
       out.asks++;
       if (viaWarehouse) {
         // Before: every answer from the warehouse (the leaderboard, the windows, the chart).
-        await platform.ensureReady();
+        await platform.reads.ensureReady();
         if (ask.kind === 'top') {
           const period = { since: new Date(now.getTime() - ask.sinceMs), until: now, asset: null };
           await h.sql.query(sqlFile('queries/top_leaderboard'), period);
@@ -158,7 +158,7 @@ async function simulate(viaWarehouse: boolean): Promise<Outcome> {
           await seriesBefore(ask.asset, ask.sinceMs);
         }
       } else {
-        if (!(await platform.readiness(ask)).ready) await platform.ensureReady();
+        if (!(await platform.reads.readiness(ask)).ready) await platform.reads.ensureReady();
         if (ask.kind === 'top') await topCommand({ limit: ask.limit, since: ask.sinceMs }, { platform, now });
         else await priceChart({ asset: ask.asset, sinceMs: ask.sinceMs }, { platform, now });
       }

@@ -7,7 +7,7 @@ import { type MarketSource, resolveSource, type SourceDeps } from './market/sour
 import { createDatabricksPlatform } from './platform/databricks/platform.js';
 import { createDatabricksRest } from './platform/databricks/rest.js';
 import { createWarehouse } from './platform/databricks/warehouse.js';
-import { type Db, openDb } from './platform/local/db.js';
+import { openDb } from './platform/local/db.js';
 import { createLocalPlatform } from './platform/local/platform.js';
 import type { Platform } from './platform/port.js';
 import { openFolderWarning } from './private-files.js';
@@ -54,9 +54,8 @@ export async function createApp(config: Config, deps: { clock: Clock; logger: Lo
     maxRetryAfterMs: 60_000,
     logger: logger.child({ component: 'coingecko' }),
   });
-  let botDb: Db | undefined;
   const sourceDeps: SourceDeps = {
-    state: platform.state,
+    state: platform.pipeline.state,
     logger,
     assets: config.market.assets,
     coingecko,
@@ -70,8 +69,7 @@ export async function createApp(config: Config, deps: { clock: Clock; logger: Lo
     marketSource: (setting = config.market.source) => resolveSource(setting, sourceDeps),
     async startChat() {
       // The bot's delivery log: beside the lakehouse in the local DuckDB file, or a file of its own.
-      botDb ??= 'db' in platform ? (platform.db as Db) : await openDb(join(config.dataDir, 'bot.duckdb'));
-      const log = createDeliveryLog(botDb);
+      const log = createDeliveryLog(await platform.botStore());
       await log.init();
       const createBot = (settings: SlackSettings, listen: { host?: string; port: number }) =>
         createSlackBot({ settings, ...listen, platform, log, clock, logger });
@@ -102,7 +100,6 @@ export async function createApp(config: Config, deps: { clock: Clock; logger: Lo
     },
     async close() {
       await platform.close();
-      if (botDb && !('db' in platform)) await botDb.close();
     },
   };
 }
@@ -138,5 +135,6 @@ function databricksPlatform(
     warehouse,
     clock: deps.clock,
     logger,
+    openBotStore: () => openDb(join(config.dataDir, 'bot.duckdb')),
   });
 }

@@ -64,7 +64,7 @@ const platform = await createLocalPlatform({
   logger: silentLogger(),
 });
 const land = (records: MarketRecord[], ingestTs: Date, seq: number) =>
-  platform.landing.write({ records, source: 'replay', ingestTs, seq });
+  platform.pipeline.landing.write({ records, source: 'replay', ingestTs, seq });
 
 const iso = (t: number) => new Date(t * 1000).toISOString();
 let landed = 0;
@@ -124,9 +124,9 @@ for (const [i, h] of hourKeys.entries()) {
     await land(hourRows.map(record), ingestTs, 0);
   }
   landed += 1;
-  if (i === Math.floor(hourKeys.length / 2)) await platform.runPipeline(); // two runs: state carries over
+  if (i === Math.floor(hourKeys.length / 2)) await platform.engine.runPipeline(); // two runs: state carries over
 }
-await platform.runPipeline();
+await platform.engine.runPipeline();
 
 const counters = await platform.db.all(
   `SELECT stage, sum(rows_in)::BIGINT AS rows_in, sum(rows_out)::BIGINT AS rows_out, sum(rescued)::BIGINT AS rescued,

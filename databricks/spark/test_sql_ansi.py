@@ -277,6 +277,23 @@ class SqlAnsiTest(unittest.TestCase):
         self.assertEqual([r.asset for r in rows], sorted(a for a, *_ in fx.ASSETS))
         self.assertEqual(self.empty("assets", statement), ["asset"])
 
+    def test_anomalies_since(self) -> None:
+        statement = fx.query("anomalies_since")
+        base = self.data.base
+        for label, since in (("a day", base - timedelta(days=1)), ("a week", base - timedelta(days=7)),
+                             ("after the last window", base)):
+            with self.subTest(label):
+                columns, rows = self.run_sql(f"anomalies_since {label}", statement, {"since": since})
+                self.assertEqual(columns, ["n"])
+                expected = [s for s in self.data.scored if s.is_anomaly and naive(s.window_end) > naive(since)]
+                self.assertEqual(rows[0].n, len(expected))
+        self.use(EMPTY)
+        try:
+            _, rows = self.run_sql("anomalies_since (empty tables)", statement, {"since": base})
+        finally:
+            self.use(FULL)
+        self.assertEqual(rows[0].n, 0)
+
     def test_freshness(self) -> None:
         statement = fx.query("freshness")
         columns, rows = self.run_sql("freshness", statement)

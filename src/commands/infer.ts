@@ -1,8 +1,8 @@
+import { formatPercent, formatPrice, formatScore, formatTime } from '../domain/format.js';
+import type { Reply } from '../domain/reply.js';
+import { describeInfer } from '../domain/summaries.js';
 import { runInfer } from '../jobs/infer.js';
 import type { JobDeps } from '../jobs/record-run.js';
-import { formatPercent, formatPrice, formatScore, formatTime } from '../render/format.js';
-import type { Reply } from '../render/reply.js';
-import { describeInfer } from '../render/summaries.js';
 
 /** Scores the new Gold windows with the champion now (the 10-minute job, by hand). */
 export async function inferCommand(deps: JobDeps, options: { rescoreSinceMs?: number }): Promise<Reply> {

@@ -1,8 +1,9 @@
-import { type IngestResult, runIngest } from '../jobs/ingest.js';
+import { formatCount } from '../domain/format.js';
+import type { Reply } from '../domain/reply.js';
+import type { IngestResult } from '../domain/results.js';
+import { runIngest } from '../jobs/ingest.js';
 import type { JobDeps } from '../jobs/record-run.js';
 import type { MarketSource } from '../market/sources.js';
-import { formatCount } from '../render/format.js';
-import type { Reply } from '../render/reply.js';
 
 /** Lands what the market source has that is new (command line; the scheduler calls the job). */
 export async function ingestCommand(

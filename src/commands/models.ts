@@ -1,10 +1,10 @@
+import { formatAge, formatCount, formatPercent, formatScore, formatTime } from '../domain/format.js';
+import type { Reply, Table } from '../domain/reply.js';
 import type { ModelVersion, Platform } from '../platform/port.js';
-import { formatAge, formatCount, formatPercent, formatScore, formatTime } from '../render/format.js';
-import type { Reply, Table } from '../render/reply.js';
 
 /** The model versions with their metrics, and which is champion. */
 export async function modelsCommand(deps: { platform: Platform; now: Date }): Promise<Reply> {
-  const report = await deps.platform.models();
+  const report = await deps.platform.pipeline.models();
   return {
     title: 'Models',
     summary:

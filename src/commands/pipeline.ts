@@ -1,10 +1,10 @@
+import { formatCount } from '../domain/format.js';
+import type { Reply } from '../domain/reply.js';
+import { describePipelineRun } from '../domain/summaries.js';
 import { ExitCode, UserError } from '../errors.js';
 import { runPipeline } from '../jobs/pipeline.js';
 import type { JobDeps } from '../jobs/record-run.js';
 import type { StageCounts, WatermarkStage } from '../platform/port.js';
-import { formatCount } from '../render/format.js';
-import type { Reply } from '../render/reply.js';
-import { describePipelineRun } from '../render/summaries.js';
 
 /** Bronze → Silver → Gold once over the new landing files, with the per-stage counts. */
 export async function pipelineCommand(deps: JobDeps): Promise<Reply> {
@@ -67,13 +67,13 @@ export async function pipelineRewindCommand(
         exitCode: ExitCode.Usage,
       });
     }
-    if (!deps.platform.rewindWatermark) {
+    if (!deps.platform.engine) {
       throw new UserError(
         'rewinding a watermark is for the embedded pipeline; on Databricks, run a full refresh of the pipeline',
         { exitCode: ExitCode.Usage },
       );
     }
-    const r = await deps.platform.rewindWatermark(stage as WatermarkStage, time as string, deps.now);
+    const r = await deps.platform.engine.rewindWatermark(stage as WatermarkStage, time as string, deps.now);
     audit(deps, what, `${r.stage} watermark ${r.from} → ${r.to}`);
     return {
       title: `${r.stage} watermark rewound`,

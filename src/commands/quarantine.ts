@@ -1,9 +1,10 @@
 import type { Clock } from '../clock.js';
+import { formatCount, formatTime } from '../domain/format.js';
+import type { Reply } from '../domain/reply.js';
 import { UserError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Platform } from '../platform/port.js';
-import { formatCount, formatTime } from '../render/format.js';
-import type { Reply } from '../render/reply.js';
+import { quarantineOf } from '../platform/capabilities.js';
+import type { Platform, QuarantinedFile } from '../platform/port.js';
 
 export interface QuarantineDeps {
   platform: Platform;
@@ -15,7 +16,7 @@ export interface QuarantineDeps {
 
 /** The landing files the pipeline moved aside, with their reasons. An ops action: audited. */
 export async function quarantineListCommand(deps: QuarantineDeps): Promise<Reply> {
-  const files = await deps.platform.quarantined();
+  const files = await quarantineOf(deps.platform).quarantined();
   audit(deps, 'quarantine list', `${files.length} file(s)`);
   return {
     title: 'Landing quarantine',
@@ -49,9 +50,9 @@ export async function quarantineListCommand(deps: QuarantineDeps): Promise<Reply
 
 /** Moves a quarantined file back to landing so the next pipeline run tries it again. Audited. */
 export async function quarantineRetryCommand(deps: QuarantineDeps, file: string): Promise<Reply> {
-  let entry: Awaited<ReturnType<Platform['retryQuarantined']>>;
+  let entry: QuarantinedFile;
   try {
-    entry = await deps.platform.retryQuarantined(file);
+    entry = await quarantineOf(deps.platform).retryQuarantined(file);
   } catch (err) {
     audit(deps, 'quarantine retry', `refused: ${err instanceof UserError ? err.message : 'failed'}`, file);
     throw err;

@@ -1,5 +1,5 @@
+import type { Reply } from '../domain/reply.js';
 import type { Platform } from '../platform/port.js';
-import type { Reply } from '../render/reply.js';
 
 /** One read-only statement against the lakehouse; its rows as a table. */
 export async function sqlCommand(
@@ -7,7 +7,7 @@ export async function sqlCommand(
   maxRows: number,
   deps: { platform: Platform },
 ): Promise<Reply> {
-  const result = await deps.platform.readOnlySql(text, maxRows);
+  const result = await deps.platform.reads.readOnlySql(text, maxRows);
   return {
     title: `${result.rows.length} row(s)${result.truncated ? ` (first ${maxRows} shown)` : ''}`,
     tables: [

@@ -1,10 +1,10 @@
+import { formatAge, formatCount, formatDuration, formatPercent, formatTime } from '../domain/format.js';
+import type { Reply } from '../domain/reply.js';
 import type { Platform, RetrainRun, StageStatus, StatusReport } from '../platform/port.js';
-import { formatAge, formatCount, formatDuration, formatPercent, formatTime } from '../render/format.js';
-import type { Reply } from '../render/reply.js';
 
 /** Health of every stage, freshness, the last run of each job, and anomalies in the last 24 h. */
 export async function statusCommand(deps: { platform: Platform; now: Date }): Promise<Reply> {
-  const report = await deps.platform.status(deps.now);
+  const report = await deps.platform.reads.status(deps.now);
   const simulated = report.assets.filter((a) => a.simulated).map((a) => a.asset);
   const stage = (name: StageStatus['stage']) => report.stages.find((s) => s.stage === name);
   const notes: string[] = [];

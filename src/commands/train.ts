@@ -1,8 +1,8 @@
+import { formatTime } from '../domain/format.js';
+import type { Reply } from '../domain/reply.js';
+import { describeTrain } from '../domain/summaries.js';
 import type { JobDeps } from '../jobs/record-run.js';
 import { runTrain } from '../jobs/train.js';
-import { formatTime } from '../render/format.js';
-import type { Reply } from '../render/reply.js';
-import { describeTrain } from '../render/summaries.js';
 import { versionsTable } from './models.js';
 
 /** Trains a model version now (the daily job, by hand), with the challenger beside the champion. */

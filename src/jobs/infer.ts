@@ -1,5 +1,6 @@
+import { describeInfer } from '../domain/summaries.js';
+import { engineOf } from '../platform/capabilities.js';
 import type { InferRequest, InferResult } from '../platform/port.js';
-import { describeInfer } from '../render/summaries.js';
 import { type JobDeps, recordRun } from './record-run.js';
 
 /** Scores the Gold windows not scored yet and MERGEs them into anomalies (the 10-minute job). */
@@ -7,7 +8,7 @@ export function runInfer(deps: JobDeps, request: Omit<InferRequest, 'now'> = {})
   return recordRun(
     'infer',
     deps,
-    () => deps.platform.infer({ ...request, now: deps.clock.now() }),
+    () => engineOf(deps.platform, 'inference').infer({ ...request, now: deps.clock.now() }),
     describeInfer,
   );
 }

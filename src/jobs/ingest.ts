@@ -1,17 +1,8 @@
-import { addDrops, type DroppedRecords, noDrops } from '../market/drops.js';
+import type { IngestResult } from '../domain/results.js';
+import { describeIngest } from '../domain/summaries.js';
+import { addDrops, noDrops } from '../market/drops.js';
 import type { MarketSource } from '../market/sources.js';
-import { describeIngest } from '../render/summaries.js';
 import { type JobDeps, recordRun } from './record-run.js';
-
-export interface IngestResult {
-  source: string;
-  simulated: boolean;
-  batches: Array<{ label: string; file: string; records: number }>;
-  records: number;
-  events: number;
-  /** Source records dropped before landing (malformed, not asked for, beyond a cap): counts and a short sample. */
-  dropped: DroppedRecords;
-}
 
 /**
  * Fetches everything new from the market source and lands it, one landing file per batch, in
@@ -41,13 +32,13 @@ export function runIngest(deps: JobDeps & { source: MarketSource }): Promise<Ing
           await batch.commit();
           continue;
         }
-        const written = await platform.landing.write({
+        const written = await platform.pipeline.landing.write({
           records: batch.records,
           source: source.kind,
           ingestTs,
           seq,
         });
-        await platform.recordGroundTruth(batch.events);
+        await platform.pipeline.recordGroundTruth(batch.events);
         await batch.commit();
         result.batches.push({ label: batch.label, file: written.file, records: written.records });
         result.records += written.records;

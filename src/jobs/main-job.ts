@@ -1,7 +1,7 @@
 import type { Config } from '../config.js';
+import { describeInfer, describeIngest, describePipelineRun, describeTrain } from '../domain/summaries.js';
 import { UserError } from '../errors.js';
 import type { MarketSource } from '../market/sources.js';
-import { describeInfer, describeIngest, describePipelineRun, describeTrain } from '../render/summaries.js';
 import { runInfer } from './infer.js';
 import { runIngest } from './ingest.js';
 import { runPipeline } from './pipeline.js';
@@ -52,7 +52,8 @@ export async function startMainJob(deps: MainJobDeps): Promise<{ stop(): Promise
     };
 
   // On Databricks the pipeline, inference and training are Databricks jobs; this process ingests.
-  const local = platform.kind === 'local';
+  // The pipeline and inference run here only where the engine is in this process (the embedded default).
+  const local = platform.engine !== undefined;
   const lakehouseJobs = [
     {
       name: 'pipeline',
@@ -87,7 +88,7 @@ export async function startMainJob(deps: MainJobDeps): Promise<{ stop(): Promise
         async () => {
           // Through the platform's retrain, so that a retrain asked for in Slack and the daily one
           // never run at once (the second joins the first).
-          const { run } = await platform.retrain({ requestedBy: 'schedule' });
+          const { run } = await platform.pipeline.retrain({ requestedBy: 'schedule' });
           const done = await followRetrain(platform, run.id, { pollMs: 250 });
           if (!done.result) throw new UserError(done.error ?? 'training failed');
           if (done.result.promoted)
@@ -125,7 +126,7 @@ export async function startMainJob(deps: MainJobDeps): Promise<{ stop(): Promise
   await first('ingest');
   if (local) {
     await first('pipeline');
-    if ((await platform.models()).versions.length === 0) await first('train');
+    if ((await platform.pipeline.models()).versions.length === 0) await first('train');
     await first('infer');
   }
   for (const extra of deps.extraJobs ?? []) await first(extra.name);

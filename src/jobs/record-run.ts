@@ -24,7 +24,7 @@ export async function recordRun<T>(
   try {
     const result = await work();
     const summary = summarise(result);
-    await deps.platform.recordJobRun({
+    await deps.platform.pipeline.recordJobRun({
       job,
       startedAt,
       finishedAt: finishedAt(),
@@ -36,7 +36,7 @@ export async function recordRun<T>(
     return result;
   } catch (err) {
     const summary = err instanceof Error ? (err.message.split('\n')[0] ?? 'failed') : String(err);
-    await deps.platform
+    await deps.platform.pipeline
       .recordJobRun({ job, startedAt, finishedAt: finishedAt(), result: 'failed', summary })
       .catch((recordErr) => deps.logger.error({ job, err: recordErr }, 'could not record the failed run'));
     throw err;

@@ -13,7 +13,7 @@ export async function followRetrain(
 ): Promise<RetrainRun> {
   let last: RetrainRun['state'] | undefined;
   for (;;) {
-    const run = await platform.retrainRun(id);
+    const run = await platform.pipeline.retrainRun(id);
     if (!run) throw new Error(`retrain run ${id} is unknown to the platform`);
     if (run.state !== last) {
       last = run.state;

@@ -1,5 +1,5 @@
+import { describeTrain } from '../domain/summaries.js';
 import type { TrainRequest, TrainResult } from '../platform/port.js';
-import { describeTrain } from '../render/summaries.js';
 import { type JobDeps, recordRun } from './record-run.js';
 
 /** Fits a new model version on the Gold lookback ending at the clock (the daily job). */
@@ -7,7 +7,7 @@ export function runTrain(deps: JobDeps, request: Omit<TrainRequest, 'now'> = {})
   return recordRun(
     'train',
     deps,
-    () => deps.platform.train({ ...request, now: deps.clock.now() }),
+    () => deps.platform.pipeline.train({ ...request, now: deps.clock.now() }),
     describeTrain,
   );
 }

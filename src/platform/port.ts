@@ -1,40 +1,37 @@
+import type { ScoredWindow } from '../domain/windows.js';
 import type { MarketRecord, SimEvent, SourceKind } from '../market/record.js';
+import type { Db } from './local/db.js';
 
 /**
- * The Platform port: what commands and jobs need from wherever the lakehouse runs. `local` is
- * DuckDB in this process; `databricks` (a later issue) is a SQL warehouse plus REST APIs. Values
- * crossing the port are plain data: timestamps as ISO-8601 UTC strings.
+ * The Platform port: what commands, jobs and the bots need from wherever the lakehouse runs, as a
+ * few capabilities. `local` is DuckDB in this process; `databricks` is a SQL warehouse plus REST
+ * APIs. A capability only one platform has is optional, so no implementation answers "not here":
+ * the caller says what to do instead. Values crossing the port are plain data: timestamps as
+ * ISO-8601 UTC strings.
  */
 export interface Platform {
   readonly kind: 'local' | 'databricks';
-  /** Where ingest batches land (a folder here, a Unity Catalog volume on Databricks). */
-  readonly landing: LandingStore;
-  /** Small persistent state of the market sources. */
-  readonly state: StateStore;
-  /** Bronze → Silver → Gold over the landing files not processed yet. */
-  runPipeline(): Promise<PipelineRun>;
-  /** Records the simulator's injected events (idempotent). */
-  recordGroundTruth(events: readonly SimEvent[]): Promise<void>;
-  recordJobRun(run: JobRun): Promise<void>;
+  /** Reads of the lakehouse for answers, charts and the feed. */
+  readonly reads: LakehouseReads;
+  /** Landing, job bookkeeping and the models: what the jobs of both platforms use. */
+  readonly pipeline: PipelineOps;
+  /**
+   * The pipeline engine in this process (the embedded default only): on Databricks the pipeline
+   * and inference run as jobs in the workspace, and landing files are read by Auto Loader.
+   */
+  readonly engine?: PipelineEngine;
+  /** Reconciling a workspace with its definition (Databricks only). */
+  readonly deployment?: Deployment;
+  /** The bot's own store (delivery log, feed cursor): a DuckDB database, opened once. */
+  botStore(): Promise<Db>;
+  close(): Promise<void>;
+}
+
+export interface LakehouseReads {
   topAnomalies(query: TopQuery): Promise<TopResult>;
   status(now: Date): Promise<StatusReport>;
-  /** Fits a new model version on the Gold lookback ending at `now`; promotes it per policy. */
-  train(request: TrainRequest): Promise<TrainResult>;
-  /** Scores the Gold windows not scored yet with the champion and MERGEs them into anomalies. */
-  infer(request: InferRequest): Promise<InferResult>;
-  models(): Promise<ModelsReport>;
-  /**
-   * Starts a training run in the background (an ops action), unless one is already queued or
-   * running: then that run is returned with `started: false`.
-   */
-  retrain(request: { requestedBy: string }): Promise<{ run: RetrainRun; started: boolean }>;
-  retrainRun(id: string): Promise<RetrainRun | undefined>;
   /** Windows scored (or re-scored) after `cursor` (a scored_at instant), oldest first: the feed's input. */
   scoredSince(cursor: string | null, limit: number): Promise<ScoredWindow[]>;
-  /** Reconciles the deployment with its definition (Databricks); `apply: false` only plans. */
-  provision(apply: boolean): Promise<ProvisionResult>;
-  /** Points the champion alias at a version (manual promotion). */
-  promote(version: number): Promise<ModelVersion>;
   /** The assets that have Gold windows, in order. */
   assets(): Promise<string[]>;
   /** An asset's window prices with anomaly flags, for charts. */
@@ -49,13 +46,45 @@ export interface Platform {
   ensureReady(): Promise<void>;
   /** Runs one read-only statement; anything else is refused before it runs. */
   readOnlySql(text: string, maxRows: number): Promise<SqlResult>;
+}
+
+export interface PipelineOps {
+  /** Where ingest batches land (a folder here, a Unity Catalog volume on Databricks). */
+  readonly landing: LandingStore;
+  /** Small persistent state of the market sources. */
+  readonly state: StateStore;
+  /** Records the simulator's injected events (idempotent). */
+  recordGroundTruth(events: readonly SimEvent[]): Promise<void>;
+  recordJobRun(run: JobRun): Promise<void>;
+  /** Fits a new model version on the Gold lookback ending at `now`; promotes it per policy. */
+  train(request: TrainRequest): Promise<TrainResult>;
+  models(): Promise<ModelsReport>;
+  /**
+   * Starts a training run in the background (an ops action), unless one is already queued or
+   * running: then that run is returned with `started: false`.
+   */
+  retrain(request: { requestedBy: string }): Promise<{ run: RetrainRun; started: boolean }>;
+  retrainRun(id: string): Promise<RetrainRun | undefined>;
+  /** Points the champion alias at a version (manual promotion). */
+  promote(version: number): Promise<ModelVersion>;
+}
+
+export interface PipelineEngine {
+  /** Bronze → Silver → Gold over the landing files not processed yet. */
+  runPipeline(): Promise<PipelineRun>;
+  /** Scores the Gold windows not scored yet with the champion and MERGEs them into anomalies. */
+  infer(request: InferRequest): Promise<InferResult>;
   /** Landing files moved aside after failing the pipeline again and again, newest first. */
   quarantined(): Promise<QuarantinedFile[]>;
   /** Moves a quarantined file back to landing and clears its failures: the next run tries it again. */
   retryQuarantined(file: string): Promise<QuarantinedFile>;
-  /** Sets a stage's watermark back to `to` (local platform only; see local/watermarks.ts). */
-  rewindWatermark?(stage: WatermarkStage, to: string, now: Date): Promise<WatermarkRewind>;
-  close(): Promise<void>;
+  /** Sets a stage's watermark back to `to` (see local/watermarks.ts). */
+  rewindWatermark(stage: WatermarkStage, to: string, now: Date): Promise<WatermarkRewind>;
+}
+
+export interface Deployment {
+  /** Reconciles the deployment with its definition; `apply: false` only plans. */
+  provision(apply: boolean): Promise<ProvisionResult>;
 }
 
 export type WatermarkStage = 'silver' | 'gold';
@@ -337,18 +366,8 @@ export interface RetrainRun {
   error: string | null;
 }
 
-export interface ScoredWindow {
-  asset: string;
-  symbol: string | null;
-  window_end: string;
-  price_avg: number | null;
-  ret_window: number | null;
-  anomaly_score: number;
-  is_anomaly: boolean;
-  model_version: number;
-  scored_at: string;
-  simulated: boolean;
-}
+/** A window scored (or re-scored): its stored fields (domain/windows.ts) and `scored_at`. */
+export type { ScoredWindow };
 
 /** One line of a provisioning plan: an asset of the deployment and what apply does to it. */
 export interface PlanItem {

@@ -29,7 +29,8 @@ export interface IncidentDeps {
  */
 export async function announceQuarantined(deps: IncidentDeps, channel: string): Promise<number> {
   const { log, logger } = deps;
-  const files = await deps.platform.quarantined();
+  // Only the embedded pipeline quarantines landing files (platform/capabilities.ts).
+  const files = deps.platform.engine ? await deps.platform.engine.quarantined() : [];
   if (files.length === 0) return 0;
   const known = await log.incidents(channel);
   const todo = files.filter((f) => known.get(incidentKey(f)) !== 'posted');

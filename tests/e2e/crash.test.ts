@@ -52,7 +52,7 @@ async function landBacklog(dataDir: string): Promise<void> {
   const sim = createSimulator({ seed: 9, assets: DEFAULT_ASSETS, start: START });
   for (let h = 1; h <= HOURS; h++) {
     const at = new Date(START.getTime() + h * 3_600_000);
-    await platform.landing.write({
+    await platform.pipeline.landing.write({
       records: sim.advance(at).records,
       source: 'simulator',
       ingestTs: at,

@@ -31,7 +31,7 @@ describe('Databricks platform: reads', () => {
     h = await startDatabricksHarness({ warehouseState: 'STOPPED' });
     await createJob(h, JOB_NAMES.train);
     await createJob(h, JOB_NAMES.score);
-    const report = await h.platform.status(new Date());
+    const report = await h.platform.reads.status(new Date());
     expect(report.platform).toBe('databricks');
     expect(report.databricks).toMatchObject({ warehouse: 'STOPPED', pipeline: null });
     expect(report.databricks?.freshness_note).toMatch(/never starts it/);
@@ -46,7 +46,7 @@ describe('Databricks platform: reads', () => {
       const reply = await statusCommand({ platform: h?.platform as Platform, now: new Date() });
       return reply.fields?.find((f) => f.label === 'Champion model')?.value;
     };
-    expect((await h.platform.status(new Date())).model).toEqual({
+    expect((await h.platform.reads.status(new Date())).model).toEqual({
       champion: null,
       versions: 0,
       training_run: null,
@@ -64,14 +64,14 @@ describe('Databricks platform: reads', () => {
           };
         }),
     );
-    const { run } = await h.platform.retrain({ requestedBy: 'provision' });
+    const { run } = await h.platform.pipeline.retrain({ requestedBy: 'provision' });
     await until(() => finish);
-    expect((await h.platform.status(new Date())).model.training_run).toMatchObject({ id: run.id });
+    expect((await h.platform.reads.status(new Date())).model.training_run).toMatchObject({ id: run.id });
     expect(await champion()).toMatch(/^no model yet: the first training run is (queued|running)$/);
 
     finish?.();
     await until(() => harness.api.runs().every((r) => r.life_cycle_state === 'TERMINATED'));
-    const report = await h.platform.status(new Date());
+    const report = await h.platform.reads.status(new Date());
     expect(report.model).toMatchObject({ versions: 1, champion: { version: 1 } });
     expect(report.model.training_run).toBeUndefined();
     expect(await champion()).toMatch(/^v1, trained/);
@@ -81,7 +81,7 @@ describe('Databricks platform: reads', () => {
     h = await startDatabricksHarness({ warehouseState: 'STOPPED' });
     await createJob(h, JOB_NAMES.train);
     h.trainOutcome = 'FAILED';
-    const { run } = await h.platform.retrain({ requestedBy: 'U0OPS01' });
+    const { run } = await h.platform.pipeline.retrain({ requestedBy: 'U0OPS01' });
     await followRetrain(h.platform, run.id, { pollMs: 20 });
     const reply = await statusCommand({ platform: h.platform, now: new Date() });
     expect(reply.fields?.find((f) => f.label === 'Champion model')?.value).toMatch(
@@ -93,9 +93,9 @@ describe('Databricks platform: reads', () => {
     h = await startDatabricksHarness({ warehouseState: 'STOPPED' });
     const now = new Date();
     await seedLakehouse(h.warehouse, now);
-    expect(await h.platform.readiness()).toEqual({ ready: false, state: 'STOPPED' });
-    await h.platform.ensureReady();
-    const top = await h.platform.topAnomalies({
+    expect(await h.platform.reads.readiness()).toEqual({ ready: false, state: 'STOPPED' });
+    await h.platform.reads.ensureReady();
+    const top = await h.platform.reads.topAnomalies({
       limit: 5,
       since: new Date(now.getTime() - 86_400_000),
       until: now,
@@ -118,7 +118,7 @@ describe('Databricks platform: reads', () => {
       kind: 'sql_error',
       message: '[TABLE_OR_VIEW_NOT_FOUND] The table or view `anomalies` cannot be found.',
     });
-    await expect(h.platform.assets()).rejects.toThrow(
+    await expect(h.platform.reads.assets()).rejects.toThrow(
       /The SQL warehouse could not run the query: .*TABLE_OR_VIEW_NOT_FOUND/,
     );
   });
@@ -128,9 +128,9 @@ describe('Databricks platform: operations', () => {
   it('retrain: run-now with an idempotency token, progress from runs/get, the new champion at the end', async () => {
     h = await startDatabricksHarness();
     await createJob(h, JOB_NAMES.train);
-    const { run, started } = await h.platform.retrain({ requestedBy: 'U0OPS01' });
+    const { run, started } = await h.platform.pipeline.retrain({ requestedBy: 'U0OPS01' });
     expect(started).toBe(true);
-    const again = await h.platform.retrain({ requestedBy: 'U0OPS02' });
+    const again = await h.platform.pipeline.retrain({ requestedBy: 'U0OPS02' });
     expect(again).toMatchObject({ started: false, run: { id: run.id } }); // the running one
     const states: string[] = [];
     const done = await followRetrain(h.platform, run.id, {
@@ -148,11 +148,26 @@ describe('Databricks platform: operations', () => {
     );
   });
 
+  it('train waits for its run up to a deadline, then says it goes on in the workspace', async () => {
+    h = await startDatabricksHarness();
+    await createJob(h, JOB_NAMES.train);
+    h.trainOutcome = 'RUNNING';
+    const platform = h.newPlatform({ trainTimeoutMs: 300, pollMs: 20 });
+    const started = Date.now();
+    await expect(platform.pipeline.train({ now: new Date() })).rejects.toThrow(
+      /The training run \d+ has not finished after 300 ms; it goes on in the crypto-risk-train job/,
+    );
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    // One run started, and it is still running: nothing cancelled it, nothing started another.
+    expect(h.api.callsTo('POST /api/2.2/jobs/run-now')).toHaveLength(1);
+    expect(h.api.runs().filter((r) => r.life_cycle_state === 'RUNNING')).toHaveLength(1);
+  });
+
   it('retrain: a failed run ends as failed with the reason', async () => {
     h = await startDatabricksHarness();
     await createJob(h, JOB_NAMES.train);
     h.trainOutcome = 'FAILED';
-    const { run } = await h.platform.retrain({ requestedBy: 'U0OPS01' });
+    const { run } = await h.platform.pipeline.retrain({ requestedBy: 'U0OPS01' });
     const done = await followRetrain(h.platform, run.id, { pollMs: 20 });
     expect(done.state).toBe('failed');
     expect(done.error).toMatch(/FAILED/);
@@ -160,14 +175,14 @@ describe('Databricks platform: operations', () => {
 
   it("the feed reads each scoring run's feed file (runs/get-output, then the Files API): no SQL, no warehouse start", async () => {
     h = await startDatabricksHarness({ warehouseState: 'STOPPED' });
-    await h.platform.provision(true);
+    await h.platform.deployment.provision(true);
     const outputs = () => h?.api.callsTo('GET /api/2.2/jobs/runs/get-output').length ?? 0;
     const feedReads = () =>
       h?.api.calls.filter((c) => c.method === 'GET' && c.path.includes('/landing/feed/')).length ?? 0;
-    expect(await h.platform.scoredSince(null, 100)).toEqual([]);
+    expect(await h.platform.reads.scoredSince(null, 100)).toEqual([]);
 
     await h.runScoreJob();
-    const rows = await h.platform.scoredSince(null, 100);
+    const rows = await h.platform.reads.scoredSince(null, 100);
     expect(rows.length).toBeGreaterThan(0);
     expect(rows.every((r) => r.asset === 'bitcoin' && r.is_anomaly && r.model_version === 1)).toBe(true);
     expect(new Set(rows.map((r) => r.scored_at)).size).toBe(1);
@@ -175,19 +190,19 @@ describe('Databricks platform: operations', () => {
 
     // The same run is not read again, and nothing is scored after the cursor.
     const cursor = rows.at(-1)?.scored_at ?? null;
-    expect(await h.platform.scoredSince(cursor, 100)).toEqual([]);
+    expect(await h.platform.reads.scoredSince(cursor, 100)).toEqual([]);
     expect([outputs(), feedReads()]).toEqual([1, 1]);
 
     // A run without anomalies publishes no feed file: its exit value says so.
     h.anomalous = () => false;
     await h.runScoreJob();
-    expect(await h.platform.scoredSince(cursor, 100)).toEqual([]);
+    expect(await h.platform.reads.scoredSince(cursor, 100)).toEqual([]);
     expect([outputs(), feedReads()]).toEqual([2, 1]);
 
     // A restarted bot (no memory) with the cursor: nothing again; without it, the first run's windows.
     const restarted = h.newPlatform();
-    expect(await restarted.scoredSince(cursor, 100)).toEqual([]);
-    expect((await h.newPlatform().scoredSince(null, 100)).map((r) => r.window_end)).toEqual(
+    expect(await restarted.reads.scoredSince(cursor, 100)).toEqual([]);
+    expect((await h.newPlatform().reads.scoredSince(null, 100)).map((r) => r.window_end)).toEqual(
       rows.map((r) => r.window_end),
     );
     expect(sqlCount()).toBe(0);
@@ -196,23 +211,23 @@ describe('Databricks platform: operations', () => {
 
   it('a run that could not be read is read at the next check, and a steady feed lists runs once a check', async () => {
     h = await startDatabricksHarness({ warehouseState: 'STOPPED' });
-    await h.platform.provision(true);
+    await h.platform.deployment.provision(true);
     await h.runScoreJob();
     const resets = Array.from({ length: 5 }, () => ({ kind: 'reset' as const }));
     h.api.fault('GET /api/2.2/jobs/runs/get-output', ...resets);
-    await expect(h.platform.scoredSince(null, 100)).rejects.toThrow();
-    const rows = await h.platform.scoredSince(null, 100);
+    await expect(h.platform.reads.scoredSince(null, 100)).rejects.toThrow();
+    const rows = await h.platform.reads.scoredSince(null, 100);
     expect(rows.length).toBeGreaterThan(0);
 
     const lists = () => h?.api.callsTo('GET /api/2.2/jobs/runs/list').length ?? 0;
     const before = lists();
-    for (let i = 0; i < 3; i++) await h.platform.scoredSince(rows.at(-1)?.scored_at ?? null, 100);
+    for (let i = 0; i < 3; i++) await h.platform.reads.scoredSince(rows.at(-1)?.scored_at ?? null, 100);
     expect(lists() - before).toBe(3);
   });
 
   it('a feed file that is not what the notebook writes is refused and logged, never posted', async () => {
     h = await startDatabricksHarness({ warehouseState: 'STOPPED' });
-    await h.platform.provision(true);
+    await h.platform.deployment.provision(true);
     await h.runScoreJob();
     const listing = (await (
       await fetch(`${h.api.url}/api/2.0/fs/directories${VOLUME_ROOT}/feed`, {
@@ -223,7 +238,7 @@ describe('Databricks platform: operations', () => {
     const file = JSON.parse(String(h.api.volumeFile(path)));
     file.windows[0].anomaly_score = 'very low';
     h.api.writeVolumeFile(path, Buffer.from(JSON.stringify(file)));
-    expect(await h.platform.scoredSince(null, 100)).toEqual([]);
+    expect(await h.platform.reads.scoredSince(null, 100)).toEqual([]);
     expect(h.logs.join('')).toMatch(/windows\.0\.anomaly_score[^\n]*the feed file was refused/);
   });
 
@@ -232,7 +247,7 @@ describe('Databricks platform: operations', () => {
     h.api.createVolume('workspace', 'crypto', 'landing');
     const config = testConfig({ SIMULATOR_HISTORY_HOURS: '1' });
     const source = simulatorSource({
-      state: h.platform.state,
+      state: h.platform.pipeline.state,
       assets: ['bitcoin'],
       simulator: config.market.simulator,
     });
@@ -253,10 +268,10 @@ describe('Databricks REST client', () => {
   it('gets an OAuth token for the service principal once, and never logs a secret', async () => {
     h = await startDatabricksHarness({ auth: 'oauth' });
     await createJob(h, JOB_NAMES.train);
-    for (let i = 0; i < 3; i++) await h.platform.models();
+    for (let i = 0; i < 3; i++) await h.platform.pipeline.models();
     expect(h.api.oauthTokensIssued()).toBe(1);
     h.api.expireOAuthTokens();
-    await h.platform.models();
+    await h.platform.pipeline.models();
     expect(h.api.oauthTokensIssued()).toBe(2);
     const text = h.logs.join('');
     expect(text).not.toContain(h.api.clientSecret);
@@ -296,8 +311,8 @@ describe('Databricks REST client', () => {
     await expect(refused.get('/api/2.2/jobs/list')).rejects.toThrow(
       /refused the credentials: check DATABRICKS_TOKEN/,
     );
-    await expect(h.platform.retrainRun('424242')).resolves.toBeUndefined();
-    await expect(h.platform.retrain({ requestedBy: 'U1' })).rejects.toThrow(
+    await expect(h.platform.pipeline.retrainRun('424242')).resolves.toBeUndefined();
+    await expect(h.platform.pipeline.retrain({ requestedBy: 'U1' })).rejects.toThrow(
       /crypto-risk-train does not exist: run `crypto-risk provision --apply`/,
     );
   });

@@ -53,7 +53,7 @@ const mutatingCalls = (harness: DatabricksHarness, since: number) =>
 describe('provisioning a Databricks workspace', () => {
   it('plans everything on an empty workspace, applies it, and a second apply changes nothing', async () => {
     h = await startDatabricksHarness();
-    const plan = await h.platform.provision(false);
+    const plan = await h.platform.deployment.provision(false);
     expect(plan.applied).toBe(false);
     expect(plan.items.every((i) => i.action === 'create')).toBe(true);
     expect(plan.items.map((i) => i.kind)).toEqual(
@@ -61,7 +61,7 @@ describe('provisioning a Databricks workspace', () => {
     );
     expect(h.api.jobs()).toEqual([]); // a plan changes nothing
 
-    const applied = await h.platform.provision(true);
+    const applied = await h.platform.deployment.provision(true);
     expect(applied.items.filter((i) => i.action !== 'create')).toEqual([]);
     expect(
       h.api
@@ -89,14 +89,14 @@ describe('provisioning a Databricks workspace', () => {
     expect(score.tasks[0]?.pipeline_task?.pipeline_id).toBe(h.api.pipelines()[0]?.pipeline_id);
 
     const before = h.api.calls.length;
-    const again = await h.platform.provision(true);
+    const again = await h.platform.deployment.provision(true);
     expect(again.items.every((i) => i.action === 'unchanged')).toBe(true);
     expect(mutatingCalls(h, before)).toEqual([]);
   });
 
   it('corrects drift: a schedule edited in the UI is put back; a changed notebook is re-imported', async () => {
     h = await startDatabricksHarness();
-    await h.platform.provision(true);
+    await h.platform.deployment.provision(true);
     const train = h.api.jobs().find((j) => j.settings.name === JOB_NAMES.train);
     await fetch(`${h.api.url}/api/2.2/jobs/reset`, {
       method: 'POST',
@@ -124,14 +124,14 @@ describe('provisioning a Databricks workspace', () => {
         content: Buffer.from('# Databricks notebook source\nprint("edited by hand")\n').toString('base64'),
       }),
     });
-    const plan = await h.platform.provision(false);
+    const plan = await h.platform.deployment.provision(false);
     const changed = plan.items.filter((i) => i.action !== 'unchanged');
     expect(changed.map((i) => [i.kind, i.name, i.action])).toEqual([
       ['notebook', '/Shared/crypto-risk-monitor/notebooks/03_train_iforest', 'update'],
       ['job', JOB_NAMES.train, 'update'],
     ]);
     expect(changed[1]?.detail).toMatch(/schedule/);
-    await h.platform.provision(true);
+    await h.platform.deployment.provision(true);
     const fixed = h.api.jobs().find((j) => j.settings.name === JOB_NAMES.train)?.settings as {
       schedule: unknown;
     };
@@ -140,7 +140,9 @@ describe('provisioning a Databricks workspace', () => {
       timezone_id: 'UTC',
       pause_status: 'UNPAUSED',
     });
-    expect((await h.platform.provision(false)).items.every((i) => i.action === 'unchanged')).toBe(true);
+    expect((await h.platform.deployment.provision(false)).items.every((i) => i.action === 'unchanged')).toBe(
+      true,
+    );
   });
 
   it('recovers from a 429 mid-apply and from a create whose answer was lost, without duplicate jobs', async () => {
@@ -150,19 +152,21 @@ describe('provisioning a Databricks workspace', () => {
       { kind: 'status', status: 429, retryAfter: 1 },
       { kind: 'lose_answer' },
     );
-    const applied = await h.platform.provision(true);
+    const applied = await h.platform.deployment.provision(true);
     const jobNames: string[] = Object.values(JOB_NAMES);
     expect(
       applied.items.filter((i) => i.kind === 'job' && jobNames.includes(i.name)).map((i) => i.action),
     ).toEqual(['create', 'create', 'create']);
     const names = h.api.jobs().map((j) => j.settings.name);
     expect(names.sort()).toEqual(Object.values(JOB_NAMES).sort()); // three jobs, none twice
-    expect((await h.platform.provision(false)).items.every((i) => i.action === 'unchanged')).toBe(true);
+    expect((await h.platform.deployment.provision(false)).items.every((i) => i.action === 'unchanged')).toBe(
+      true,
+    );
   });
 
   it('reads back a workspace that fills in defaults and reorders tasks, and a second apply makes no call that changes anything', async () => {
     h = await startDatabricksHarness();
-    await h.platform.provision(true);
+    await h.platform.deployment.provision(true);
     // The premise: what the workspace answers is not what the provisioner sent.
     const score = await readJob(h, JOB_NAMES.score);
     expect(score.settings.tasks.map((t) => t.task_key)).toEqual(['infer', 'refresh_pipeline']);
@@ -187,14 +191,14 @@ describe('provisioning a Databricks workspace', () => {
     expect(pipeline.spec).toMatchObject({ edition: 'ADVANCED', photon: false, channel: 'CURRENT' });
 
     const before = h.api.calls.length;
-    const again = await h.platform.provision(true);
+    const again = await h.platform.deployment.provision(true);
     expect(again.items.filter((i) => i.action !== 'unchanged')).toEqual([]);
     expect(mutatingCalls(h, before)).toEqual([]);
   });
 
   it('finds real drift among the defaults: a removed task, a changed notebook path, an added task, a changed pipeline setting', async () => {
     h = await startDatabricksHarness();
-    await h.platform.provision(true);
+    await h.platform.deployment.provision(true);
     // Edited as the UI does: it sends back the settings it read, defaults included.
     const score = await readJob(h, JOB_NAMES.score);
     await call(h, 'POST', '/api/2.2/jobs/reset', {
@@ -239,7 +243,7 @@ describe('provisioning a Databricks workspace', () => {
       configuration: { ...(pipeline.spec.configuration as object), 'crypto_risk.volume': 'elsewhere' },
     });
 
-    const plan = await h.platform.provision(false);
+    const plan = await h.platform.deployment.provision(false);
     const changed = Object.fromEntries(
       plan.items.filter((i) => i.action !== 'unchanged').map((i) => [i.name, `${i.action}: ${i.detail}`]),
     );
@@ -250,7 +254,7 @@ describe('provisioning a Databricks workspace', () => {
     expect(changed[JOB_NAMES.ingest]).toMatch(/tasks\[extra\] \(extra\)/);
     expect(changed[PIPELINE_NAME]).toMatch(/configuration/);
 
-    await h.platform.provision(true);
+    await h.platform.deployment.provision(true);
     expect((await readJob(h, JOB_NAMES.score)).settings.tasks.map((t) => t.task_key)).toEqual([
       'infer',
       'refresh_pipeline',
@@ -260,12 +264,14 @@ describe('provisioning a Databricks workspace', () => {
     );
     expect((await readJob(h, JOB_NAMES.ingest)).settings.tasks.map((t) => t.task_key)).toEqual(['ingest']);
     expect(h.api.pipelines()[0]?.spec.configuration).toMatchObject({ 'crypto_risk.volume': 'landing' });
-    expect((await h.platform.provision(false)).items.every((i) => i.action === 'unchanged')).toBe(true);
+    expect((await h.platform.deployment.provision(false)).items.every((i) => i.action === 'unchanged')).toBe(
+      true,
+    );
   });
 
   it('imports notebooks as NOTEBOOKs (SOURCE, PYTHON) and the helpers as workspace FILEs (AUTO)', async () => {
     h = await startDatabricksHarness();
-    const applied = await h.platform.provision(true);
+    const applied = await h.platform.deployment.provision(true);
     const imports = h.api
       .callsTo('POST /api/2.0/workspace/import')
       .map((c) => c.body as Record<string, unknown>);
@@ -319,7 +325,7 @@ describe('provisioning the first model', () => {
   it('on an empty workspace, apply starts exactly one training run after the jobs exist; a second apply starts none', async () => {
     h = await startDatabricksHarness();
     const finish = holdTrainingRuns(h);
-    const plan = await h.platform.provision(false);
+    const plan = await h.platform.deployment.provision(false);
     expect(plan.items.find((i) => i.name === FIRST_RUN)).toMatchObject({
       kind: 'job',
       action: 'create',
@@ -327,7 +333,7 @@ describe('provisioning the first model', () => {
     });
     expect(runNows(h)).toEqual([]); // a plan starts nothing
 
-    const applied = await h.platform.provision(true);
+    const applied = await h.platform.deployment.provision(true);
     const trainJob = h.api.jobs().find((j) => j.settings.name === JOB_NAMES.train);
     expect(runNows(h)).toHaveLength(1);
     const body = runNows(h)[0]?.body as { job_id?: number; idempotency_token?: string };
@@ -347,7 +353,7 @@ describe('provisioning the first model', () => {
 
     // While that run is active: nothing is started, and the plan says what it is doing.
     const before = h.api.calls.length;
-    const again = await h.platform.provision(true);
+    const again = await h.platform.deployment.provision(true);
     expect(again.items.every((i) => i.action === 'unchanged')).toBe(true);
     expect(again.items.find((i) => i.name === FIRST_RUN)?.detail).toMatch(
       /^no model yet: the first training run \d+ is (queued|pending|running)/,
@@ -358,7 +364,7 @@ describe('provisioning the first model', () => {
     finish();
     await until(() => h?.api.runs().every((r) => r.life_cycle_state === 'TERMINATED') ?? false);
     const after = h.api.calls.length;
-    const third = await h.platform.provision(true);
+    const third = await h.platform.deployment.provision(true);
     expect(third.items.find((i) => i.name === FIRST_RUN)).toBeUndefined();
     expect(mutatingCalls(h, after)).toEqual([]);
     expect(runNows(h)).toHaveLength(1);
@@ -372,11 +378,11 @@ describe('provisioning the first model', () => {
       schema_name: 'crypto',
       name: 'crypto_anomaly_iforest',
     });
-    const plan = await h.platform.provision(false);
+    const plan = await h.platform.deployment.provision(false);
     expect(plan.items.find((i) => i.name === FIRST_RUN)?.action).toBe('create');
 
     h.api.registerModelVersion(MODEL, { alias: 'champion' });
-    const applied = await h.platform.provision(true);
+    const applied = await h.platform.deployment.provision(true);
     expect(applied.items.find((i) => i.name === FIRST_RUN)).toBeUndefined();
     expect(runNows(h)).toEqual([]);
   });

@@ -37,7 +37,7 @@ describe('Databricks platform: the sql command stays read-only', () => {
       'EXPLAIN ANALYZE SELECT 1',
       "SELECT 'a\\'; DROP TABLE x; --'; DROP TABLE anomalies",
     ]) {
-      await expect(h.platform.readOnlySql(text, 10), text).rejects.toMatchObject({
+      await expect(h.platform.reads.readOnlySql(text, 10), text).rejects.toMatchObject({
         name: 'UserError',
         exitCode: 2,
         message: expect.stringMatching(/Nothing was run\.$/),
@@ -50,7 +50,10 @@ describe('Databricks platform: the sql command stays read-only', () => {
 
   it('runs one read-only statement', async () => {
     h = await startDatabricksHarness({ warehouseState: 'RUNNING' });
-    const result = await h.platform.readOnlySql('WITH x AS (SELECT 41 AS n) SELECT n + 1 AS n FROM x;', 10);
+    const result = await h.platform.reads.readOnlySql(
+      'WITH x AS (SELECT 41 AS n) SELECT n + 1 AS n FROM x;',
+      10,
+    );
     expect(result.rows).toEqual([{ n: 42 }]);
     expect(h.warehouse.statements.map((s) => s.sql)).toContain(
       'WITH x AS (SELECT 41 AS n) SELECT n + 1 AS n FROM x',
@@ -64,7 +67,7 @@ describe('Databricks platform: model versions at any count', () => {
     await createJob(h, JOB_NAMES.train);
     await createJob(h, JOB_NAMES.score);
     registerVersions(h, 120, 37);
-    const report = await h.platform.status(new Date());
+    const report = await h.platform.reads.status(new Date());
     expect(report.model.versions).toBe(120);
     expect(report.model.champion).toMatchObject({
       version: 37,
@@ -80,7 +83,7 @@ describe('Databricks platform: model versions at any count', () => {
   it('models lists all versions newest first, whatever order the API answers in', async () => {
     h = await startDatabricksHarness({ warehouseState: 'STOPPED' });
     registerVersions(h, 120, 37);
-    const report = await h.platform.models();
+    const report = await h.platform.pipeline.models();
     expect(report.champion).toBe(37);
     expect(report.versions.map((v) => v.version)).toEqual(Array.from({ length: 120 }, (_, i) => 120 - i));
     expect(report.versions[0]?.training.rows).toBe(1120);
@@ -90,14 +93,14 @@ describe('Databricks platform: model versions at any count', () => {
     h = await startDatabricksHarness({ warehouseState: 'STOPPED' });
     await createJob(h, JOB_NAMES.train);
     registerVersions(h, 120, 37);
-    const { run } = await h.platform.retrain({ requestedBy: 'U0OPS01' });
+    const { run } = await h.platform.pipeline.retrain({ requestedBy: 'U0OPS01' });
     const done = await followRetrain(h.platform, run.id, { pollMs: 20 });
     expect(done.state).toBe('succeeded');
     expect(done.result?.version).toMatchObject({ version: 121, aliases: ['champion'] });
     expect(done.result?.previous_champion?.version).toBe(37);
     expect(done.result?.promoted).toBe(true);
     const before = h.api.callsTo('GET /api/2.0/mlflow/runs/get').length;
-    const again = await h.platform.retrainRun(run.id);
+    const again = await h.platform.pipeline.retrainRun(run.id);
     expect(again?.result?.version.version).toBe(121);
     expect(h.api.callsTo('GET /api/2.0/mlflow/runs/get').length - before).toBeLessThanOrEqual(2);
   });

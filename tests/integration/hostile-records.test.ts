@@ -211,11 +211,11 @@ describe('hostile landing records: dropped and counted, and the pipeline goes on
   it.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
     lake = await createTestLakehouse('2025-01-07T00:10:30Z');
     await lake.land(good(0, 10)); // 00:00–00:09
-    await lake.platform.runPipeline();
+    await lake.platform.engine.runPipeline();
 
     lake.setNow('2025-01-07T00:11:00Z');
     await lake.landRaw(c.content as string[] & Buffer);
-    const run = await lake.platform.runPipeline();
+    const run = await lake.platform.engine.runPipeline();
     const e = { rescued: 0, kept: 0, missing: 0, bounds: 0, future: 0, late: 0, duplicate: 0, ...c.expected };
     expect(run.failed).toBeUndefined();
     expect(run.bronze.rescued).toBe(e.rescued);
@@ -232,7 +232,7 @@ describe('hostile landing records: dropped and counted, and the pipeline goes on
 
     lake.setNow('2025-01-07T00:30:30Z');
     await lake.land(good(10, 30)); // 00:10–00:29: a watermark nothing pushed ahead keeps all of them
-    const after = await lake.platform.runPipeline();
+    const after = await lake.platform.engine.runPipeline();
     expect(after.failed).toBeUndefined();
     expect(after.silver).toMatchObject({ rows_in: 20, rows_out: 20, dropped_late: 0 });
 
@@ -249,7 +249,7 @@ describe('hostile landing records: dropped and counted, and the pipeline goes on
     expect(windows.reduce((n, w) => n + w.ticks, 0)).toBe(25 + (keptBitcoin ?? 0));
     expect(windows.reduce((m, w) => Math.max(m, w.price_max), Number.NEGATIVE_INFINITY)).toBe(124);
 
-    const status = await lake.platform.status(lake.clock.now());
+    const status = await lake.platform.reads.status(lake.clock.now());
     const silver = status.stages.find((s) => s.stage === 'silver')?.counters;
     expect(silver).toMatchObject({
       dropped_missing: e.missing,
@@ -270,7 +270,7 @@ describe('hostile landing records: dropped and counted, and the pipeline goes on
       tick('bitcoin', minute(3), 0.5, 1e308),
       ...good(0, 10),
     ]);
-    const first = await lake.platform.runPipeline();
+    const first = await lake.platform.engine.runPipeline();
     expect(first.failed).toBeUndefined();
     expect(first.silver).toMatchObject({ rows_out: 10, dropped_bounds: 3 });
     for (const [m, now] of [
@@ -279,7 +279,7 @@ describe('hostile landing records: dropped and counted, and the pipeline goes on
     ] as const) {
       lake.setNow(now);
       await lake.land(good(m, m + 10));
-      const run = await lake.platform.runPipeline();
+      const run = await lake.platform.engine.runPipeline();
       expect(run.failed).toBeUndefined();
       expect(run.gold.windows_emitted).toBe(2);
     }
@@ -307,17 +307,17 @@ describe('hostile landing records: dropped and counted, and the pipeline goes on
     lake.setNow(at(30 * 60_000));
     const config = testConfig({ SIMULATOR_HISTORY_HOURS: '6' });
     const source = simulatorSource({
-      state: lake.platform.state,
+      state: lake.platform.pipeline.state,
       assets: config.market.assets,
       simulator: config.market.simulator,
     });
     await runIngest({ platform: lake.platform, clock: lake.clock, logger: silentLogger(), source });
-    const run = await lake.platform.runPipeline();
+    const run = await lake.platform.engine.runPipeline();
     expect(run.failed).toBeUndefined();
     expect(run.silver).toMatchObject({ dropped_bounds: 2, dropped_future: 1 });
     expect(run.bronze.rescued).toBe(1);
     expect(run.gold.windows_emitted).toBeGreaterThanOrEqual(5 * config.market.assets.length);
-    await lake.platform.infer({ now: lake.clock.now() });
+    await lake.platform.engine.infer({ now: lake.clock.now() });
     const after = await lake.table<{ gold: number; scored: number }>(
       'SELECT (SELECT count(*) FROM metrics_gold)::INTEGER AS gold, (SELECT count(*) FROM anomalies)::INTEGER AS scored',
     );

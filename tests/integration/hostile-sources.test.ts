@@ -1,8 +1,9 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { IngestResult } from '../../src/domain/results.js';
 import { UserError } from '../../src/errors.js';
-import { type IngestResult, runIngest } from '../../src/jobs/ingest.js';
+import { runIngest } from '../../src/jobs/ingest.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { chartPointCap, createCoinGeckoClient } from '../../src/market/coingecko.js';
 import { MAX_BATCH_RECORDS, resolveSource, type SourceDeps } from '../../src/market/sources.js';
@@ -73,7 +74,7 @@ async function setup(
     destination: { write: (line: string) => logs.push(JSON.parse(line)) },
   });
   const deps: SourceDeps = {
-    state: lake.platform.state,
+    state: lake.platform.pipeline.state,
     logger,
     assets: ASSETS,
     coingecko: createCoinGeckoClient({
@@ -94,7 +95,7 @@ async function setup(
       return runIngest({ platform: lake.platform, clock: lake.clock, logger, source });
     },
     async silver() {
-      await lake.platform.runPipeline();
+      await lake.platform.engine.runPipeline();
       const rows = await lake.table<{ asset: string; n: number }>(
         'SELECT asset, CAST(count(*) AS INTEGER) AS n FROM prices_silver GROUP BY asset ORDER BY asset',
       );

@@ -44,7 +44,7 @@ async function setup(assets = ['bitcoin', 'ethereum'], chartFails: (id: string) 
     },
   });
   const deps: SourceDeps = {
-    state: lake.platform.state,
+    state: lake.platform.pipeline.state,
     logger: silentLogger(),
     assets,
     coingecko: createCoinGeckoClient({
@@ -99,7 +99,7 @@ describe('ingest from CoinGecko', () => {
     expect(second.batches.map((b) => b.label)).toEqual(['snapshot']);
     expect(cg.requests.filter((r) => r.path.endsWith('/market_chart'))).toHaveLength(2);
 
-    const run = await lake.platform.runPipeline();
+    const run = await lake.platform.engine.runPipeline();
     expect(run.files).toBe(3);
     // the snapshot at NOW repeats the backfill's last point (same event_key): one duplicate per coin
     expect(run.silver.dropped_duplicate).toBe(4);
@@ -138,7 +138,7 @@ describe('ingest from CoinGecko', () => {
     await expect(ingest()).rejects.toThrow(/CoinGecko answered HTTP 500 for \/coins\/ethereum\/market_chart/);
     expect(cg.requests.map((r) => r.path)).toContain('/coins/bitcoin/market_chart');
     expect(await landingFiles(lake.landingDir)).toEqual([]);
-    expect(await lake.platform.state.get('coingecko.backfilled')).toBeUndefined();
+    expect(await lake.platform.pipeline.state.get('coingecko.backfilled')).toBeUndefined();
   });
 
   it('falls back to the simulator when CoinGecko is unreachable, says so, and remembers the choice', async () => {

@@ -20,7 +20,7 @@ describe('local platform: the sql command stays read-only', () => {
       `EXPLAIN ANALYZE COPY (SELECT 1 AS n) TO '${out}'`,
       `explain /* a comment */ analyze COPY (SELECT 1 AS n) TO '${out}'`,
     ]) {
-      await expect(lake.platform.readOnlySql(text, 10), text).rejects.toMatchObject({
+      await expect(lake.platform.reads.readOnlySql(text, 10), text).rejects.toMatchObject({
         name: 'UserError',
         exitCode: 2,
         message: expect.stringMatching(/EXPLAIN ANALYZE runs the statement/),
@@ -32,10 +32,11 @@ describe('local platform: the sql command stays read-only', () => {
   it('still answers read-only queries, EXPLAIN and DuckDB forms among them', async () => {
     lake = await createTestLakehouse();
     expect(
-      (await lake.platform.readOnlySql('WITH x AS (SELECT 41 AS n) SELECT n + 1 AS n FROM x;', 10)).rows,
+      (await lake.platform.reads.readOnlySql('WITH x AS (SELECT 41 AS n) SELECT n + 1 AS n FROM x;', 10))
+        .rows,
     ).toEqual([{ n: 42 }]);
-    expect((await lake.platform.readOnlySql('EXPLAIN SELECT 1', 10)).rows.length).toBeGreaterThan(0);
-    expect((await lake.platform.readOnlySql('FROM (SELECT 7 AS n)', 10)).rows).toEqual([{ n: 7 }]);
+    expect((await lake.platform.reads.readOnlySql('EXPLAIN SELECT 1', 10)).rows.length).toBeGreaterThan(0);
+    expect((await lake.platform.reads.readOnlySql('FROM (SELECT 7 AS n)', 10)).rows).toEqual([{ n: 7 }]);
   });
 });
 
@@ -77,7 +78,7 @@ describe('local platform: the sql command reaches no file', () => {
     lake = await createTestLakehouse();
     const before = snapshot(lake.dir);
     for (const [text, refusal] of fileStatements(lake.dir)) {
-      await expect(lake.platform.readOnlySql(text, 10), text).rejects.toMatchObject({
+      await expect(lake.platform.reads.readOnlySql(text, 10), text).rejects.toMatchObject({
         name: 'UserError',
         exitCode: 2,
         message: expect.stringMatching(refusal),
@@ -87,7 +88,7 @@ describe('local platform: the sql command reaches no file', () => {
     // The database still answers, and external access stayed off.
     expect(
       (
-        await lake.platform.readOnlySql(
+        await lake.platform.reads.readOnlySql(
           `SELECT value FROM duckdb_settings() WHERE name = 'enable_external_access'`,
           10,
         )
@@ -102,7 +103,7 @@ describe('local platform: the sql command reaches no file', () => {
       `SELECT (SELECT count(*) FROM glob('/etc/*')) AS n`,
       `SELECT * FROM 'data.csv'`,
     ]) {
-      await expect(lake.platform.readOnlySql(text, 10), text).rejects.toMatchObject({
+      await expect(lake.platform.reads.readOnlySql(text, 10), text).rejects.toMatchObject({
         exitCode: 2,
         message: expect.stringMatching(/reaches files or extensions|failed/),
       });

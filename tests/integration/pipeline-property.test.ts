@@ -22,7 +22,7 @@ describe('local pipeline, property: random hostile input reconciles', () => {
             const texts = files.map((lines) => lines.map((l) => render(l, now)));
             for (const lines of texts) await lake.landRaw(lines);
             const want = modelRun(texts, now, state);
-            const run = await lake.platform.runPipeline();
+            const run = await lake.platform.engine.runPipeline();
             expect(run.failed).toBeUndefined();
             expect(run.files).toBe(files.length);
             expect(run.bronze).toMatchObject({ rows_in: want.lines, rescued: want.rescued });

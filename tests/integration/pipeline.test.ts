@@ -22,7 +22,7 @@ describe('local pipeline: Bronze → Silver → Gold', () => {
       tick('bitcoin', '2025-01-07T00:05:00.000Z', 110, 4),
       tick('bitcoin', '2025-01-07T00:20:00.000Z', 200, 5),
     ]);
-    const run = await lake.platform.runPipeline();
+    const run = await lake.platform.engine.runPipeline();
     expect(run.files).toBe(1);
     expect(run.gold.windows_emitted).toBe(2);
     expect(await gold()).toEqual([
@@ -55,7 +55,7 @@ describe('local pipeline: Bronze → Silver → Gold', () => {
     // the 00:20 window stays open until the 2-minute watermark passes 00:25
     expect(await lake.table('SELECT count(*) AS n FROM gold_state')).toEqual([{ n: 1 }]);
     await lake.land([tick('bitcoin', '2025-01-07T00:27:00.000Z', 201, 1)]);
-    await lake.platform.runPipeline();
+    await lake.platform.engine.runPipeline();
     expect((await gold()).map((w) => w.window_start)).toEqual([
       '2025-01-07T00:00:00.000Z',
       '2025-01-07T00:05:00.000Z',
@@ -74,7 +74,7 @@ describe('local pipeline: Bronze → Silver → Gold', () => {
       tick('ethereum', '2025-01-07T00:01:00.000Z', 8888),
       tick('ethereum', '2025-01-07T00:02:00.000Z', 3002),
     ]);
-    const run = await lake.platform.runPipeline();
+    const run = await lake.platform.engine.runPipeline();
     expect(run.silver.dropped_duplicate).toBe(2);
     expect(await lake.table('SELECT event_key, price FROM prices_silver ORDER BY event_ts')).toEqual([
       { event_key: 'ethereum|2025-01-07T00:00:00.000Z', price: 3000 },
@@ -94,13 +94,13 @@ describe('local pipeline: Bronze → Silver → Gold', () => {
         tick('bitcoin', '2025-01-07T00:30:00.000Z', 100),
         tick('bitcoin', '2025-01-07T01:00:00.000Z', 101),
       ]);
-      const first = runEach ? await lake.platform.runPipeline() : undefined;
+      const first = runEach ? await lake.platform.engine.runPipeline() : undefined;
       await lake.land([
         tick('bitcoin', '2025-01-07T00:39:59.999Z', 102), // before 01:00 − 20 min: late for Silver
         tick('bitcoin', '2025-01-07T00:40:00.000Z', 103), // exactly on the watermark: kept in Silver, late for Gold
         tick('bitcoin', '2025-01-07T00:59:00.000Z', 104), // within both watermarks
       ]);
-      const second = await lake.platform.runPipeline();
+      const second = await lake.platform.engine.runPipeline();
       expect(second.files).toBe(runEach ? 1 : 2);
       const silver = {
         ...second.silver,
@@ -125,7 +125,7 @@ describe('local pipeline: Bronze → Silver → Gold', () => {
       // the 00:40 window was never opened in Gold, so it is never emitted
       lake.setNow('2025-01-07T01:35:00Z');
       await lake.land([tick('bitcoin', '2025-01-07T01:30:00.000Z', 105)]);
-      await lake.platform.runPipeline();
+      await lake.platform.engine.runPipeline();
       expect((await gold()).map((w) => [w.window_start, w.ticks])).toEqual([
         ['2025-01-07T00:30:00.000Z', 1],
         ['2025-01-07T00:55:00.000Z', 1],
@@ -143,7 +143,7 @@ describe('local pipeline: Bronze → Silver → Gold', () => {
         Buffer.from([0xff, 0xfe, 0x7b, 0x0a]), // invalid UTF-8
       ]),
     );
-    const run = await lake.platform.runPipeline();
+    const run = await lake.platform.engine.runPipeline();
     expect(run.bronze).toMatchObject({ rows_in: 6, rows_out: 2, rescued: 4 });
     expect(run.silver).toMatchObject({ rows_in: 2, rows_out: 2 });
     const rescued = await lake.table<{ _rescued: string; line_no: number }>(
@@ -151,7 +151,7 @@ describe('local pipeline: Bronze → Silver → Gold', () => {
     );
     expect(rescued.map((r) => r.line_no)).toEqual([2, 3, 4, 7]);
     expect(rescued.slice(0, 3).map((r) => r._rescued)).toEqual(['not json', '[1,2]', '{"id":']);
-    const status = await lake.platform.status(lake.clock.now());
+    const status = await lake.platform.reads.status(lake.clock.now());
     expect(status.stages.find((s) => s.stage === 'bronze')?.counters.rescued).toBe(4);
   });
 
@@ -168,7 +168,7 @@ describe('local pipeline: Bronze → Silver → Gold', () => {
       tick('bitcoin', '2025-01-07T00:04:00.000Z', 0), // price <= 0: out of bounds
       tick('bitcoin', '2025-01-07T02:00:00.000Z', 103), // 90 minutes after ingest: from the future
     ]);
-    const run = await lake.platform.runPipeline();
+    const run = await lake.platform.engine.runPipeline();
     expect(run.silver).toMatchObject({
       rows_in: 9,
       rows_out: 3,
@@ -224,10 +224,10 @@ describe('local pipeline: Bronze → Silver → Gold', () => {
         ),
       );
     await lake.land(minutes(0, 20));
-    const first = await lake.platform.runPipeline();
+    const first = await lake.platform.engine.runPipeline();
     expect(first.files).toBe(1);
     await lake.land(minutes(20, 40));
-    const second = await lake.platform.runPipeline();
+    const second = await lake.platform.engine.runPipeline();
     expect(second.files).toBe(1); // only the new file
     expect(second.bronze.rows_in).toBe(20);
 
@@ -241,7 +241,7 @@ describe('local pipeline: Bronze → Silver → Gold', () => {
       metrics: await lake.table('SELECT * FROM pipeline_metrics ORDER BY batch_no, stage'),
     });
     const before = await snapshot();
-    const again = await lake.platform.runPipeline();
+    const again = await lake.platform.engine.runPipeline();
     expect(again.files).toBe(0);
     expect(await snapshot()).toEqual(before);
     expect(before.gold).toHaveLength(7); // windows ending by 00:37 (watermark 00:39 − 2 min)
@@ -260,9 +260,9 @@ describe('local pipeline: Bronze → Silver → Gold', () => {
       lake = await createTestLakehouse('2025-01-07T02:00:00Z');
       for (const offset of [0, 12, 6, 30, 24]) {
         await lake.land(ticks(offset));
-        if (perFile) await lake.platform.runPipeline();
+        if (perFile) await lake.platform.engine.runPipeline();
       }
-      await lake.platform.runPipeline();
+      await lake.platform.engine.runPipeline();
       const result = {
         silver: await lake.table('SELECT * EXCLUDE (load_ts) FROM prices_silver ORDER BY event_key'),
         gold: await lake.table('SELECT * EXCLUDE (emitted_at) FROM metrics_gold ORDER BY window_start'),
@@ -284,7 +284,7 @@ describe('local pipeline: Bronze → Silver → Gold', () => {
       [JSON.stringify(tick('bitcoin', '2025-01-07T00:01:00.000Z', 1))],
       'date=2025-01-07/hour=00/.hidden.jsonl',
     );
-    const run = await lake.platform.runPipeline();
+    const run = await lake.platform.engine.runPipeline();
     expect(run.files).toBe(0);
     expect(await lake.table('SELECT count(*) AS n FROM prices_bronze')).toEqual([{ n: 0 }]);
   });

@@ -70,7 +70,7 @@ async function expectRetriedThenQuarantined(l: TestLakehouse, name: string, reas
       `SELECT attempts, last_error FROM landing_failures WHERE file = '${name}'`,
     );
   expect(await failure()).toEqual([{ attempts: 1, last_error: expect.stringMatching(reason) }]);
-  let status = await l.platform.status(l.clock.now());
+  let status = await l.platform.reads.status(l.clock.now());
   expect(status.quarantine).toMatchObject({
     quarantined: 0,
     failing: 1,
@@ -78,12 +78,12 @@ async function expectRetriedThenQuarantined(l: TestLakehouse, name: string, reas
   });
 
   l.setNow('2025-01-07T00:20:00Z');
-  const second = await l.platform.runPipeline();
+  const second = await l.platform.engine.runPipeline();
   expect(second).toMatchObject({ files: 0, failed: 1, quarantined: 0 });
   expect(await failure()).toEqual([{ attempts: 2, last_error: expect.stringMatching(reason) }]);
 
   l.setNow('2025-01-07T00:30:00Z');
-  const third = await l.platform.runPipeline();
+  const third = await l.platform.engine.runPipeline();
   expect(third).toMatchObject({ files: 0, failed: 1, quarantined: 1 });
   expect(await failure()).toEqual([]);
   const moved = join(l.landingDir, '_quarantine', name);
@@ -98,9 +98,9 @@ async function expectRetriedThenQuarantined(l: TestLakehouse, name: string, reas
     last_failed_at: '2025-01-07T00:30:00.000Z',
     quarantined_at: '2025-01-07T00:30:00.000Z',
   });
-  expect(await l.platform.quarantined()).toEqual([recorded]);
+  expect(await l.platform.engine.quarantined()).toEqual([recorded]);
 
-  status = await l.platform.status(l.clock.now());
+  status = await l.platform.reads.status(l.clock.now());
   expect(status.quarantine).toEqual({
     quarantined: 1,
     failing: 0,
@@ -114,7 +114,7 @@ async function expectRetriedThenQuarantined(l: TestLakehouse, name: string, reas
   // The next runs skip it, and new files go through with the next batch number.
   l.setNow('2025-01-07T00:40:00Z');
   const next = await l.land([tick('bitcoin', '2025-01-07T00:40:00.000Z', 120)]);
-  const fourth = await l.platform.runPipeline();
+  const fourth = await l.platform.engine.runPipeline();
   expect(fourth.files).toBe(1);
   expect(fourth.failed).toBeUndefined();
   expect(await l.table(`SELECT batch_no FROM pipeline_files WHERE file = '${next}'`)).toEqual([
@@ -135,10 +135,10 @@ describe('local pipeline: a bad landing entry is isolated, not a stuck pipeline'
     lake = await createTestLakehouse();
     const l = lake;
     const { before, name, after } = await landAround(l, (p) => mkdir(p), '20250107T000300000Z-000-x.jsonl');
-    const run = await l.platform.runPipeline();
+    const run = await l.platform.engine.runPipeline();
     await expectGoodFilesThrough(l, run, [before, after]);
     expect(run.failed).toBeUndefined();
-    const status = await l.platform.status(l.clock.now());
+    const status = await l.platform.reads.status(l.clock.now());
     expect(status.stages.find((s) => s.stage === 'landing')?.counters).toEqual({
       files: 2,
       pending_files: 0,
@@ -157,7 +157,7 @@ describe('local pipeline: a bad landing entry is isolated, not a stuck pipeline'
       (p) => symlink(target, p),
       '20250107T000300000Z-000-x.jsonl',
     );
-    const run = await l.platform.runPipeline();
+    const run = await l.platform.engine.runPipeline();
     expect(run).toMatchObject({ failed: 1, quarantined: 0 });
     await expectGoodFilesThrough(l, run, [before, after]);
     await expectRetriedThenQuarantined(l, name, /^cannot be read: EISDIR/);
@@ -171,10 +171,10 @@ describe('local pipeline: a bad landing entry is isolated, not a stuck pipeline'
       (p) => symlink(join(l.dir, 'gone.jsonl'), p),
       '20250107T000300000Z-000-dangling.jsonl',
     );
-    const run = await l.platform.runPipeline();
+    const run = await l.platform.engine.runPipeline();
     await expectGoodFilesThrough(l, run, [before, after]);
     await expectRetriedThenQuarantined(l, name, /^cannot be read: ENOENT: no such file or directory/);
-    expect(JSON.stringify(await l.platform.quarantined())).not.toContain(l.dir); // no machine paths
+    expect(JSON.stringify(await l.platform.engine.quarantined())).not.toContain(l.dir); // no machine paths
   });
 
   it('a file that breaks the engine fails its group: its files are tried one at a time, the good ones commit', async () => {
@@ -195,7 +195,7 @@ describe('local pipeline: a bad landing entry is isolated, not a stuck pipeline'
     const c = await l.land([tick('bitcoin', '2025-01-07T00:10:00.000Z', 110)]);
     expect([name, a, c].sort()).toEqual([name, a, c]);
 
-    const run = await l.platform.runPipeline();
+    const run = await l.platform.engine.runPipeline();
     expect(run).toMatchObject({ failed: 1, quarantined: 0 });
     await expectGoodFilesThrough(l, run, [a, c]);
     expect(await l.table(`SELECT attempts, last_error FROM landing_failures`)).toEqual([
@@ -213,7 +213,7 @@ describe('local pipeline: a bad landing entry is isolated, not a stuck pipeline'
     // number (its row is in Silver, too late for Gold), and its failure record goes.
     await l.platform.db.run('ALTER TABLE prices_silver ALTER COLUMN symbol DROP NOT NULL');
     l.setNow('2025-01-07T00:20:00Z');
-    const next = await l.platform.runPipeline();
+    const next = await l.platform.engine.runPipeline();
     expect(next).toMatchObject({ files: 1, silver: { rows_out: 1 }, gold: { dropped_late: 1 } });
     expect(next.failed).toBeUndefined();
     expect(await l.table('SELECT count(*) AS n FROM landing_failures')).toEqual([{ n: 0 }]);
@@ -227,9 +227,9 @@ describe('local pipeline: a bad landing entry is isolated, not a stuck pipeline'
     const l = lake;
     const gone = join(l.dir, 'later.jsonl');
     const { name } = await landAround(l, (p) => symlink(gone, p), '20250107T000300000Z-000-later.jsonl');
-    expect((await l.platform.runPipeline()).failed).toBe(1);
+    expect((await l.platform.engine.runPipeline()).failed).toBe(1);
     await writeFile(gone, `${JSON.stringify({ ...tick('ethereum', '2025-01-07T00:09:00.000Z', 3000) })}\n`);
-    const run = await l.platform.runPipeline();
+    const run = await l.platform.engine.runPipeline();
     expect(run.files).toBe(1);
     expect(run.failed).toBeUndefined();
     expect(await l.table('SELECT count(*) AS n FROM landing_failures')).toEqual([{ n: 0 }]);
@@ -246,35 +246,43 @@ describe('quarantine after a crash between its steps', () => {
     const name = `${HOUR}/20250107T000300000Z-000-dangling.jsonl`;
     await mkdir(join(l.landingDir, HOUR), { recursive: true });
     await symlink(join(l.dir, 'gone.jsonl'), join(l.landingDir, name));
-    await l.platform.runPipeline();
-    await l.platform.runPipeline();
+    await l.platform.engine.runPipeline();
+    await l.platform.engine.runPipeline();
     const moved = join(l.landingDir, '_quarantine', name);
 
     // A crash after the reason file was written, before the move: the reason alone is no entry.
     await mkdir(dirname(moved), { recursive: true });
     await writeFile(`${moved}.reason.json`, '{"file":"stale"}\n');
-    expect(await l.platform.quarantined()).toEqual([]);
-    expect((await l.platform.status(l.clock.now())).quarantine).toMatchObject({ quarantined: 0, failing: 1 });
+    expect(await l.platform.engine.quarantined()).toEqual([]);
+    expect((await l.platform.reads.status(l.clock.now())).quarantine).toMatchObject({
+      quarantined: 0,
+      failing: 1,
+    });
     // The next run fails it again and completes the move, with a fresh reason.
-    expect(await l.platform.runPipeline()).toMatchObject({ failed: 1, quarantined: 1 });
-    expect(await l.platform.quarantined()).toEqual([expect.objectContaining({ file: name, attempts: 3 })]);
+    expect(await l.platform.engine.runPipeline()).toMatchObject({ failed: 1, quarantined: 1 });
+    expect(await l.platform.engine.quarantined()).toEqual([
+      expect.objectContaining({ file: name, attempts: 3 }),
+    ]);
 
     // A crash after the move, before the failure row went: the row does not count as failing.
     await l.platform.db.run(
       `INSERT INTO landing_failures VALUES (:file, 3, 'x', TIMESTAMP '2025-01-07 00:10:00', TIMESTAMP '2025-01-07 00:10:00')`,
       { file: name },
     );
-    expect((await l.platform.status(l.clock.now())).quarantine).toMatchObject({ quarantined: 1, failing: 0 });
-    expect(await l.platform.runPipeline()).toMatchObject({ files: 0 });
-    expect(await l.platform.quarantined()).toHaveLength(1);
+    expect((await l.platform.reads.status(l.clock.now())).quarantine).toMatchObject({
+      quarantined: 1,
+      failing: 0,
+    });
+    expect(await l.platform.engine.runPipeline()).toMatchObject({ files: 0 });
+    expect(await l.platform.engine.quarantined()).toHaveLength(1);
 
     // Retry clears the row first: it starts again from its first attempt.
-    await l.platform.retryQuarantined(name);
+    await l.platform.engine.retryQuarantined(name);
     expect(await l.table('SELECT count(*) AS n FROM landing_failures')).toEqual([{ n: 0 }]);
     expect(isLink(join(l.landingDir, name))).toBe(true);
     expect(isLink(moved)).toBe(false);
-    expect(await l.platform.quarantined()).toEqual([]);
-    expect(await l.platform.runPipeline()).toMatchObject({ failed: 1, quarantined: 0 });
+    expect(await l.platform.engine.quarantined()).toEqual([]);
+    expect(await l.platform.engine.runPipeline()).toMatchObject({ failed: 1, quarantined: 0 });
     expect(await l.table('SELECT attempts FROM landing_failures')).toEqual([{ attempts: 1 }]);
   });
 });
@@ -366,8 +374,8 @@ describe('the feed announces a quarantined landing file once, as a data incident
   ): Promise<string> {
     await mkdir(dirname(join(l.landingDir, name)), { recursive: true });
     await symlink(join(l.dir, 'gone.jsonl'), join(l.landingDir, name));
-    for (let i = 0; i < 3; i++) await l.platform.runPipeline();
-    expect((await l.platform.quarantined()).map((q) => q.file)).toEqual([name]);
+    for (let i = 0; i < 3; i++) await l.platform.engine.runPipeline();
+    expect((await l.platform.engine.quarantined()).map((q) => q.file)).toEqual([name]);
     return name;
   }
   const incidents = () =>
@@ -410,7 +418,7 @@ describe('the feed announces a quarantined landing file once, as a data incident
       '`date=2025-02-01/hour=00/20250201T000000000Z-000-&lt;!channel&gt; &lt;@U0OPS01&gt; &lt;mailto:x@evil.example|click&gt;.jsonl`',
     );
     expect(posted?.text).not.toMatch(/<[!@]|<mailto:/);
-    expect((await h.lake.platform.quarantined()).map((q) => q.file)).toEqual([name]);
+    expect((await h.lake.platform.engine.quarantined()).map((q) => q.file)).toEqual([name]);
   });
 
   it('after a crash between posting and recording, a restarted feed finds the announcement instead of posting it again', async () => {

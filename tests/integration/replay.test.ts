@@ -24,7 +24,7 @@ interface Row {
 
 /** A replay source over `file` as bitcoin, keeping its progress in the test lakehouse. */
 function replayOf(file: string) {
-  return replaySource({ state: lake.platform.state, logger: silentLogger() }, file, 'bitcoin');
+  return replaySource({ state: lake.platform.pipeline.state, logger: silentLogger() }, file, 'bitcoin');
 }
 
 const ingest = (source: ReturnType<typeof replayOf>) =>
@@ -84,7 +84,7 @@ describe('replay of the real BTC/USD minute data', () => {
     });
     expect(ingest.records).toBe(3600);
     expect(ingest.batches).toHaveLength(3);
-    const run = await lake.platform.runPipeline();
+    const run = await lake.platform.engine.runPipeline();
     expect(run.silver).toMatchObject({
       rows_in: 3600,
       rows_out: 3600,
@@ -131,7 +131,7 @@ describe('replay of the real BTC/USD minute data', () => {
       source,
     });
     expect(again.records).toBe(0);
-    expect((await lake.platform.runPipeline()).files).toBe(0);
+    expect((await lake.platform.engine.runPipeline()).files).toBe(0);
   });
 
   it('replays only rows up to the clock (--now), and continues from there later', async (ctx) => {
@@ -144,7 +144,7 @@ describe('replay of the real BTC/USD minute data', () => {
     expect((await ingest(source)).records).toBe(60); // 00:01 … 01:00
     lake.setNow('2025-01-07T02:00:00Z');
     expect((await ingest(replayOf(file))).records).toBe(60); // 01:01, by a new source reading the saved progress … 02:00
-    await lake.platform.runPipeline();
+    await lake.platform.engine.runPipeline();
     expect(
       await lake.table(
         'SELECT count(*) AS n, min(event_ts) AS first, max(event_ts) AS last FROM prices_silver',

@@ -24,11 +24,11 @@ describe('rewinding a watermark (local platform)', () => {
   it('Silver and Gold rewound: a late row comes back in once, an emitted window is never emitted twice', async () => {
     const l = await createTestLakehouse('2025-01-07T00:30:30Z');
     lake = l;
-    const rewind = l.platform.rewindWatermark?.bind(l.platform);
+    const rewind = l.platform.engine.rewindWatermark?.bind(l.platform);
     if (!rewind) throw new Error('the local platform rewinds watermarks');
     // minutes 0–9 and 20–29: the windows 00:10 and 00:15 never get a row
     await l.land([...minutes(0, 10), ...minutes(20, 30)]);
-    await l.platform.runPipeline();
+    await l.platform.engine.runPipeline();
     const emitted = await l.table<{ window_start: string }>(
       'SELECT window_start FROM metrics_gold ORDER BY 1',
     );
@@ -37,7 +37,7 @@ describe('rewinding a watermark (local platform)', () => {
     // late for both stages now
     l.setNow('2025-01-07T00:31:00Z');
     await l.land([tick('bitcoin', at(5, 30), 1, 1), tick('bitcoin', at(12, 30), 2, 1)]);
-    expect((await l.platform.runPipeline()).silver).toMatchObject({ rows_out: 1, dropped_late: 1 });
+    expect((await l.platform.engine.runPipeline()).silver).toMatchObject({ rows_out: 1, dropped_late: 1 });
 
     const now = l.clock.now();
     expect(await rewind('silver', '2025-01-07T00:00:00Z', now)).toEqual({
@@ -50,7 +50,7 @@ describe('rewinding a watermark (local platform)', () => {
       from: '2025-01-07T00:27:00.000Z',
       to: '2025-01-07T00:04:00.000Z',
     });
-    const status = await l.platform.status(now);
+    const status = await l.platform.reads.status(now);
     expect(status.watermarks).toEqual({
       silver: '2025-01-07T00:00:00.000Z',
       gold: '2025-01-07T00:04:00.000Z',
@@ -65,7 +65,7 @@ describe('rewinding a watermark (local platform)', () => {
       tick('bitcoin', at(13, 30), 3, 1),
       tick('bitcoin', at(17, 30), 4, 1),
     ]);
-    const run = await l.platform.runPipeline();
+    const run = await l.platform.engine.runPipeline();
     expect(run.failed).toBeUndefined();
     expect(run.silver).toMatchObject({ rows_in: 5, rows_out: 4, dropped_duplicate: 1, dropped_late: 0 });
     expect(run.gold).toMatchObject({ rows_in: 4, rows_out: 3, dropped_late: 1, windows_emitted: 1 });
@@ -86,12 +86,12 @@ describe('rewinding a watermark (local platform)', () => {
   it('refuses a time in the future, an unparsable one, one not earlier, a stage without a watermark; changes nothing', async () => {
     const l = await createTestLakehouse('2025-01-07T00:30:30Z');
     lake = l;
-    const rewind = l.platform.rewindWatermark?.bind(l.platform);
+    const rewind = l.platform.engine.rewindWatermark?.bind(l.platform);
     if (!rewind) throw new Error('the local platform rewinds watermarks');
     const now = l.clock.now();
     await expect(rewind('silver', '2025-01-07T00:00:00Z', now)).rejects.toThrow(/no watermark yet/);
     await l.land(minutes(0, 30));
-    await l.platform.runPipeline();
+    await l.platform.engine.runPipeline();
     const before = await l.table('SELECT * FROM pipeline_watermarks ORDER BY stage');
     for (const [stage, time, message] of [
       ['silver', '2025-01-07T00:31:00Z', /in the future/],

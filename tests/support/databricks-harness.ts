@@ -6,15 +6,19 @@ import { Writable } from 'node:stream';
 import type { Clock } from '../../src/clock.js';
 import type { DatabricksSettings } from '../../src/config.js';
 import { createLogger, type Logger } from '../../src/log.js';
-import { createDatabricksPlatform } from '../../src/platform/databricks/platform.js';
+import {
+  createDatabricksPlatform,
+  type DatabricksPlatform,
+  type DatabricksPlatformDeps,
+} from '../../src/platform/databricks/platform.js';
 import { JOB_NAMES } from '../../src/platform/databricks/resources.js';
 import { createDatabricksRest } from '../../src/platform/databricks/rest.js';
 import {
   createWarehouse,
   type Warehouse as WarehouseClient,
 } from '../../src/platform/databricks/warehouse.js';
-import type { Platform } from '../../src/platform/port.js';
-import { sqlFile } from '../../src/sql-files.js';
+import { openDb } from '../../src/platform/local/db.js';
+import { migrate } from '../../src/platform/local/migrations.js';
 import { type DatabricksEmulator, startDatabricksEmulator } from './databricks-emulator.js';
 import { runScoring } from './databricks-scoring.js';
 import { testConfig } from './lakehouse.js';
@@ -36,12 +40,12 @@ export interface DatabricksHarness {
   api: DatabricksEmulator;
   warehouse: Warehouse;
   settings: DatabricksSettings;
-  platform: Platform;
+  platform: DatabricksPlatform;
   sql: WarehouseClient;
   logs: string[];
   logger: Logger;
-  /** What the next training run does. */
-  trainOutcome: 'SUCCESS' | 'FAILED';
+  /** What the next training run does (RUNNING: it never ends). */
+  trainOutcome: 'SUCCESS' | 'FAILED' | 'RUNNING';
   /**
    * Which windows a scoring run finds anomalous; by default bitcoin's windows ending at :05, :25
    * and :45 past each hour (about one a run). Set to () => false for a run without anomalies.
@@ -51,7 +55,7 @@ export interface DatabricksHarness {
    * Another platform on the same emulators, with none of the first one's memory (a restarted bot);
    * it shares the SQL client, which the harness closes.
    */
-  newPlatform(): Platform;
+  newPlatform(overrides?: Partial<DatabricksPlatformDeps>): DatabricksPlatform;
   /** Runs the crypto-risk-score job once through the Jobs API and waits for it to end. */
   runScoreJob(): Promise<number>;
   close(): Promise<void>;
@@ -71,7 +75,7 @@ export async function startDatabricksHarness(
     runMs: 50,
   });
   const warehouse = await startWarehouse({ warehouseId: WAREHOUSE_ID });
-  await warehouse.db.script(sqlFile('local/schema'));
+  await migrate(warehouse.db, 'local');
   const caFile = join(dir, 'warehouse-ca.pem');
   writeFileSync(caFile, warehouse.caCert);
   const settings: DatabricksSettings = {
@@ -108,7 +112,7 @@ export async function startDatabricksHarness(
     pollMs: 50,
     endpoint: { host: warehouse.host, port: warehouse.port },
   });
-  const newPlatform = () =>
+  const newPlatform = (overrides: Partial<DatabricksPlatformDeps> = {}) =>
     createDatabricksPlatform({
       settings,
       model: config.model,
@@ -118,6 +122,9 @@ export async function startDatabricksHarness(
       clock,
       logger,
       pollMs: 50,
+      // Each platform gets a throw-away store; the bot tests that restart keep their own file.
+      openBotStore: () => openDb(':memory:'),
+      ...overrides,
     });
   const platform = newPlatform();
 
@@ -158,6 +165,7 @@ export async function startDatabricksHarness(
     await new Promise((resolve) => setTimeout(resolve, 50));
     if (job.settings.name === JOB_NAMES.train) {
       if (harness.trainOutcome === 'FAILED') return 'FAILED';
+      if (harness.trainOutcome === 'RUNNING') return new Promise(() => {});
       api.registerModelVersion(MODEL, {
         runId: `mlflow-${run.run_id}`,
         params: {

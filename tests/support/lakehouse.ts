@@ -7,13 +7,11 @@ import { runIngest } from '../../src/jobs/ingest.js';
 import { silentLogger } from '../../src/log.js';
 import type { MarketRecord, SourceKind } from '../../src/market/record.js';
 import { simulatorSource } from '../../src/market/sources.js';
-import type { Db } from '../../src/platform/local/db.js';
-import { createLocalPlatform } from '../../src/platform/local/platform.js';
-import type { Platform } from '../../src/platform/port.js';
+import { createLocalPlatform, type LocalPlatform } from '../../src/platform/local/platform.js';
 
 /** A local platform on an in-memory DuckDB and a temporary landing folder, with a settable clock. */
 export interface TestLakehouse {
-  platform: Platform & { db: Db };
+  platform: LocalPlatform;
   landingDir: string;
   dir: string;
   setNow(iso: string): void;
@@ -56,7 +54,12 @@ export async function createTestLakehouse(
       now = new Date(iso);
     },
     async land(records, source = 'replay') {
-      const written = await platform.landing.write({ records, source, ingestTs: clock.now(), seq: seq++ });
+      const written = await platform.pipeline.landing.write({
+        records,
+        source,
+        ingestTs: clock.now(),
+        seq: seq++,
+      });
       return written.file;
     },
     async landRaw(lines, name) {
@@ -99,13 +102,13 @@ export async function createScoredLakehouse(startIso: string, hours: number): Pr
   const config = testConfig({ SIMULATOR_HISTORY_HOURS: String(hours), TRAIN_LOOKBACK: '24h' });
   const lake = await createTestLakehouse(startIso, config.model);
   const source = simulatorSource({
-    state: lake.platform.state,
+    state: lake.platform.pipeline.state,
     assets: config.market.assets,
     simulator: config.market.simulator,
   });
   await runIngest({ platform: lake.platform, clock: lake.clock, logger: silentLogger(), source });
-  await lake.platform.runPipeline();
-  await lake.platform.train({ now: lake.clock.now() });
-  await lake.platform.infer({ now: lake.clock.now() });
+  await lake.platform.engine.runPipeline();
+  await lake.platform.pipeline.train({ now: lake.clock.now() });
+  await lake.platform.engine.infer({ now: lake.clock.now() });
   return lake;
 }

@@ -1,20 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../clock.js';
 import type { DatabricksSettings, ModelSettings } from '../../config.js';
+import { formatDuration } from '../../domain/format.js';
 import { ExitCode, UserError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { SimEvent } from '../../market/record.js';
 import { sqlFile } from '../../sql-files.js';
+import { createSharedReads } from '../lakehouse-reads.js';
 import { landingName, toJsonLines } from '../landing-files.js';
+import type { Db } from '../local/db.js';
 import type {
-  AnomalyRow,
+  Deployment,
   JobRun,
   JobStatus,
   LakehouseRead,
-  LeaderboardRow,
   ModelVersion,
   Platform,
-  PricePoint,
   RetrainRun,
   ScoredWindow,
   StageStatus,
@@ -66,6 +67,10 @@ export interface DatabricksPlatformDeps {
   logger: Logger;
   /** How often a running job's state is read while waiting for it. */
   pollMs?: number;
+  /** How long `train` waits for its run before saying it goes on in the workspace (default 2 h). */
+  trainTimeoutMs?: number;
+  /** Opens the bot's own store (a DuckDB file beside the configuration's data folder), once. */
+  openBotStore: () => Promise<Db>;
 }
 
 interface Run {
@@ -106,7 +111,10 @@ interface MlflowRun {
  * resources.ts); this process ingests, reads, starts runs and follows them. Status never starts
  * the warehouse; the feed reads it only after a new successful inference run.
  */
-export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Platform {
+/** Databricks always has a deployment to reconcile (and no in-process engine). */
+export type DatabricksPlatform = Platform & { readonly deployment: Deployment };
+
+export function createDatabricksPlatform(deps: DatabricksPlatformDeps): DatabricksPlatform {
   const { settings, rest, warehouse, clock, logger } = deps;
   const modelName = `${settings.catalog}.${settings.schema}.${MODEL_NAME}`;
   const volume = `/api/2.0/fs/files/Volumes/${settings.catalog}/${settings.schema}/${settings.volume}`;
@@ -472,320 +480,277 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Platform
     return snap !== null && (request.kind === 'chart' || request.limit <= snap.windows_per_asset);
   }
 
-  async function read<T>(name: string, params: Record<string, SqlParam>): Promise<T[]> {
+  // The reads the warehouse answers like DuckDB does: the same SQL files (lakehouse-reads.ts).
+  const shared = createSharedReads(async <T>(name: string, params: Record<string, SqlParam>) => {
     await warehouse.ensureRunning();
     return warehouse.query<T>(sqlFile(name), params);
-  }
-
-  const notHere = (what: string) =>
-    new UserError(
-      `On Databricks ${what} runs in the ${JOB_NAMES.score} job (every 10 minutes): see its runs in the workspace, or \`crypto-risk status\`.`,
-      { exitCode: ExitCode.Usage },
-    );
+  });
+  let botStore: Promise<Db> | undefined;
 
   return {
     kind: 'databricks',
-
-    landing: {
-      async write(batch) {
-        const name = landingName(batch);
-        const body = Buffer.from(toJsonLines(batch));
-        // The Files API makes an upload visible only once it is complete: no partial file.
-        await rest.putBytes(`${volume}/landing/${name}`, body, { overwrite: 'false' });
-        return { file: name, records: batch.records.length, bytes: body.length };
-      },
+    botStore: () => {
+      botStore ??= deps.openBotStore();
+      return botStore;
     },
 
-    state: {
-      async get<T>(key: string) {
-        const bytes = await rest.getBytes(`${volume}/_state/${encodeURIComponent(key)}.json`);
-        return bytes ? (JSON.parse(bytes.toString('utf8')) as T) : undefined;
+    pipeline: {
+      landing: {
+        async write(batch) {
+          const name = landingName(batch);
+          const body = Buffer.from(toJsonLines(batch));
+          // The Files API makes an upload visible only once it is complete: no partial file.
+          await rest.putBytes(`${volume}/landing/${name}`, body, { overwrite: 'false' });
+          return { file: name, records: batch.records.length, bytes: body.length };
+        },
       },
-      async set(key, value) {
+
+      state: {
+        async get<T>(key: string) {
+          const bytes = await rest.getBytes(`${volume}/_state/${encodeURIComponent(key)}.json`);
+          return bytes ? (JSON.parse(bytes.toString('utf8')) as T) : undefined;
+        },
+        async set(key, value) {
+          await rest.putBytes(
+            `${volume}/_state/${encodeURIComponent(key)}.json`,
+            Buffer.from(JSON.stringify(value)),
+            {
+              overwrite: 'true',
+            },
+          );
+        },
+      },
+
+      async recordGroundTruth(events: readonly SimEvent[]) {
+        if (events.length === 0) return;
+        const body = Buffer.from(`${events.map((e) => JSON.stringify(e)).join('\n')}\n`);
         await rest.putBytes(
-          `${volume}/_state/${encodeURIComponent(key)}.json`,
-          Buffer.from(JSON.stringify(value)),
+          `${volume}/_ground_truth/${clock.now().toISOString().replace(/[-:.]/g, '')}.jsonl`,
+          body,
           {
             overwrite: 'true',
           },
         );
       },
-    },
 
-    async runPipeline() {
-      throw notHere('the pipeline');
-    },
+      async recordJobRun(run) {
+        botRuns.set(run.job, run);
+      },
 
-    async recordGroundTruth(events: readonly SimEvent[]) {
-      if (events.length === 0) return;
-      const body = Buffer.from(`${events.map((e) => JSON.stringify(e)).join('\n')}\n`);
-      await rest.putBytes(
-        `${volume}/_ground_truth/${clock.now().toISOString().replace(/[-:.]/g, '')}.jsonl`,
-        body,
-        {
-          overwrite: 'true',
-        },
-      );
-    },
-
-    async recordJobRun(run) {
-      botRuns.set(run.job, run);
-    },
-
-    async train(request) {
-      const { run } = await retrain({ requestedBy: 'command line' });
-      if (request.featureSet && request.featureSet !== deps.model.featureSet) {
-        logger.warn(
-          'the feature set of a Databricks training run comes from the job parameters; --features is ignored',
-        );
-      }
-      for (;;) {
-        const current = await retrainRun(run.id);
-        if (current?.state === 'failed') throw new UserError(`Training failed: ${current.error}`);
-        if (current?.state === 'succeeded' && current.result) return current.result;
-        await new Promise((resolve) => setTimeout(resolve, deps.pollMs ?? 2_000));
-      }
-    },
-
-    async infer() {
-      throw notHere('inference');
-    },
-
-    async models() {
-      const all = await models();
-      return { champion: all.find((m) => m.aliases.includes('champion'))?.version ?? null, versions: all };
-    },
-
-    async promote(version) {
-      const listed = await listVersions();
-      const found = listed?.versions.find((v) => Number(v.version) === version);
-      const target = listed && found ? await withRun(listed, found) : undefined;
-      if (!target) {
-        throw new UserError(
-          `There is no model version ${version} of ${modelName}; see \`crypto-risk models\`.`,
-          {
-            exitCode: ExitCode.Usage,
-          },
-        );
-      }
-      await rest.put(`${modelPath}/aliases/champion`, aliasBody(version));
-      return { ...target, aliases: [...new Set([...target.aliases, 'champion'])].sort() };
-    },
-
-    retrain,
-    retrainRun,
-
-    async scoredSince(cursor, limit) {
-      // From the feed files the scoring runs published (Files API): no SQL, no warehouse start.
-      // Runs that ended before the horizon hold only windows too old to announce.
-      const after = cursor === null ? undefined : Date.parse(cursor);
-      const horizon = clock.now().getTime() - FEED_HORIZON_MS;
-      const windows: ScoredWindow[] = [];
-      for (const file of await feedFilesSince(Math.max(after ?? horizon, horizon))) {
-        for (const w of file.windows) {
-          if (after === undefined || Date.parse(w.scored_at) > after) windows.push(w);
+      async train(request) {
+        const { run } = await retrain({ requestedBy: 'command line' });
+        if (request.featureSet && request.featureSet !== deps.model.featureSet) {
+          logger.warn(
+            'the feature set of a Databricks training run comes from the job parameters; --features is ignored',
+          );
         }
-      }
-      return windows
-        .sort(
-          (a, b) =>
-            a.scored_at.localeCompare(b.scored_at) ||
-            a.asset.localeCompare(b.asset) ||
-            a.window_end.localeCompare(b.window_end),
-        )
-        .slice(0, limit);
+        const waitMs = deps.trainTimeoutMs ?? 2 * 3_600_000;
+        const deadline = clock.now().getTime() + waitMs;
+        for (;;) {
+          const current = await retrainRun(run.id);
+          if (current?.state === 'failed') throw new UserError(`Training failed: ${current.error}`);
+          if (current?.state === 'succeeded' && current.result) return current.result;
+          if (clock.now().getTime() >= deadline) {
+            throw new UserError(
+              `The training run ${run.id} has not finished after ${formatDuration(waitMs)}; ` +
+                `it goes on in the ${JOB_NAMES.train} job: follow it in the workspace, or \`crypto-risk models\` later.`,
+            );
+          }
+          await new Promise((resolve) => setTimeout(resolve, deps.pollMs ?? 2_000));
+        }
+      },
+
+      async models() {
+        const all = await models();
+        return { champion: all.find((m) => m.aliases.includes('champion'))?.version ?? null, versions: all };
+      },
+
+      async promote(version) {
+        const listed = await listVersions();
+        const found = listed?.versions.find((v) => Number(v.version) === version);
+        const target = listed && found ? await withRun(listed, found) : undefined;
+        if (!target) {
+          throw new UserError(
+            `There is no model version ${version} of ${modelName}; see \`crypto-risk models\`.`,
+            {
+              exitCode: ExitCode.Usage,
+            },
+          );
+        }
+        await rest.put(`${modelPath}/aliases/champion`, aliasBody(version));
+        return { ...target, aliases: [...new Set([...target.aliases, 'champion'])].sort() };
+      },
+
+      retrain,
+      retrainRun,
     },
 
-    async assets() {
-      const snap = await snapshot();
-      if (snap) return Object.keys(snap.series).sort();
-      return (await read<{ asset: string }>('queries/assets', {})).map((r) => r.asset);
-    },
+    reads: {
+      async scoredSince(cursor, limit) {
+        // From the feed files the scoring runs published (Files API): no SQL, no warehouse start.
+        // Runs that ended before the horizon hold only windows too old to announce.
+        const after = cursor === null ? undefined : Date.parse(cursor);
+        const horizon = clock.now().getTime() - FEED_HORIZON_MS;
+        const windows: ScoredWindow[] = [];
+        for (const file of await feedFilesSince(Math.max(after ?? horizon, horizon))) {
+          for (const w of file.windows) {
+            if (after === undefined || Date.parse(w.scored_at) > after) windows.push(w);
+          }
+        }
+        return windows
+          .sort(
+            (a, b) =>
+              a.scored_at.localeCompare(b.scored_at) ||
+              a.asset.localeCompare(b.asset) ||
+              a.window_end.localeCompare(b.window_end),
+          )
+          .slice(0, limit);
+      },
 
-    async priceSeries(asset, since, until) {
-      const span = until.getTime() - since.getTime();
-      const published = await publishedSeries(asset, span);
-      if (published) {
-        const end = new Date(published.asOf);
-        return seriesWithin(asset, published.series, new Date(end.getTime() - span), end, published.asOf);
-      }
-      const points = await read<PricePoint & { symbol: string | null; source: string | null }>(
-        'queries/price_series',
-        {
-          asset,
-          since,
-          until,
-        },
-      );
-      return {
-        asset,
-        symbol: points.at(-1)?.symbol ?? null,
-        simulated: points.some((p) => (p.source ?? '').includes('simulator')),
-        points: points.map((p) => ({
-          window_end: p.window_end,
-          price_avg: p.price_avg,
-          is_anomaly: Boolean(p.is_anomaly),
-          anomaly_score: p.anomaly_score,
-        })),
-      };
-    },
+      async assets() {
+        const snap = await snapshot();
+        if (snap) return Object.keys(snap.series).sort();
+        return shared.assets();
+      },
 
-    async topAnomalies(query) {
-      const period = SNAPSHOT_PERIODS.get(query.until.getTime() - query.since.getTime());
-      const snap = period ? await snapshot() : null;
-      if (period && snap && query.limit <= snap.windows_per_asset) {
-        return snapshotTop(snap, period, {
-          limit: query.limit,
-          ...(query.asset ? { asset: query.asset } : {}),
-        });
-      }
-      const params = {
-        since: query.since,
-        until: query.until,
-        asset: query.asset ?? null,
-      };
-      const leaderboard = (await read<LeaderboardRow>('queries/top_leaderboard', params)).map((r) => ({
-        ...r,
-        simulated: Boolean(r.simulated),
-      }));
-      const windows = (await read<AnomalyRow>('queries/top_windows', { ...params, limit: query.limit })).map(
-        (r) => ({
-          ...r,
-          simulated: Boolean(r.simulated),
-        }),
-      );
-      return {
-        leaderboard: leaderboard.filter((r) => r.anomalies > 0),
-        windows,
-        scored_windows: leaderboard.reduce((n, r) => n + r.windows_scored, 0),
-      };
-    },
+      async priceSeries(asset, since, until) {
+        const span = until.getTime() - since.getTime();
+        const published = await publishedSeries(asset, span);
+        if (published) {
+          const end = new Date(published.asOf);
+          return seriesWithin(asset, published.series, new Date(end.getTime() - span), end, published.asOf);
+        }
+        return shared.priceSeries(asset, since, until);
+      },
 
-    async status(now) {
-      const state = await warehouse.state();
-      const pipelines = await rest.get<{
-        statuses?: Array<{
-          pipeline_id: string;
-          name: string;
-          state?: string;
-          latest_updates?: Array<{ state?: string; creation_time?: string }>;
-        }>;
-      }>('/api/2.0/pipelines', { filter: `name LIKE '${PIPELINE_NAME}'` });
-      const pipeline = pipelines.statuses?.find((p) => p.name === PIPELINE_NAME);
-      const jobs: JobStatus[] = [];
-      for (const name of Object.values(JOB_NAMES)) {
-        const last = (await runs(name, { completed_only: true }, 1).catch(() => []))[0];
-        if (!last) continue;
-        jobs.push({
-          job: name,
-          started_at: new Date(last.start_time ?? 0).toISOString(),
-          finished_at: new Date(last.end_time ?? last.start_time ?? 0).toISOString(),
-          duration_ms: Math.max(0, (last.end_time ?? 0) - (last.start_time ?? 0)),
-          result: last.state?.result_state === 'SUCCESS' ? 'succeeded' : 'failed',
-          summary: `${last.state?.result_state ?? last.state?.life_cycle_state ?? ''}${last.state?.state_message ? `: ${last.state.state_message}` : ''}`,
-        });
-      }
-      for (const run of botRuns.values()) {
-        jobs.push({
-          job: `bot ${run.job}`,
-          started_at: run.startedAt.toISOString(),
-          finished_at: run.finishedAt.toISOString(),
-          duration_ms: run.finishedAt.getTime() - run.startedAt.getTime(),
-          result: run.result,
-          summary: run.summary,
-        });
-      }
-      const model = await modelSummary();
-      // No version yet (a new workspace): what the first training run is doing, if there is one.
-      const trainingRun = model.count === 0 ? await newestTrainingRun() : undefined;
-      const report: StatusReport = {
-        platform: 'databricks',
-        generated_at: now.toISOString(),
-        assets: [],
-        stages: [],
-        watermarks: { silver: null, gold: null },
-        jobs,
-        anomalies_24h: 0,
-        model: {
-          champion: model.champion,
-          versions: model.count,
-          ...(trainingRun !== undefined ? { training_run: trainingRun } : {}),
-        },
-        databricks: {
-          warehouse: state,
-          pipeline: pipeline
-            ? {
-                state: pipeline.state ?? 'UNKNOWN',
-                last_update: pipeline.latest_updates?.[0]?.state ?? null,
-                last_update_at: pipeline.latest_updates?.[0]?.creation_time ?? null,
-              }
-            : null,
-        },
-      };
-      if (state !== 'RUNNING') {
-        (report.databricks as NonNullable<StatusReport['databricks']>).freshness_note =
-          `The SQL warehouse is ${state}; table freshness is read only while it runs (status never starts it).`;
+      async topAnomalies(query) {
+        const period = SNAPSHOT_PERIODS.get(query.until.getTime() - query.since.getTime());
+        const snap = period ? await snapshot() : null;
+        if (period && snap && query.limit <= snap.windows_per_asset) {
+          return snapshotTop(snap, period, {
+            limit: query.limit,
+            ...(query.asset ? { asset: query.asset } : {}),
+          });
+        }
+        return shared.topAnomalies(query);
+      },
+
+      async status(now) {
+        const state = await warehouse.state();
+        const pipelines = await rest.get<{
+          statuses?: Array<{
+            pipeline_id: string;
+            name: string;
+            state?: string;
+            latest_updates?: Array<{ state?: string; creation_time?: string }>;
+          }>;
+        }>('/api/2.0/pipelines', { filter: `name LIKE '${PIPELINE_NAME}'` });
+        const pipeline = pipelines.statuses?.find((p) => p.name === PIPELINE_NAME);
+        const jobs: JobStatus[] = [];
+        for (const name of Object.values(JOB_NAMES)) {
+          const last = (await runs(name, { completed_only: true }, 1).catch(() => []))[0];
+          if (!last) continue;
+          jobs.push({
+            job: name,
+            started_at: new Date(last.start_time ?? 0).toISOString(),
+            finished_at: new Date(last.end_time ?? last.start_time ?? 0).toISOString(),
+            duration_ms: Math.max(0, (last.end_time ?? 0) - (last.start_time ?? 0)),
+            result: last.state?.result_state === 'SUCCESS' ? 'succeeded' : 'failed',
+            summary: `${last.state?.result_state ?? last.state?.life_cycle_state ?? ''}${last.state?.state_message ? `: ${last.state.state_message}` : ''}`,
+          });
+        }
+        for (const run of botRuns.values()) {
+          jobs.push({
+            job: `bot ${run.job}`,
+            started_at: run.startedAt.toISOString(),
+            finished_at: run.finishedAt.toISOString(),
+            duration_ms: run.finishedAt.getTime() - run.startedAt.getTime(),
+            result: run.result,
+            summary: run.summary,
+          });
+        }
+        const model = await modelSummary();
+        // No version yet (a new workspace): what the first training run is doing, if there is one.
+        const trainingRun = model.count === 0 ? await newestTrainingRun() : undefined;
+        const report: StatusReport = {
+          platform: 'databricks',
+          generated_at: now.toISOString(),
+          assets: [],
+          stages: [],
+          watermarks: { silver: null, gold: null },
+          jobs,
+          anomalies_24h: 0,
+          model: {
+            champion: model.champion,
+            versions: model.count,
+            ...(trainingRun !== undefined ? { training_run: trainingRun } : {}),
+          },
+          databricks: {
+            warehouse: state,
+            pipeline: pipeline
+              ? {
+                  state: pipeline.state ?? 'UNKNOWN',
+                  last_update: pipeline.latest_updates?.[0]?.state ?? null,
+                  last_update_at: pipeline.latest_updates?.[0]?.creation_time ?? null,
+                }
+              : null,
+          },
+        };
+        if (state !== 'RUNNING') {
+          (report.databricks as NonNullable<StatusReport['databricks']>).freshness_note =
+            `The SQL warehouse is ${state}; table freshness is read only while it runs (status never starts it).`;
+          return report;
+        }
+        const stages = await warehouse.query<{
+          stage: StageStatus['stage'];
+          rows: number;
+          latest: string | null;
+        }>(sqlFile('queries/freshness'));
+        report.stages = stages.map((s) => ({
+          stage: s.stage,
+          rows: Number(s.rows),
+          latest: s.latest,
+          age_seconds:
+            s.latest === null ? null : Math.max(0, Math.round((now.getTime() - Date.parse(s.latest)) / 1000)),
+          counters: {},
+        }));
+        report.anomalies_24h = await shared.anomaliesSince(new Date(now.getTime() - 24 * 3_600_000));
         return report;
-      }
-      const stages = await warehouse.query<{
-        stage: StageStatus['stage'];
-        rows: number;
-        latest: string | null;
-      }>(sqlFile('queries/freshness'));
-      report.stages = stages.map((s) => ({
-        stage: s.stage,
-        rows: Number(s.rows),
-        latest: s.latest,
-        age_seconds:
-          s.latest === null ? null : Math.max(0, Math.round((now.getTime() - Date.parse(s.latest)) / 1000)),
-        counters: {},
-      }));
-      const [recent] = await warehouse.query<{ n: number }>(
-        'SELECT count(*) AS n FROM anomalies WHERE is_anomaly = 1 AND window_end > CAST(:since AS TIMESTAMP)',
-        { since: new Date(now.getTime() - 24 * 3_600_000) },
-      );
-      report.anomalies_24h = Number(recent?.n ?? 0);
-      return report;
+      },
+
+      async readiness(request) {
+        const state = await warehouse.state();
+        if (state === 'RUNNING' || !request) return { ready: state === 'RUNNING', state };
+        return { ready: await answersFromSnapshot(request), state };
+      },
+
+      ensureReady: () => warehouse.ensureRunning(),
+
+      async readOnlySql(text, maxRows) {
+        // Decided on tokens before anything reaches the warehouse (see read-only-sql.ts).
+        const statement = assertReadOnlySql(text, 'databricks');
+        await warehouse.ensureRunning();
+        const rows = await warehouse.query(statement);
+        return {
+          columns: Object.keys(rows[0] ?? {}),
+          rows: rows.slice(0, maxRows),
+          truncated: rows.length > maxRows,
+        };
+      },
     },
 
-    async provision(apply) {
-      const defined = resources(settings, deps.model, deps.assets);
-      const provisioner = createProvisioner({ rest, settings, resources: defined, logger });
-      return apply ? provisioner.apply() : provisioner.plan();
+    deployment: {
+      async provision(apply) {
+        const defined = resources(settings, deps.model, deps.assets);
+        const provisioner = createProvisioner({ rest, settings, resources: defined, logger });
+        return apply ? provisioner.apply() : provisioner.plan();
+      },
     },
 
-    async readiness(request) {
-      const state = await warehouse.state();
-      if (state === 'RUNNING' || !request) return { ready: state === 'RUNNING', state };
-      return { ready: await answersFromSnapshot(request), state };
+    async close() {
+      await warehouse.close();
+      if (botStore) await (await botStore).close();
     },
-
-    ensureReady: () => warehouse.ensureRunning(),
-
-    // No quarantine on Databricks: the pipeline's Auto Loader reads the landing volume itself and
-    // handles bad input there (02_dlt_pipeline.py: a line that is not JSON keeps its text in
-    // _rescued, an unexpected field or type goes to _rescued_data), so no landing file is moved aside.
-    quarantined: async () => [],
-    async retryQuarantined() {
-      throw new UserError(
-        'There is no landing quarantine on Databricks: the pipeline keeps bad records in its rescued data columns.',
-        { exitCode: ExitCode.Usage },
-      );
-    },
-
-    async readOnlySql(text, maxRows) {
-      // Decided on tokens before anything reaches the warehouse (see read-only-sql.ts).
-      const statement = assertReadOnlySql(text, 'databricks');
-      await warehouse.ensureRunning();
-      const rows = await warehouse.query(statement);
-      return {
-        columns: Object.keys(rows[0] ?? {}),
-        rows: rows.slice(0, maxRows),
-        truncated: rows.length > maxRows,
-      };
-    },
-
-    close: () => warehouse.close(),
   };
 }
 
