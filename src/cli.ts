@@ -4,31 +4,28 @@ import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { z } from 'zod';
 import { acceleratedClock, type Clock, fixedClock, systemClock } from './clock.js';
-import { chartCommand } from './commands/chart.js';
-import { durationSchema } from './commands/duration.js';
+import { chartArgsSchema, writeChartPng } from './commands/chart.js';
 import { inferCommand } from './commands/infer.js';
 import { ingestCommand } from './commands/ingest.js';
 import { modelsCommand } from './commands/models.js';
 import { pipelineCommand, pipelineRewindCommand } from './commands/pipeline.js';
-import { provisionCommand } from './commands/provision.js';
 import { quarantineListCommand, quarantineRetryCommand } from './commands/quarantine.js';
+import { type Command as ChatCommand, type ChatFlows, commands } from './commands/registry.js';
 import { sqlCommand } from './commands/sql.js';
-import { statusCommand } from './commands/status.js';
-import { topArgsSchema, topCommand, topRead } from './commands/top.js';
+import { topArgsSchema } from './commands/top.js';
 import { trainCommand } from './commands/train.js';
 import { type Config, ConfigError, loadConfig, parseMarketSource } from './config.js';
+import { durationSchema } from './domain/duration.js';
+import { plainText, type Reply } from './domain/reply.js';
+import { describeFeed } from './domain/summaries.js';
 import { ExitCode, UserError } from './errors.js';
 import { describeIoError } from './io-errors.js';
 import { startMainJob } from './jobs/main-job.js';
 import { createLogger, type Logger } from './log.js';
 import { type App, createApp } from './main.js';
-import { coinIdSchema } from './market/record.js';
 import type { LakehouseRead } from './platform/port.js';
 import { PRIVATE_UMASK } from './private-files.js';
-import type { Reply } from './render/reply.js';
-import { describeFeed } from './render/summaries.js';
 import { renderText } from './render/text.js';
 
 /**
@@ -52,8 +49,43 @@ export interface CliIo {
   stopRequested?: Promise<string>;
 }
 
-export async function runCli(argv: string[], io: CliIo): Promise<number> {
+/** The chat commands the command line offers (the registry's; a test may add one). */
+export type ChatCommands = Readonly<Record<string, ChatCommand<unknown>>>;
+
+export async function runCli(argv: string[], io: CliIo, chat: ChatCommands = commands): Promise<number> {
   let exitCode: number = ExitCode.Ok;
+  const program = cliProgram(
+    io,
+    (code) => {
+      exitCode = code;
+    },
+    chat,
+  );
+  try {
+    if (argv.length === 0) {
+      program.outputHelp();
+      return ExitCode.Usage;
+    }
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
+    }
+    throw err;
+  }
+  return exitCode;
+}
+
+/**
+ * Every command of the command line; `exited` gets the exit code of the one that ran. Each chat
+ * command is here: by hand where the command line gives it options of its own (they run the
+ * registry's handler), else derived from its registry entry, its tokens as in chat.
+ */
+export function cliProgram(
+  io: CliIo,
+  exited: (code: number) => void,
+  chat: ChatCommands = commands,
+): Command {
   const program = new Command('crypto-risk')
     .description('Crypto market risk monitor: lakehouse pipeline, anomaly model and operator commands')
     .option('--db <path>', 'local DuckDB file (default: $DATA_DIR/crypto.duckdb)')
@@ -69,7 +101,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     async (...args: [...A, Command]) => {
       const command = args.at(-1) as Command;
       const globals = command.optsWithGlobals<GlobalOptions>();
-      exitCode = await withApp(io, globals, (app, now) => work(app, now, ...(args.slice(0, -1) as A)));
+      exited(await withApp(io, globals, (app, now) => work(app, now, ...(args.slice(0, -1) as A))));
     };
 
   program
@@ -83,10 +115,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         io.stderr(
           '`run` follows the clock; --now applies to one-off commands such as train, infer and top.\n',
         );
-        exitCode = ExitCode.Usage;
+        exited(ExitCode.Usage);
         return;
       }
-      exitCode = await withApp(io, globals, (app) => runMainJob(app, io), runClock);
+      exited(await withApp(io, globals, (app) => runMainJob(app, io), runClock));
     });
 
   program
@@ -176,7 +208,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .argument('<version>', 'the version number, e.g. 3 (see `models`)', parsePositiveInt)
     .action(
       execute(async (app, now, version: number) => {
-        const promoted = await app.platform.promote(version);
+        const promoted = await app.platform.pipeline.promote(version);
         return {
           ...(await modelsCommand({ platform: app.platform, now })),
           title: `Model v${promoted.version} is champion`,
@@ -190,16 +222,16 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .option('--plan', 'list what apply would create, update or leave unchanged (the default)')
     .option('--apply', 'make the workspace match the definition (idempotent)')
     .action(
-      execute(async (app, _now, options: { plan?: boolean; apply?: boolean }) => {
+      execute(async (app, now, options: { plan?: boolean; apply?: boolean }) => {
         if (options.plan && options.apply) throw usage('Give --plan or --apply, not both.');
-        return provisionCommand(Boolean(options.apply), { platform: app.platform });
+        return runChat(app, io, now, commands.provision, { apply: Boolean(options.apply) });
       }),
     );
 
   program
     .command('status')
     .description('stages, freshness, last job runs, anomalies in the last 24 h')
-    .action(execute((app, now) => statusCommand({ platform: app.platform, now })));
+    .action(execute((app, now) => runChat(app, io, now, commands.status, {})));
 
   program
     .command('top')
@@ -211,8 +243,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       execute(async (app, now, n: string, options: { since: string; asset?: string }) => {
         const parsed = topArgsSchema.safeParse({ limit: n, since: options.since, asset: options.asset });
         if (!parsed.success) throw usage(parsed.error.issues.map((i) => describeIssue(i)).join('; '));
-        await warmUp(app, io, topRead(parsed.data));
-        return topCommand(parsed.data, { platform: app.platform, now });
+        return runChat(app, io, now, commands.top, parsed.data);
       }),
     );
 
@@ -226,11 +257,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       execute(async (app, now, asset: string, options: { since: string; out: string }) => {
         const parsed = chartArgsSchema.safeParse({ asset, since: options.since });
         if (!parsed.success) throw usage(parsed.error.issues.map((i) => describeIssue(i)).join('; '));
-        await warmUp(app, io, { kind: 'chart', sinceMs: parsed.data.since, asset: parsed.data.asset });
-        return chartCommand(
-          { asset: parsed.data.asset, sinceMs: parsed.data.since, out: resolve(io.cwd, options.out) },
-          { platform: app.platform, now },
-        );
+        const reply = await runChat(app, io, now, commands.chart, parsed.data);
+        // No chart: the usage answer saying the asset has no data.
+        if (!reply.chart) throw usage(plainText(reply.summary));
+        return writeChartPng(reply.chart, resolve(io.cwd, options.out));
       }),
     );
 
@@ -265,19 +295,43 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .argument('<file>', 'its path as `quarantine list` shows it, e.g. date=2025-01-07/hour=00/x.jsonl')
     .action(execute((app, _now, file: string) => quarantineRetryCommand(quarantineDeps(app), file)));
 
-  try {
-    if (argv.length === 0) {
-      program.outputHelp();
-      return ExitCode.Usage;
-    }
-    await program.parseAsync(argv, { from: 'user' });
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      return err.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
-    }
-    throw err;
+  for (const [name, entry] of Object.entries(chat)) {
+    const cliName = entry.cli ?? name;
+    if (hasCommand(program, cliName)) continue;
+    program
+      .command(cliName)
+      .description(entry.help)
+      .argument('[args...]', `as in chat: ${entry.usage}`)
+      .action(
+        execute(async (app, now, tokens: string[]) => {
+          const parsed = entry.parse(tokens);
+          if (!parsed.ok) throw usage(parsed.problem);
+          return runChat(app, io, now, entry, parsed.args);
+        }),
+      );
   }
-  return exitCode;
+  return program;
+}
+
+/** Whether the program has this command (`help` is Commander's own). */
+export function hasCommand(program: Command, name: string): boolean {
+  return name === 'help' || program.commands.some((c) => c.name() === name);
+}
+
+/** On the command line nothing waits for a button: a retrain is `crypto-risk train`. */
+const CLI_FLOWS: ChatFlows = {
+  retrain: () => Promise.reject(usage('On the command line, `crypto-risk train` trains a model now.')),
+};
+
+/**
+ * A chat command's handler, run by the OS user: no ops check, as for every command here (whoever
+ * runs the command line holds the platform's credentials).
+ */
+async function runChat<A>(app: App, io: CliIo, now: Date, entry: ChatCommand<A>, args: A): Promise<Reply> {
+  const read = entry.read?.(args);
+  if (read) await warmUp(app, io, read);
+  const reply = await entry.run(args, { platform: app.platform, now, user: osUser(), flows: CLI_FLOWS });
+  return reply ?? { title: 'Done.', data: {} };
 }
 
 async function withApp(
@@ -382,10 +436,10 @@ async function runMainJob(app: App, io: CliIo): Promise<Reply> {
 
 /** Reads need the lakehouse: a stopped SQL warehouse is started (Databricks), and the user told. */
 async function warmUp(app: App, io: CliIo, read: LakehouseRead): Promise<void> {
-  const { ready, state } = await app.platform.readiness(read);
+  const { ready, state } = await app.platform.reads.readiness(read);
   if (ready) return;
   io.stderr(`The SQL warehouse is ${state.toLowerCase()}; starting it (usually a minute or two)…\n`);
-  await app.platform.ensureReady();
+  await app.platform.reads.ensureReady();
 }
 
 /** The OS user running the command, for audit lines. */
@@ -421,8 +475,6 @@ function parsePositiveInt(value: string): number {
     throw new InvalidArgumentError('expected a whole number from 1 to 100000');
   return n;
 }
-
-const chartArgsSchema = z.object({ asset: coinIdSchema, since: durationSchema });
 
 /** True when this file is the program being run (directly, through tsx, or through the bin link). */
 function isEntryPoint(): boolean {

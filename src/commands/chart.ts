@@ -1,11 +1,14 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { ExitCode, UserError } from '../errors.js';
+import { z } from 'zod';
+import { durationSchema } from '../domain/duration.js';
+import { formatCount } from '../domain/format.js';
+import type { ChartInput, Reply } from '../domain/reply.js';
+import { coinIdSchema } from '../market/record.js';
 import type { Platform } from '../platform/port.js';
-import { type ChartInput, renderChartPng } from '../render/chart.js';
-import { formatCount, formatTime } from '../render/format.js';
-import type { Reply } from '../render/reply.js';
-import { formatDurationSpec } from './duration.js';
+import { renderChartPng } from '../render/chart.js';
+import { priceChartInput } from '../render/price-chart.js';
+import { describeIssues, type Parsed, parsed, problem } from './slash.js';
 
 export interface ChartArgs {
   asset: string;
@@ -18,52 +21,49 @@ export async function priceChart(
   deps: { platform: Platform; now: Date },
 ): Promise<ChartInput> {
   const since = new Date(deps.now.getTime() - args.sinceMs);
-  const series = await deps.platform.priceSeries(args.asset, since, deps.now);
-  const anomalies = series.points.filter((p) => p.is_anomaly).length;
-  const parts = [
-    `last ${formatDurationSpec(args.sinceMs)}`,
-    `${formatCount(anomalies)} anomal${anomalies === 1 ? 'y' : 'ies'}`,
-    ...(series.simulated ? ['SIMULATED DATA'] : []),
-    ...(series.as_of ? [`as of ${formatTime(series.as_of)}`] : []),
-  ];
-  return {
-    asset: args.asset,
-    symbol: series.symbol,
-    points: series.points,
-    title: `${args.asset}${series.symbol ? ` (${series.symbol.toUpperCase()})` : ''}: 5-minute average price`,
-    subtitle: parts.join(' · '),
-  };
+  return priceChartInput(await deps.platform.reads.priceSeries(args.asset, since, deps.now), args.sinceMs);
+}
+
+/** `chart <asset> [period]`: the asset first, then the look-back (default 24 h). */
+export const chartArgsSchema = z.object({
+  asset: coinIdSchema,
+  since: durationSchema.default(24 * 3_600_000),
+});
+export type ChartRequest = z.infer<typeof chartArgsSchema>;
+
+export function chartTokens(tokens: readonly string[]): Parsed<ChartRequest> {
+  if (tokens.length === 0 || tokens.length > 2)
+    return problem('`chart` needs an asset, e.g. `/crypto chart bitcoin 24h`.');
+  const result = chartArgsSchema.safeParse({ asset: tokens[0], since: tokens[1] });
+  return result.success ? parsed(result.data) : problem(describeIssues(result.error));
+}
+
+/** Why an asset has no chart (no Gold windows at all), or undefined when it has data. */
+export async function noDataFor(asset: string, platform: Platform): Promise<string | undefined> {
+  const assets = await platform.reads.assets();
+  if (assets.includes(asset)) return undefined;
+  return (
+    `There is no data for "${asset}". ` +
+    (assets.length > 0
+      ? `Assets with data: ${assets.join(', ')}.`
+      : 'No asset has data yet: run `crypto-risk ingest` and `pipeline`.')
+  );
+}
+
+/** The chart as an answer of its own. */
+export function chartReply(chart: ChartInput): Reply {
+  return { title: chart.title ?? chart.asset, summary: chart.subtitle, chart, data: {} };
 }
 
 /** `crypto-risk chart ASSET --out FILE.png`: the chart the Slack bot posts, as a file. */
-export async function chartCommand(
-  args: ChartArgs & { out: string },
-  deps: { platform: Platform; now: Date },
-): Promise<Reply> {
-  const input = await priceChart(args, deps);
-  if (input.points.length === 0) {
-    const known = await deps.platform.readOnlySql(
-      'SELECT DISTINCT asset FROM metrics_gold ORDER BY asset',
-      1000,
-    );
-    const assets = known.rows.map((r) => String(r.asset));
-    if (!assets.includes(args.asset)) {
-      throw new UserError(
-        `There is no data for "${args.asset}". ` +
-          (assets.length > 0
-            ? `Assets with data: ${assets.join(', ')}.`
-            : 'No asset has data yet: run `crypto-risk ingest` and `pipeline`.'),
-        { exitCode: ExitCode.Usage },
-      );
-    }
-  }
+export async function writeChartPng(input: ChartInput, out: string): Promise<Reply> {
   const png = await renderChartPng(input);
-  await mkdir(dirname(args.out), { recursive: true });
-  await writeFile(args.out, png);
+  await mkdir(dirname(out), { recursive: true });
+  await writeFile(out, png);
   const anomalies = input.points.filter((p) => p.is_anomaly).length;
   return {
-    title: `Chart written to ${args.out}`,
+    title: `Chart written to ${out}`,
     summary: `${input.title}, ${input.subtitle}: ${formatCount(input.points.length)} windows, ${formatCount(anomalies)} marked.`,
-    data: { file: args.out, bytes: png.length, windows: input.points.length, anomalies },
+    data: { file: out, bytes: png.length, windows: input.points.length, anomalies },
   };
 }

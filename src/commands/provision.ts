@@ -1,9 +1,19 @@
+import type { Reply } from '../domain/reply.js';
+import { deploymentOf } from '../platform/capabilities.js';
 import type { Platform } from '../platform/port.js';
-import type { Reply } from '../render/reply.js';
+import { type Parsed, parsed, problem } from './slash.js';
+
+/** `provision` (a plan) or `provision apply`. */
+export function provisionTokens(tokens: readonly string[]): Parsed<{ apply: boolean }> {
+  if (tokens.length === 0) return parsed({ apply: false });
+  return tokens.length === 1 && tokens[0]?.toLowerCase() === 'apply'
+    ? parsed({ apply: true })
+    : problem('`provision` takes nothing (a plan) or `apply`.');
+}
 
 /** What provisioning would change (plan) or changed (apply), asset by asset. */
 export async function provisionCommand(apply: boolean, deps: { platform: Platform }): Promise<Reply> {
-  const result = await deps.platform.provision(apply);
+  const result = await deploymentOf(deps.platform).provision(apply);
   const count = (action: string) => result.items.filter((i) => i.action === action).length;
   const changes = count('create') + count('update');
   const summary = apply

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { coinIdSchema } from '../market/record.js';
-import type { LakehouseRead, Platform } from '../platform/port.js';
+import { durationSchema, formatDurationSpec } from '../domain/duration.js';
 import {
   formatAge,
   formatCount,
@@ -8,10 +7,12 @@ import {
   formatPrice,
   formatScore,
   formatTime,
-} from '../render/format.js';
-import type { Reply } from '../render/reply.js';
+} from '../domain/format.js';
+import type { Reply } from '../domain/reply.js';
+import { coinIdSchema } from '../market/record.js';
+import type { LakehouseRead, Platform } from '../platform/port.js';
 import { priceChart } from './chart.js';
-import { durationSchema, formatDurationSpec } from './duration.js';
+import { describeIssues, type Parsed, parsed, problem } from './slash.js';
 
 export const topArgsSchema = z.object({
   limit: z.coerce
@@ -24,6 +25,22 @@ export const topArgsSchema = z.object({
   asset: coinIdSchema.optional(),
 });
 export type TopArgs = z.infer<typeof topArgsSchema>;
+
+/**
+ * `top [N] [period] [asset]` in any order: a number is N, a number with a unit is the period,
+ * anything else the asset; one value per slot.
+ */
+export function topTokens(tokens: readonly string[]): Parsed<TopArgs> {
+  const raw: Record<string, string> = {};
+  for (const token of tokens) {
+    const slot = /^\d+$/.test(token) ? 'limit' : /^\d+[a-z]$/i.test(token) ? 'since' : 'asset';
+    if (raw[slot] !== undefined)
+      return problem(`\`top\` got two values for ${slot === 'limit' ? 'N' : slot}.`);
+    raw[slot] = token;
+  }
+  const result = topArgsSchema.safeParse(raw);
+  return result.success ? parsed(result.data) : problem(describeIssues(result.error));
+}
 
 /** What `top` is about to read (so the platform can tell whether it needs a warm-up). */
 export function topRead(args: TopArgs): LakehouseRead {
@@ -38,7 +55,7 @@ export function topRead(args: TopArgs): LakehouseRead {
 /** The leaderboard of anomalies per asset and the N most anomalous windows in a period. */
 export async function topCommand(args: TopArgs, deps: { platform: Platform; now: Date }): Promise<Reply> {
   const since = new Date(deps.now.getTime() - args.since);
-  const result = await deps.platform.topAnomalies({
+  const result = await deps.platform.reads.topAnomalies({
     limit: args.limit,
     since,
     until: deps.now,

@@ -10,18 +10,14 @@ import {
 } from '@slack/bolt';
 import { WebClient } from '@slack/web-api';
 import type { Clock } from '../clock.js';
-import { priceChart } from '../commands/chart.js';
-import { helpCommand } from '../commands/help.js';
-import { provisionCommand } from '../commands/provision.js';
-import { parseSlashText } from '../commands/slash.js';
+import { dispatch, parseSlashText } from '../commands/registry.js';
 import { statusCommand } from '../commands/status.js';
-import { topCommand, topRead } from '../commands/top.js';
 import type { SlackSettings } from '../config.js';
+import type { Reply } from '../domain/reply.js';
 import { UserError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { LakehouseRead, Platform } from '../platform/port.js';
 import { renderBlocks } from '../render/blocks.js';
-import { plainText, type Reply } from '../render/reply.js';
 import { createAccess } from './access.js';
 import { createSlackCharts, refusedBlocks } from './charts.js';
 import type { DeliveryLog } from './delivery-log.js';
@@ -207,66 +203,28 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
    * warehouse is started, and the user told.
    */
   async function warmUp(respond: RespondFn, read: LakehouseRead): Promise<void> {
-    const { ready, state } = await platform.readiness(read);
+    const { ready, state } = await platform.reads.readiness(read);
     if (ready) return;
     await respond({
       response_type: 'ephemeral',
       text: `The SQL warehouse is ${state.toLowerCase()}; it is starting now and the answer follows here when it is ready (usually a minute or two).`,
     });
-    await platform.ensureReady();
+    await platform.reads.ensureReady();
   }
 
   async function slashCommand(userId: string, text: string, respond: RespondFn): Promise<void> {
-    const request = parseSlashText(text);
-    if (request.name === 'top') await warmUp(respond, topRead(request.args));
-    if (request.name === 'chart') {
-      await warmUp(respond, { kind: 'chart', sinceMs: request.args.since, asset: request.args.asset });
-    }
-    const now = clock.now();
-    switch (request.name) {
-      case 'help':
-        return answer(respond, helpCommand());
-      case 'usage':
-        return answer(respond, helpCommand(request.problem));
-      case 'status':
-        return answer(respond, await statusCommand({ platform, now }));
-      case 'top':
-        return answer(respond, await topCommand(request.args, { platform, now }));
-      case 'chart': {
-        const assets = await platform.assets();
-        if (!assets.includes(request.args.asset)) {
-          return answer(
-            respond,
-            helpCommand(
-              `There is no data for "${request.args.asset}".${assets.length > 0 ? ` Assets with data: ${assets.join(', ')}.` : ''}`,
-            ),
-          );
-        }
-        const chart = await priceChart(
-          { asset: request.args.asset, sinceMs: request.args.since },
-          { platform, now },
-        );
-        return answer(respond, {
-          title: chart.title ?? request.args.asset,
-          summary: chart.subtitle,
-          chart,
-          data: {},
-        });
-      }
-      case 'retrain':
-        return retrain.request(userId, respond);
-      case 'provision': {
-        const what = request.apply ? 'provision (apply)' : 'provision (plan)';
-        if (!(await access.isOps(userId))) {
-          access.audit({ who: userId, what, result: 'refused: not an ops user' });
-          await respond({ response_type: 'ephemeral', text: 'Only the ops team can provision Databricks.' });
-          return;
-        }
-        const reply = await provisionCommand(request.apply, { platform });
-        access.audit({ who: userId, what, result: plainText(reply.summary) || 'done' });
-        return answer(respond, reply);
-      }
-    }
+    const reply = await dispatch(parseSlashText(text), {
+      platform,
+      clock,
+      user: userId,
+      access,
+      flows: { retrain: (user) => retrain.request(user, respond) },
+      warmUp: (read) => warmUp(respond, read),
+      refuse: async (sentence) => {
+        await respond({ response_type: 'ephemeral', replace_original: false, text: sentence });
+      },
+    });
+    if (reply) await answer(respond, reply);
   }
 
   /** Turns any failure into a sentence for the user (and a log line). */
@@ -348,7 +306,7 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
   const feed = createFeed({
     platform,
     client: postingClient,
-    channel: settings.feedChannel,
+    settings: settings.feed,
     log: deps.log,
     clock,
     logger: logger.child({ component: 'feed' }),

@@ -3,12 +3,13 @@ import type { RespondFn } from '@slack/bolt';
 import type { ChatPostMessageArguments, WebClient } from '@slack/web-api';
 import type { Clock } from '../clock.js';
 import { versionsTable } from '../commands/models.js';
+import { RETRAIN_REFUSAL } from '../commands/registry.js';
+import { formatTime } from '../domain/format.js';
+import type { Mention, Reply } from '../domain/reply.js';
 import { followRetrain } from '../jobs/retrain.js';
 import type { Logger } from '../log.js';
 import type { Platform, RetrainRun } from '../platform/port.js';
 import { renderBlocks } from '../render/blocks.js';
-import { formatTime } from '../render/format.js';
-import type { Mention, Reply } from '../render/reply.js';
 import type { Access } from './access.js';
 import { type ChannelPacer, refusedBySlack, waitingOutRateLimits } from './web-calls.js';
 
@@ -40,7 +41,7 @@ type Thread = { channel: string; ts: string };
  * progress is posted in a thread, one reply updated in place (queued → running → succeeded or
  * failed) ending with the new version's metrics beside the champion's. While a run goes, another
  * request links to it instead of starting a second one. Everyone else is refused before any
- * platform call; every step is an audit line.
+ * platform call (the command by its dispatch, the button here); every step is an audit line.
  *
  * A confirmation is honoured once: its button carries a one-shot token, consumed on use, so a
  * replayed or crafted click is refused. The thread goes where the bot can post: `chat:write`
@@ -62,13 +63,13 @@ export function createRetrainFlow(deps: RetrainFlowDeps) {
     { userId: string; expiresAt: number; run?: Promise<string | undefined> }
   >();
 
-  async function refuse(userId: string, respond: RespondFn, step: string): Promise<boolean> {
+  async function refuse(userId: string, respond: RespondFn): Promise<boolean> {
     if (await access.isOps(userId)) return false;
-    access.audit({ who: userId, what: `retrain (${step})`, result: 'refused: not an ops user' });
+    access.audit({ who: userId, what: 'retrain (confirm)', result: 'refused: not an ops user' });
     await respond({
       response_type: 'ephemeral',
       replace_original: false,
-      text: 'Only the ops team can retrain the model. Ask someone in SLACK_OPS_USERS or the ops user group.',
+      text: RETRAIN_REFUSAL,
     });
     return true;
   }
@@ -149,9 +150,8 @@ export function createRetrainFlow(deps: RetrainFlowDeps) {
   }
 
   return {
-    /** The slash command: ops users get a confirmation button. */
+    /** The slash command: a confirmation button (the command's dispatch let only ops users here). */
     async request(userId: string, respond: RespondFn): Promise<void> {
-      if (await refuse(userId, respond, 'request')) return;
       access.audit({ who: userId, what: 'retrain (request)', result: 'asked to confirm' });
       const reply: Reply = {
         title: 'Retrain the anomaly model?',
@@ -177,9 +177,9 @@ export function createRetrainFlow(deps: RetrainFlowDeps) {
       await respond({ response_type: 'ephemeral', ...renderBlocks(reply) });
     },
 
-    /** The confirmation button: starts a run, or links to the one already going. */
+    /** The confirmation button (another request, checked again): starts a run, or links to the one going. */
     async confirm(userId: string, channel: string, token: string, respond: RespondFn): Promise<void> {
-      if (await refuse(userId, respond, 'confirm')) return;
+      if (await refuse(userId, respond)) return;
       const taken = takeToken(token, userId);
       if (taken.kind !== 'valid') {
         const used = taken.kind === 'used';
@@ -204,10 +204,12 @@ export function createRetrainFlow(deps: RetrainFlowDeps) {
       const here = await canPost(channel);
       const feed = await deps.feedChannel().catch(() => undefined);
       const places = here ? [channel, ...(feed && feed !== channel ? [feed] : [])] : feed ? [feed] : [];
-      const { run, started } = await platform.retrain({ requestedBy: userId }).catch((err: unknown) => {
-        taken.started(undefined);
-        throw err;
-      });
+      const { run, started } = await platform.pipeline
+        .retrain({ requestedBy: userId })
+        .catch((err: unknown) => {
+          taken.started(undefined);
+          throw err;
+        });
       taken.started(run.id);
       if (!started) {
         access.audit({ who: userId, what: 'retrain (confirm)', result: `joined running run ${run.id}` });

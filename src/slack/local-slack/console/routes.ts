@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { chatExamples } from '../../../commands/registry.js';
 import type { ToBot } from '../to-bot.js';
 import type { BotResponse, Message } from '../types.js';
 import { tsToMicros, type Workspace } from '../workspace.js';
@@ -10,7 +11,8 @@ import type { LiveEvents } from './live-events.js';
 /**
  * The local console's HTTP side, served beside the Web API: the page (`GET /` and
  * `/console/assets/*`), the state a page starts from (`GET /console/state?user=`), live updates
- * (`GET /console/events?user=`), and what a person does there, turned into the requests Slack would
+ * (`GET /console/events?user=`), the example commands its chips offer (`GET /console/commands`, from
+ * the command registry), and what a person does there, turned into the requests Slack would
  * send the bot: a slash command (`POST /console/command`), a button click (`POST /console/click`),
  * opening the App Home tab (`POST /console/home`). Images come from `GET /console/files/<id>`.
  * `GET /healthz` answers with the bot's own /healthz.
@@ -340,6 +342,7 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps): ConsoleRoutes {
     if (get && (path === '/' || path === '/healthz' || path.startsWith('/archives/'))) return true;
     if (get && (path.startsWith('/console/assets/') || path.startsWith('/console/files/'))) return true;
     if (method === 'GET' && (path === '/console/state' || path === '/console/events')) return true;
+    if (method === 'GET' && path === '/console/commands') return true;
     return method === 'POST' && CONSOLE_POSTS.has(path);
   }
 
@@ -361,7 +364,9 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps): ConsoleRoutes {
       else if (get && path === '/') page(res, 'index.html');
       else if (get && path.startsWith('/console/assets/')) page(res, path.slice('/console/assets/'.length));
       else if (get && path.startsWith('/console/files/')) file(res, path.slice('/console/files/'.length));
-      else if (req.method === 'GET' && (path === '/console/state' || path === '/console/events')) {
+      else if (req.method === 'GET' && path === '/console/commands') {
+        sendJson(res, { status: 200, body: { ok: true, examples: chatExamples() } });
+      } else if (req.method === 'GET' && (path === '/console/state' || path === '/console/events')) {
         // An unknown or missing user (a page from another run) gets the first user of the workspace.
         const user = knownUser(url.searchParams.get('user')) ?? ws.config.users[0]?.id;
         if (!user) sendJson(res, problem(404, 'This workspace has no users.'));

@@ -11,14 +11,6 @@ import { el, mrkdwnText, renderBlocks, textObject } from './blocks.js';
 const $ = (id) => document.getElementById(id);
 const STORAGE_USER = 'crypto-console-user';
 const STORAGE_DISMISSED = 'crypto-console-dismissed';
-const EXAMPLES = [
-  '/crypto top',
-  '/crypto status',
-  '/crypto chart bitcoin',
-  '/crypto retrain',
-  '/crypto help',
-];
-
 const ui = {
   /** The state from the server (see routes.ts), kept current by the events. */
   data: undefined,
@@ -604,18 +596,26 @@ $('messages').addEventListener('scroll', () => {
   ui.follow = nearBottom($('messages'));
   if (ui.follow) $('new-below').hidden = true;
 });
-$('chips').replaceChildren(
-  ...EXAMPLES.map((text) => {
-    const chip = el('button', 'chip', [text]);
-    chip.type = 'button';
-    chip.addEventListener('click', () => {
-      const input = $('command');
-      input.value = text;
-      input.focus();
-    });
-    return chip;
-  }),
-);
+/** The chips under the composer: the app's example commands, as the server has them. */
+async function loadExamples() {
+  const res = await fetch('/console/commands');
+  const data = await res.json();
+  if (!res.ok || !data.ok) throw new Error(data.error ?? `HTTP ${res.status}`);
+  $('chips').replaceChildren(
+    ...data.examples.map((text) => {
+      const chip = el('button', 'chip', [text]);
+      chip.type = 'button';
+      chip.addEventListener('click', () => {
+        const input = $('command');
+        input.value = text;
+        input.focus();
+      });
+      return chip;
+    }),
+  );
+}
+// Without them the page still works: commands are typed.
+loadExamples().catch((err) => toast(`The example commands could not be loaded (${err.message}).`));
 
 const params = new URLSearchParams(location.search);
 if (params.get('channel') && params.get('message')) {
