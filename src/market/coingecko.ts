@@ -1,11 +1,12 @@
 import axios, { type AxiosError, type AxiosRequestConfig, isAxiosError } from 'axios';
 import axiosRetry, { exponentialDelay, isNetworkError, retryAfter } from 'axios-retry';
 import { z } from 'zod';
+import type { DroppedRecords } from '../domain/results.js';
 import { ExitCode, UserError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { scrubErrorsOf } from '../scrub.js';
 import { amountProblem, checkMarketRecord, type Problem } from './check-record.js';
-import { addDrops, countDrop, type DroppedRecords, describeValue, noDrops } from './drops.js';
+import { addDrops, countDrop, describeValue, noDrops } from './drops.js';
 import type { MarketRecord } from './record.js';
 
 export type CoinGeckoPlan = 'public' | 'demo' | 'pro';

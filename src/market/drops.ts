@@ -1,16 +1,4 @@
-/**
- * A tally of source records dropped before landing: how many, how many for each reason, and a short
- * sample of what was wrong. Bad data is dropped and counted one record at a time, so one bad record
- * never costs its batch; the sample is bounded and never holds a whole record (a hostile answer
- * could put anything in one).
- */
-export interface DroppedRecords {
-  count: number;
-  /** Count per reason, e.g. `{ "current_price is not a number": 3 }`. */
-  reasons: Record<string, number>;
-  /** The first few drops, each `where: reason`, each line short. */
-  sample: string[];
-}
+import type { DroppedRecords } from '../domain/results.js';
 
 /** Lines kept in `sample`, and the longest one. */
 const SAMPLE_SIZE = 5;

@@ -1,9 +1,10 @@
 import { basename } from 'node:path';
 import type { MarketSourceSetting } from '../config.js';
+import type { DroppedRecords } from '../domain/results.js';
 import type { Logger } from '../log.js';
 import type { StateStore } from '../platform/port.js';
 import type { CoinGeckoClient } from './coingecko.js';
-import { type DroppedRecords, noDrops } from './drops.js';
+import { noDrops } from './drops.js';
 import type { MarketRecord, SimEvent, SourceKind } from './record.js';
 import { type OhlcvFile, ohlcvToRecord, readOhlcvCsv } from './replay.js';
 import {

@@ -8,9 +8,9 @@ import type {
   PlainTextElement,
   SectionBlock,
 } from '@slack/types';
-import type { ChartInput } from './chart.js';
-import { formatCount, formatTime } from './format.js';
-import { type Action, type Field, plainText, type Reply, type Table, type Text } from './reply.js';
+import { formatCount, formatTime } from '../domain/format.js';
+import type { ChartInput } from '../domain/reply.js';
+import { type Action, type Field, plainText, type Reply, type Table, type Text } from '../domain/reply.js';
 
 /**
  * Renders a reply as Slack Block Kit, always within Slack's limits whatever the input: when

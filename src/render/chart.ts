@@ -12,26 +12,8 @@ import path from 'node:path';
 import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import { formatTime } from './format.js';
-
-export interface PricePoint {
-  /** ISO-8601 UTC. */
-  window_end: string;
-  price_avg: number;
-  is_anomaly: boolean;
-  anomaly_score?: number | null;
-}
-
-export interface ChartInput {
-  /** CoinGecko coin id, e.g. `bitcoin`. */
-  asset: string;
-  symbol?: string | null;
-  points: PricePoint[];
-  /** Default: `<asset> (<SYMBOL>) · 5-min average price (USD)`. */
-  title?: string;
-  /** E.g. `last 24h · 3 anomalies · SIMULATED DATA`. Default: the time range and the counts. */
-  subtitle?: string;
-}
+import { formatTime } from '../domain/format.js';
+import type { ChartInput, ChartPoint } from '../domain/reply.js';
 
 export interface PngOptions {
   /** Device pixels per CSS pixel (default 2: a 1440 × 640 image). */
@@ -181,7 +163,7 @@ interface Prepared {
 }
 
 /** Valid points in time order, with a `null` price inserted where the series has a gap. */
-function prepare(points: readonly PricePoint[]): Prepared | null {
+function prepare(points: readonly ChartPoint[]): Prepared | null {
   const valid = points
     .map((p) => ({ t: Date.parse(p.window_end), price: p.price_avg, anomaly: p.is_anomaly === true }))
     .filter((p) => Number.isFinite(p.t) && typeof p.price === 'number' && Number.isFinite(p.price))

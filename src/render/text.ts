@@ -1,4 +1,4 @@
-import { plainText, type Reply, type Table } from './reply.js';
+import { plainText, type Reply, type Table } from '../domain/reply.js';
 
 /** Renders a reply as plain text for a terminal (no colour codes, so it pipes cleanly). */
 export function renderText(reply: Reply): string {

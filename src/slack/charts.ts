@@ -1,6 +1,6 @@
 import type { WebClient } from '@slack/web-api';
+import type { ChartInput } from '../domain/reply.js';
 import type { Logger } from '../log.js';
-import type { ChartInput } from '../render/chart.js';
 import { renderChartPng } from '../render/chart.js';
 import { slackError } from './web-calls.js';
 

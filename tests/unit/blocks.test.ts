@@ -1,7 +1,7 @@
 import type { Button, ContextBlock, KnownBlock, SectionBlock } from '@slack/types';
 import { describe, expect, it } from 'vitest';
+import type { Action, Reply, Table } from '../../src/domain/reply.js';
 import { renderBlocks } from '../../src/render/blocks.js';
-import type { Action, Reply, Table } from '../../src/render/reply.js';
 
 /** Every limit renderBlocks promises (docs.slack.dev Block Kit reference), for any output. */
 function assertWithinSlackLimits(blocks: KnownBlock[], maxBlocks: number): void {

@@ -5,14 +5,13 @@ import { promisify } from 'node:util';
 import { deflateSync } from 'node:zlib';
 import { compile } from 'vega-lite';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { ChartInput, ChartPoint } from '../../src/domain/reply.js';
 import {
   CHART_HEIGHT,
   CHART_WIDTH,
-  type ChartInput,
   chartFontFiles,
   estimateTextWidth,
   NO_DATA_TEXT,
-  type PricePoint,
   priceChartSpec,
   renderChartPng,
   renderChartSvg,
@@ -38,7 +37,7 @@ function series(options: {
   base: number;
   anomalies?: number[];
   seed?: number;
-}): PricePoint[] {
+}): ChartPoint[] {
   const flagged = new Set(options.anomalies ?? []);
   let state = options.seed ?? 7;
   const random = () => {

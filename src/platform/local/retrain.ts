@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../clock.js';
+import { describeTrain } from '../../domain/summaries.js';
 import type { Logger } from '../../log.js';
-import { describeTrain } from '../../render/summaries.js';
 import type { JobRun, RetrainRun, TrainRequest, TrainResult } from '../port.js';
 
 export interface RetrainDeps {

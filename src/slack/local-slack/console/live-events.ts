@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { LiveLimits } from '../types.js';
 import type { Workspace, WorkspaceChange } from '../workspace.js';
 
 /**
@@ -26,13 +27,6 @@ export interface LiveEvents {
  * does not read is dropped: its unsent events are held for it only up to 1 MiB, and only for
  * 10 s after a write was refused (no 'drain'); the page reconnects and reads the state again.
  */
-export interface LiveLimits {
-  perUser: number;
-  perProcess: number;
-  maxBufferedBytes: number;
-  drainTimeoutMs: number;
-}
-
 export const DEFAULT_LIVE_LIMITS: LiveLimits = {
   perUser: 4,
   perProcess: 256,

@@ -1,5 +1,3 @@
-import type { ChartInput } from './chart.js';
-
 /**
  * A command's answer, independent of where it is shown: the CLI renders it as text (render/text),
  * Slack as Block Kit (render/blocks). `data` is the machine-readable form printed by `--json`.
@@ -18,6 +16,27 @@ export interface Reply {
   /** Hints: what the numbers mean, what to do next. */
   notes?: string[];
   data: unknown;
+}
+
+/** A price chart of an asset's windows, as the renderers draw it (render/chart). */
+export interface ChartInput {
+  /** CoinGecko coin id, e.g. `bitcoin`. */
+  asset: string;
+  symbol?: string | null;
+  points: ChartPoint[];
+  /** Default: `<asset> (<SYMBOL>) · 5-min average price (USD)`. */
+  title?: string;
+  /** E.g. `last 24h · 3 anomalies · SIMULATED DATA`. Default: the time range and the counts. */
+  subtitle?: string;
+}
+
+/** One point of a price chart: a window's average price, and whether it was anomalous. */
+export interface ChartPoint {
+  /** ISO-8601 UTC. */
+  window_end: string;
+  price_avg: number;
+  is_anomaly: boolean;
+  anomaly_score?: number | null;
 }
 
 export interface Field {

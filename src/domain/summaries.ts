@@ -1,7 +1,6 @@
-import type { IngestResult } from '../jobs/ingest.js';
 import type { InferResult, PipelineRun, TrainResult } from '../platform/port.js';
-import type { FeedResult } from '../slack/feed.js';
 import { formatCount, formatScore, formatTime } from './format.js';
+import type { FeedResult, IngestResult } from './results.js';
 
 /** One-line summaries of job runs: for the live account of `run`, job_runs and logs. */
 
