@@ -222,7 +222,7 @@ function send(body) {
         botToken: BOT_TOKEN,
         ...(socket ? { appToken: APP_TOKEN } : { signingSecret: SECRET }),
         apiUrl,
-        feedChannel: 'crypto-alerts',
+        feed: { channel: 'crypto-alerts' },
         opsUsers: [],
       },
       port: 0,

@@ -151,7 +151,7 @@ async function main(): Promise<void> {
       botToken: BOT_TOKEN,
       signingSecret: SECRET,
       apiUrl: slack.apiUrl,
-      feedChannel: 'crypto-alerts',
+      feed: { channel: 'crypto-alerts' },
       opsUsers: [],
     },
     port: 0,

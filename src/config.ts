@@ -1,8 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import cron from 'node-cron';
 import { z } from 'zod';
-import { durationSchema } from './commands/duration.js';
+import { durationSchema } from './domain/duration.js';
 import { ExitCode, UserError } from './errors.js';
 import { coinIdSchema } from './market/record.js';
 
@@ -36,11 +37,44 @@ export function parseMarketSource(text: string): MarketSourceSetting | undefined
   return { kind: 'replay', file, asset: hasAsset ? tail : 'bitcoin' };
 }
 
+/*
+ * Names that reach SQL, paths or Slack calls match a whole-value pattern as given: no trimming
+ * (a stray space or newline is a mistake to report, not to guess at), ASCII only, bounded length.
+ */
+
 /** Catalog, schema and volume names: the strict pattern they must match before any SQL uses them. */
 const identifier = z
   .string()
-  .trim()
   .regex(/^[a-z_][a-z0-9_]{0,63}$/, { error: 'must be lower-case letters, digits and _ (at most 64)' });
+
+/** An optional pattern-checked setting: empty means not set. */
+const optionalPattern = (pattern: RegExp, error: string) =>
+  z.preprocess((v) => (v === '' ? undefined : v), z.string().regex(pattern, { error }).optional());
+
+const HOST_LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
+const HOSTNAME = new RegExp(`^${HOST_LABEL}(?:\\.${HOST_LABEL})*$`);
+
+/** An IP address, or a host name of dot-separated labels (digits only: it must be an IPv4 address). */
+function isListenAddress(value: string): boolean {
+  if (isIP(value) !== 0) return true;
+  return value.length <= 253 && HOSTNAME.test(value) && !/^[0-9.]+$/.test(value);
+}
+
+/** A workspace URL: http(s), a host and maybe a port; no credentials, path, query or fragment. */
+function isWorkspaceUrl(value: string): boolean {
+  const match = /^https?:\/\/(?:([^/:[\]]+)|\[([0-9A-Fa-f:.]+)\])(?::(\d{1,5}))?\/?$/.exec(value);
+  if (!match) return false;
+  const [, name, ipv6, portText] = match;
+  const port = portText === undefined ? 443 : Number(portText);
+  const hostOk = ipv6 === undefined ? isListenAddress(name as string) : isIP(ipv6) === 6;
+  return port >= 1 && port <= 65_535 && hostOk;
+}
+
+/** A workspace folder: /Shared or a user's folder, then folders without `.` or `..` segments. */
+const WORKSPACE_DIR =
+  /^\/(?:Workspace\/)?(?:Shared|Users\/[A-Za-z0-9._%+@-]{1,255})(?:\/[A-Za-z0-9._-]+(?: [A-Za-z0-9._-]+)*)*$/;
+const isWorkspaceDir = (value: string) =>
+  value.length <= 512 && WORKSPACE_DIR.test(value) && !value.split('/').some((p) => p === '.' || p === '..');
 
 const intIn = (min: number, max: number, what: string) =>
   z.coerce
@@ -130,66 +164,48 @@ const settingsSchema = z.strictObject({
   SLACK_API_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
   SLACK_FEED_CHANNEL: z
     .string()
-    .trim()
-    .regex(/^#?[a-z0-9][a-z0-9._-]{0,79}$|^[CG][A-Z0-9]{6,}$/, {
+    .regex(/^#?[a-z0-9][a-z0-9_-]{0,79}$|^[CG][A-Z0-9]{6,20}$/, {
       error: 'must be a channel ID (C…) or a channel name such as crypto-alerts',
     })
     .default('crypto-alerts'),
   SLACK_OPS_USERS: z
     .string()
     .default('')
-    .transform((v) =>
-      v
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
-    )
+    // Comma-separated, a space after a comma allowed; nothing else around an ID.
+    .transform((v) => (v === '' ? [] : v.split(/, */)))
     .pipe(
       z.array(
-        z.string().regex(/^[UW][A-Z0-9]{6,}$/, { error: 'must list Slack user IDs (U…), comma-separated' }),
+        z.string().regex(/^[UW][A-Z0-9]{6,20}$/, { error: 'must list Slack user IDs (U…), comma-separated' }),
       ),
     ),
-  SLACK_OPS_USERGROUP: optionalText.pipe(
-    z
-      .string()
-      .regex(/^S[A-Z0-9]{6,}$/, { error: 'must be a user group ID (S…)' })
-      .optional(),
-  ),
+  SLACK_OPS_USERGROUP: optionalPattern(/^S[A-Z0-9]{6,20}$/, 'must be a user group ID (S…)'),
   PORT: intIn(1, 65_535, 'a port number from 1 to 65535').default(3000),
   CONSOLE_HOST: z
     .string()
-    .trim()
-    .regex(/^[A-Za-z0-9.-]{1,253}$|^[0-9A-Fa-f:]{2,39}$/, {
-      error: 'must be an address to listen on, such as 127.0.0.1 or 0.0.0.0',
-    })
+    .refine(isListenAddress, { error: 'must be an address to listen on, such as 127.0.0.1 or 0.0.0.0' })
     .default('127.0.0.1'),
   CONSOLE_SLACK_MODE: z
     .enum(['http', 'socket'], { error: 'must be http (signed requests) or socket (Socket Mode)' })
     .default('http'),
   DATABRICKS_HOST: z
-    .url({
-      protocol: /^https?$/,
+    .string()
+    .refine(isWorkspaceUrl, {
       error: 'must be the workspace URL, e.g. https://dbc-1234.cloud.databricks.com',
     })
     .optional(),
   DATABRICKS_TOKEN: optionalText,
   DATABRICKS_CLIENT_ID: optionalText,
   DATABRICKS_CLIENT_SECRET: optionalText,
-  DATABRICKS_WAREHOUSE_ID: optionalText.pipe(
-    z
-      .string()
-      .regex(/^[a-z0-9]{8,32}$/, { error: 'must be a SQL warehouse ID (lower-case letters and digits)' })
-      .optional(),
+  DATABRICKS_WAREHOUSE_ID: optionalPattern(
+    /^[a-z0-9]{8,32}$/,
+    'must be a SQL warehouse ID (lower-case letters and digits)',
   ),
   DATABRICKS_CATALOG: identifier.default('workspace'),
   DATABRICKS_SCHEMA: identifier.default('crypto'),
   DATABRICKS_VOLUME: identifier.default('landing'),
   DATABRICKS_WORKSPACE_DIR: z
     .string()
-    .trim()
-    .regex(/^\/(Workspace\/)?(Shared|Users\/[^/]+)(\/[A-Za-z0-9._ -]+)*$/, {
-      error: 'must be a workspace folder such as /Shared/crypto-risk-monitor',
-    })
+    .refine(isWorkspaceDir, { error: 'must be a workspace folder such as /Shared/crypto-risk-monitor' })
     .default('/Shared/crypto-risk-monitor'),
   DATABRICKS_SQL_CA_CERT: optionalText,
   DATABRICKS_SQL_TIMEOUT_SECONDS: intIn(5, 3600, 'a whole number of seconds from 5 to 3600').default(120),
@@ -227,11 +243,17 @@ export interface SlackSettings {
   /** App-level token: Socket Mode when set. */
   appToken?: string;
   apiUrl?: string;
-  /** Channel ID or name of the anomaly feed. */
-  feedChannel: string;
+  /** The anomaly feed: where it posts, and how. */
+  feed: FeedSettings;
   /** Who may run ops actions: these user IDs, and members of this user group. */
   opsUsers: string[];
   opsUsergroup?: string;
+}
+
+/** The anomaly feed's settings (its flow is src/slack/feed.ts). */
+export interface FeedSettings {
+  /** Channel ID or name. */
+  channel: string;
 }
 
 /** The local console: the chat surface when no Slack app is configured. */
@@ -243,7 +265,7 @@ export interface ConsoleSettings {
   slackMode: 'http' | 'socket';
   /** Where its workspace is kept across restarts; undefined: in memory (an in-memory database). */
   stateDir?: string;
-  feedChannel: string;
+  feed: FeedSettings;
   opsUsers: string[];
   opsUsergroup?: string;
 }
@@ -458,6 +480,9 @@ export function loadConfig(input: LoadConfigInput): Config {
 
   const dataDir = resolve(input.cwd, s.DATA_DIR);
   const source = s.MARKET_SOURCE;
+  const feed: FeedSettings = {
+    channel: s.SLACK_FEED_CHANNEL.replace('#', ''), // only ever its first character
+  };
   return {
     dataDir,
     dbPath:
@@ -506,7 +531,7 @@ export function loadConfig(input: LoadConfigInput): Config {
           signingSecret: s.SLACK_SIGNING_SECRET,
           appToken: s.SLACK_APP_TOKEN,
           apiUrl: s.SLACK_API_URL,
-          feedChannel: s.SLACK_FEED_CHANNEL.replace(/^#/, ''),
+          feed,
           opsUsers: s.SLACK_OPS_USERS,
           opsUsergroup: s.SLACK_OPS_USERGROUP,
         }
@@ -518,7 +543,7 @@ export function loadConfig(input: LoadConfigInput): Config {
           port: s.PORT,
           slackMode: s.CONSOLE_SLACK_MODE,
           stateDir: s.DUCKDB_PATH === ':memory:' ? undefined : resolve(dataDir, 'console'),
-          feedChannel: s.SLACK_FEED_CHANNEL.replace(/^#/, ''),
+          feed,
           opsUsers: s.SLACK_OPS_USERS,
           opsUsergroup:
             s.SLACK_OPS_USERGROUP ?? (s.SLACK_OPS_USERS.length > 0 ? undefined : CONSOLE_OPS_USERGROUP),
@@ -527,7 +552,7 @@ export function loadConfig(input: LoadConfigInput): Config {
     databricks:
       s.DATABRICKS_HOST && s.DATABRICKS_WAREHOUSE_ID
         ? {
-            host: s.DATABRICKS_HOST.replace(/\/+$/, ''),
+            host: s.DATABRICKS_HOST.replace(/\/$/, ''),
             auth: s.DATABRICKS_TOKEN
               ? { kind: 'token', token: s.DATABRICKS_TOKEN }
               : {

@@ -27,7 +27,7 @@ export function createAccess(deps: {
     if (group && now - group.at < GROUP_TTL_MS) return group.members;
     try {
       const res = await deps.client.usergroups.users.list({ usergroup: deps.opsUsergroup });
-      group = { members: new Set(res.users ?? []), at: now };
+      group = { members: new Set(res.users), at: now };
       return group.members;
     } catch (err) {
       // Fail closed: without the member list nobody gets in through the group.

@@ -50,7 +50,7 @@ export async function startConsole(deps: ConsoleDeps): Promise<LocalConsole> {
       ...(appToken ? { appToken } : {}),
       host: settings.host,
       port: settings.port,
-      channels: consoleChannels(settings.feedChannel),
+      channels: consoleChannels(settings.feed.channel),
       stateDir: settings.stateDir,
       onStoreError: (err) =>
         logger.error({ err: String(err) }, 'console: could not save the workspace (it goes on in memory)'),
@@ -87,7 +87,7 @@ export async function startConsole(deps: ConsoleDeps): Promise<LocalConsole> {
         botToken,
         ...(appToken ? { appToken } : { signingSecret }),
         apiUrl: local.apiUrl,
-        feedChannel: settings.feedChannel,
+        feed: settings.feed,
         opsUsers: settings.opsUsers,
         ...(settings.opsUsergroup ? { opsUsergroup: settings.opsUsergroup } : {}),
       },

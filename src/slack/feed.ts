@@ -2,16 +2,18 @@ import { randomUUID } from 'node:crypto';
 import type { KnownBlock, MessageMetadata } from '@slack/types';
 import type { WebClient } from '@slack/web-api';
 import type { Clock } from '../clock.js';
-import { priceChart } from '../commands/chart.js';
+import type { FeedSettings } from '../config.js';
+import type { FeedResult } from '../domain/results.js';
+import { storedWindow } from '../domain/windows.js';
 import { UserError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Platform, ScoredWindow } from '../platform/port.js';
 import { renderBlocks } from '../render/blocks.js';
-import { formatPercent, formatPrice, formatScore, formatTime } from '../render/format.js';
-import type { Reply } from '../render/reply.js';
+import { priceChartInput } from '../render/price-chart.js';
 import type { SlackCharts } from './charts.js';
 import { announceQuarantined } from './data-incidents.js';
 import type { DeliveredWindow, DeliveryLog } from './delivery-log.js';
+import { digestReply, episodeReply, plan } from './feed-plan.js';
 import {
   type ChannelPacer,
   refusedBySlack,
@@ -23,12 +25,6 @@ import {
 
 /** The Slack message metadata type of feed messages (read back after a restart). */
 export const FEED_EVENT_TYPE = 'crypto_anomaly';
-/** More episodes than this in one cycle are posted as digests instead (a burst, not a flood). */
-const MAX_EPISODE_MESSAGES = 3;
-/** Windows per digest message. */
-const DIGEST_WINDOWS = 40;
-/** Windows further apart than this belong to different episodes of an asset. */
-const EPISODE_GAP_MS = 15 * 60_000;
 /** Older anomalies (e.g. in a first backfill) are not announced. */
 const MAX_AGE_MS = 24 * 3_600_000;
 /** Rows read per cycle. */
@@ -48,8 +44,8 @@ export interface FeedDeps {
    * hold up an answer: no retries of its own, `rejectRateLimitedCalls` (429s are waited out here).
    */
   client: WebClient;
-  /** Channel ID or name. */
-  channel: string;
+  /** Where the feed posts (channel ID or name), and how. */
+  settings: FeedSettings;
   log: DeliveryLog;
   clock: Clock;
   logger: Logger;
@@ -59,17 +55,6 @@ export interface FeedDeps {
   pacer: ChannelPacer;
   /** How to name the bot in `/invite @…` (known after auth.test). */
   botName(): string;
-}
-
-export interface FeedResult {
-  /** Messages posted, windows they announced, messages updated after a re-score. */
-  posted: number;
-  windows: number;
-  updated: number;
-  /** Pending deliveries found in the channel after a restart (posted before a crash). */
-  recovered: number;
-  /** Data incidents announced (landing files quarantined), when there were any. */
-  incidents?: number;
 }
 
 /** A feed message ready to send: with its chart when Slack has processed it, else without. */
@@ -109,10 +94,12 @@ export function createFeed(deps: FeedDeps) {
   async function resolveChannel(): Promise<string> {
     if (channelId) return channelId;
     const invite = `invite the bot there (\`/invite @${deps.botName()}\`)`;
-    const id = CHANNEL_ID.test(deps.channel) ? deps.channel : await findByName(deps.channel);
+    const id = CHANNEL_ID.test(deps.settings.channel)
+      ? deps.settings.channel
+      : await findByName(deps.settings.channel);
     if (!id) {
       throw new UserError(
-        `The feed channel #${deps.channel} was not found: check SLACK_FEED_CHANNEL, or, if it is private, ${invite}.`,
+        `The feed channel #${deps.settings.channel} was not found: check SLACK_FEED_CHANNEL, or, if it is private, ${invite}.`,
       );
     }
     const info = await waitingOutRateLimits(() => client.conversations.info({ channel: id })).catch(
@@ -123,12 +110,12 @@ export function createFeed(deps: FeedDeps) {
     );
     if (!info?.channel) {
       throw new UserError(
-        `The feed channel ${deps.channel} was not found: check SLACK_FEED_CHANNEL, or, if it is private, ${invite}.`,
+        `The feed channel ${deps.settings.channel} was not found: check SLACK_FEED_CHANNEL, or, if it is private, ${invite}.`,
       );
     }
     if (!info.channel.is_member) {
       throw new UserError(
-        `The bot is not in the feed channel #${info.channel.name ?? deps.channel}, so it cannot post there: ${invite}.`,
+        `The bot is not in the feed channel #${info.channel.name ?? deps.settings.channel}, so it cannot post there: ${invite}.`,
       );
     }
     channelId = id;
@@ -204,16 +191,17 @@ export function createFeed(deps: FeedDeps) {
   ): Promise<Content> {
     const reply = kind === 'episode' ? episodeReply(windows) : digestReply(windows);
     const worst = windows.reduce((a, b) => (b.anomaly_score < a.anomaly_score ? b : a));
-    const chart = await priceChart(
-      { asset: worst.asset, sinceMs: MAX_AGE_MS },
-      { platform: deps.platform, now: deps.clock.now() },
-    ).catch((err: unknown) => {
-      logger.warn(
-        { asset: worst.asset, err: String(err) },
-        'feed: could not read the chart data; sent without it',
-      );
-      return undefined;
-    });
+    const now = deps.clock.now();
+    const chart = await deps.platform.reads
+      .priceSeries(worst.asset, new Date(now.getTime() - MAX_AGE_MS), now)
+      .then((series) => priceChartInput(series, MAX_AGE_MS))
+      .catch((err: unknown) => {
+        logger.warn(
+          { asset: worst.asset, err: String(err) },
+          'feed: could not read the chart data; sent without it',
+        );
+        return undefined;
+      });
     const fileId = chart ? await charts.upload(chart) : undefined;
     const chartReady = fileId ? await charts.ready(fileId, CHART_READY_MS, stopping.signal) : false;
     const withChart = renderBlocks({ ...reply, chart }, fileId ? { chartFileId: fileId } : {});
@@ -326,7 +314,7 @@ export function createFeed(deps: FeedDeps) {
         return 0;
       });
       if (incidents > 0) result.incidents = incidents;
-      const rows = await deps.platform.scoredSince(await log.cursor(channel), BATCH);
+      const rows = await deps.platform.reads.scoredSince(await log.cursor(channel), BATCH);
       if (rows.length === 0) return result;
       const delivered = await log.delivered(channel, rows);
       const now = deps.clock.now().getTime();
@@ -397,133 +385,5 @@ export function createFeed(deps: FeedDeps) {
   };
 }
 
-function toDelivered(r: ScoredWindow): DeliveredWindow {
-  return {
-    asset: r.asset,
-    window_end: r.window_end,
-    symbol: r.symbol,
-    price_avg: r.price_avg,
-    ret_window: r.ret_window,
-    anomaly_score: r.anomaly_score,
-    is_anomaly: r.is_anomaly,
-    model_version: r.model_version,
-    simulated: r.simulated,
-  };
-}
-
-/** Episodes per asset; in a burst (many episodes), digests of at most DIGEST_WINDOWS windows. */
-export function plan(
-  windows: DeliveredWindow[],
-): Array<{ kind: 'episode' | 'digest'; windows: DeliveredWindow[] }> {
-  const episodes: DeliveredWindow[][] = [];
-  const byAsset = new Map<string, DeliveredWindow[]>();
-  for (const w of windows) byAsset.set(w.asset, [...(byAsset.get(w.asset) ?? []), w]);
-  for (const list of byAsset.values()) {
-    list.sort((a, b) => a.window_end.localeCompare(b.window_end));
-    let current: DeliveredWindow[] = [];
-    for (const w of list) {
-      const last = current.at(-1);
-      if (last && Date.parse(w.window_end) - Date.parse(last.window_end) > EPISODE_GAP_MS) {
-        episodes.push(current);
-        current = [];
-      }
-      current.push(w);
-    }
-    if (current.length > 0) episodes.push(current);
-  }
-  if (episodes.length <= MAX_EPISODE_MESSAGES) return episodes.map((e) => ({ kind: 'episode', windows: e }));
-  const ranked = windows.slice().sort((a, b) => a.anomaly_score - b.anomaly_score);
-  const digests: Array<{ kind: 'digest'; windows: DeliveredWindow[] }> = [];
-  for (let i = 0; i < ranked.length; i += DIGEST_WINDOWS)
-    digests.push({ kind: 'digest', windows: ranked.slice(i, i + DIGEST_WINDOWS) });
-  return digests;
-}
-
-function label(w: DeliveredWindow): string {
-  return `${w.asset}${w.symbol ? ` (${w.symbol.toUpperCase()})` : ''}`;
-}
-
-const SIMULATED = 'SIMULATED DATA: these prices come from the market simulator';
-const HOW_TO_READ = 'Scores below 0 are anomalous: the lower, the more unusual for this asset.';
-
-function describeWindow(w: DeliveredWindow): string {
-  return w.is_anomaly
-    ? formatScore(w.anomaly_score)
-    : `${formatScore(w.anomaly_score)} (cleared by model v${w.model_version})`;
-}
-
-function episodeReply(windows: DeliveredWindow[]): Reply {
-  const first = windows[0] as DeliveredWindow;
-  const last = windows.at(-1) as DeliveredWindow;
-  const active = windows.filter((w) => w.is_anomaly);
-  const worst = windows.reduce((a, b) => (b.anomaly_score < a.anomaly_score ? b : a));
-  const span =
-    windows.length === 1
-      ? formatTime(first.window_end)
-      : `${formatTime(first.window_end)} – ${formatTime(last.window_end)}`;
-  return {
-    title:
-      active.length === 0
-        ? `✅ ${label(first)}: anomaly cleared`
-        : `🚨 ${label(first)}: ${active.length} anomalous window${active.length === 1 ? '' : 's'}`,
-    badge: first.simulated ? SIMULATED : undefined,
-    fields: [
-      { label: 'Window end (UTC)', value: span },
-      { label: 'Lowest score', value: `${describeWindow(worst)} at ${formatTime(worst.window_end)}` },
-      {
-        label: 'Price',
-        value: `${formatPrice(worst.price_avg)} average, range ${formatPercent(worst.ret_window)}`,
-      },
-      { label: 'Model', value: `v${worst.model_version}` },
-    ],
-    tables:
-      windows.length > 1
-        ? [
-            {
-              columns: [
-                { header: 'window end' },
-                { header: 'score', align: 'right' },
-                { header: 'range', align: 'right' },
-              ],
-              rows: windows.map((w) => [
-                formatTime(w.window_end),
-                describeWindow(w),
-                formatPercent(w.ret_window),
-              ]),
-            },
-          ]
-        : [],
-    notes: [HOW_TO_READ, `\`/crypto chart ${first.asset} 7d\` for a longer view.`],
-    data: { windows },
-  };
-}
-
-function digestReply(windows: DeliveredWindow[]): Reply {
-  const assets = [...new Set(windows.map((w) => w.asset))];
-  const active = windows.filter((w) => w.is_anomaly);
-  return {
-    title: `🚨 ${active.length} anomalous windows across ${assets.length} asset${assets.length === 1 ? '' : 's'}`,
-    badge: windows.some((w) => w.simulated) ? SIMULATED : undefined,
-    summary: 'A burst of anomalies, in one message instead of many (lowest score first).',
-    tables: [
-      {
-        columns: [
-          { header: 'asset' },
-          { header: 'window end' },
-          { header: 'score', align: 'right' },
-          { header: 'avg price', align: 'right' },
-          { header: 'range', align: 'right' },
-        ],
-        rows: windows.map((w) => [
-          label(w),
-          formatTime(w.window_end),
-          describeWindow(w),
-          formatPrice(w.price_avg),
-          formatPercent(w.ret_window),
-        ]),
-      },
-    ],
-    notes: [HOW_TO_READ, '`/crypto top 50 24h` lists them all.'],
-    data: { windows },
-  };
-}
+/** The fields of a scored window the delivery log keeps (WINDOW_COLUMNS). */
+const toDelivered = (r: ScoredWindow): DeliveredWindow => storedWindow(r);

@@ -52,7 +52,7 @@ async function startProductConsole(settings: Partial<ConsoleSettings> = {}) {
       port: await freePort(),
       slackMode: 'http',
       stateDir: join(dir, 'console'),
-      feedChannel: 'crypto-alerts',
+      feed: { channel: 'crypto-alerts' },
       opsUsers: [],
       opsUsergroup: 'S0CRYPTOOPS',
       ...settings,

@@ -59,7 +59,7 @@ async function startBot(
       botToken: TOKEN,
       signingSecret: SECRET,
       apiUrl: slack.apiUrl,
-      feedChannel: 'crypto-alerts',
+      feed: { channel: 'crypto-alerts' },
       opsUsers: ['U0OPS01'],
     },
     port: 0,
@@ -85,7 +85,7 @@ const replies = (s: LocalSlack, user: string) => s.ephemeral(user).map((m) => JS
 describe('Slack → bot → Databricks', () => {
   it('/crypto status with a stopped warehouse answers from the REST APIs and starts nothing', async () => {
     const { h, slack } = await setup('STOPPED');
-    await h.platform.provision(true);
+    await h.platform.deployment.provision(true);
     await slack.slashCommand({ userId: 'U0VIEW01', channelId: CHANNEL, text: 'status' });
     const answer = await until(() =>
       replies(slack, 'U0VIEW01').find((r) => r.includes('Pipeline status (databricks)')),
@@ -113,7 +113,7 @@ describe('Slack → bot → Databricks', () => {
 
   it('/crypto retrain by an ops user runs the training job; a failed run ends its thread with the reason', async () => {
     const { h, slack } = await setup('RUNNING');
-    await h.platform.provision(true);
+    await h.platform.deployment.provision(true);
     // Provisioning an empty workspace starts the first training run (v1); retrain makes the next.
     await until(() => h.api.runs().length === 1 && h.api.runs()[0]?.life_cycle_state === 'TERMINATED');
     const retrain = async () => {
@@ -170,7 +170,7 @@ describe('Slack → bot → Databricks', () => {
 
   it("the feed posts a scoring run's anomalies with their chart from its feed file: no SQL, no warehouse start", async () => {
     const { h, slack } = await setup('STOPPED');
-    await h.platform.provision(true);
+    await h.platform.deployment.provision(true);
     await h.runScoreJob();
     const result = await bot?.feed.runOnce();
     expect(result?.posted).toBeGreaterThan(0);
@@ -187,7 +187,7 @@ describe('Slack → bot → Databricks', () => {
   it('a run without anomalies posts nothing; a bot restarted between a run and its post delivers each window once', async () => {
     let now = new Date();
     const { h, slack } = await setup('STOPPED', { now: () => now });
-    await h.platform.provision(true);
+    await h.platform.deployment.provision(true);
     const dir = await mkdtemp(join(tmpdir(), 'crm-feed-'));
     try {
       await bot?.stop();
@@ -229,7 +229,7 @@ describe('Slack → bot → Databricks', () => {
 
   it('top 24h and chart bitcoin 7d answer from the serving snapshot with the warehouse stopped; top 30d starts it', async () => {
     const { h, slack } = await setup('STOPPED');
-    await h.platform.provision(true);
+    await h.platform.deployment.provision(true);
     await seedLakehouse(h.warehouse, new Date());
     await h.runScoreJob();
     await slack.slashCommand({ userId: 'U0VIEW01', channelId: CHANNEL, text: 'top 5 24h' });
@@ -260,7 +260,7 @@ describe('Slack → bot → Databricks', () => {
 
   it('never lets a token or secret into logs or replies', async () => {
     const { h, slack } = await setup('RUNNING');
-    await h.platform.provision(true);
+    await h.platform.deployment.provision(true);
     await seedLakehouse(h.warehouse, new Date());
     for (const text of ['status', 'top 5', 'chart bitcoin', 'retrain', 'provision']) {
       await slack.slashCommand({ userId: 'U0OPS01', channelId: CHANNEL, text });

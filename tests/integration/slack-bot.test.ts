@@ -184,7 +184,7 @@ describe.each(MODES)('over %s', (mode) => {
       );
       expect(done.edited).toBeDefined(); // the progress reply was updated in place
       expect(JSON.stringify(done.blocks)).toMatch(/Champion moved: v1 → v2/);
-      const versions = await lake.platform.models();
+      const versions = await lake.platform.pipeline.models();
       expect(versions.versions.map((v) => v.version)).toEqual([2, 1]);
       const updates = slack.calls.filter((c) => c.method === 'chat.update' && c.args.ts === done.ts);
       expect(updates.length).toBeGreaterThanOrEqual(1);

@@ -306,7 +306,7 @@ describe('clicks and requests cannot be replayed', () => {
       slack.ephemeral(OPS).find((m) => m.text.startsWith('This confirmation has expired or is not yours')),
     );
     expect(said.text).toContain('nothing was started');
-    expect((await lake.platform.models()).versions).toHaveLength(2); // v1, and the one retrain
+    expect((await lake.platform.pipeline.models()).versions).toHaveLength(2); // v1, and the one retrain
     expect(slack.channelMessages(CHANNEL).filter((m) => m.text.startsWith('🔁'))).toHaveLength(1);
   });
 
@@ -328,6 +328,6 @@ describe('clicks and requests cannot be replayed', () => {
     );
     expect(ok.status).toBe(200);
     await until(() => calls.length > 0);
-    expect(calls).toContain('status');
+    expect(calls).toContain('reads.status');
   });
 });

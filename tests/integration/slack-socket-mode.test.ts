@@ -44,7 +44,7 @@ async function setup(options: { botTimeoutMs?: number; appToken?: string } = {})
       botToken: TOKEN,
       appToken: options.appToken ?? APP_TOKEN,
       apiUrl: slack.apiUrl,
-      feedChannel: 'crypto-alerts',
+      feed: { channel: 'crypto-alerts' },
       opsUsers: [],
       opsUsergroup: 'S0CRYPTOOPS',
     },

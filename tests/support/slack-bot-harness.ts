@@ -87,7 +87,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         botToken: TOKEN,
         ...(socket ? { appToken: APP_TOKEN } : { signingSecret: SECRET }),
         apiUrl: slack.apiUrl,
-        feedChannel: options.feedChannel ?? 'crypto-alerts',
+        feed: { channel: options.feedChannel ?? 'crypto-alerts' },
         opsUsers: [],
         opsUsergroup: 'S0CRYPTOOPS',
       },

@@ -41,7 +41,7 @@ describe('configuration', () => {
       port: 3000,
       slackMode: 'http',
       stateDir: '/srv/app/data/console',
-      feedChannel: 'crypto-alerts',
+      feed: { channel: 'crypto-alerts' },
       opsUsers: [],
       opsUsergroup: 'S0CRYPTOOPS',
     });

@@ -176,6 +176,11 @@ export async function startLocalSlack(options: LocalSlackOptions): Promise<Local
     },
     calls,
     fault: (method, ...list) => faults.add(method, list),
+    setUsergroupUsers: (id, users) => {
+      const group = ws.usergroup(id);
+      if (!group) throw new Error(`local Slack: no user group ${id}`);
+      group.users = [...users];
+    },
     channelMessages: (channel) => ws.channelMessages(ws.resolveChannel(channel) ?? channel),
     ephemeral: (userId) => ws.ephemeral(userId),
     file: (id) => ws.file(id),

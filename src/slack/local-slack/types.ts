@@ -1,9 +1,19 @@
-import type { LiveLimits } from './console/live-events.js';
 /**
  * Public shapes of the local Slack workspace: the options it starts with, the handle tests and the
  * local console hold, and the Slack objects it stores (messages, files, views), in the field names
  * Slack's Web API uses so the same assertions hold against either.
  */
+
+/**
+ * How many live-update streams the console serves (per user and in all), and how much a client
+ * that does not read may have waiting, for how long (console/live-events.ts).
+ */
+export interface LiveLimits {
+  perUser: number;
+  perProcess: number;
+  maxBufferedBytes: number;
+  drainTimeoutMs: number;
+}
 
 export interface LocalSlackOptions {
   /** Signs the requests sent to the bot (v0 HMAC-SHA256, like Slack). */
@@ -82,6 +92,8 @@ export interface LocalSlack {
   calls: RecordedCall[];
   /** Queue faults for a method ('*' = any Web API method), consumed one per request, in order. */
   fault(method: string, ...faults: Fault[]): void;
+  /** Sets who is in a user group (an admin adding or removing people). */
+  setUsergroupUsers(id: string, users: string[]): void;
   /** Current state of a channel (after updates and deletes): root messages and replies, oldest first. */
   channelMessages(channel: string): Message[];
   /** Ephemeral messages (chat.postEphemeral and ephemeral response_url posts), oldest first. */
