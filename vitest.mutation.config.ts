@@ -13,6 +13,7 @@ export default defineConfig({
       'tests/integration/request-signing.test.ts',
       'tests/integration/pipeline-guards.test.ts',
       'tests/integration/pipeline.test.ts',
+      'tests/integration/delivery-log.test.ts',
     ],
     testTimeout: 30_000,
     hookTimeout: 60_000,

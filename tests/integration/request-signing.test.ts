@@ -1,11 +1,10 @@
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import { isValidSlackRequest } from '@slack/bolt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/log.js';
 import { createSlackHttpServer } from '../../src/slack/http-server.js';
 import { signSlackRequest } from '../../src/slack/local-slack/index.js';
+import { memoryLogger } from '../support/memory-logger.js';
 
 /**
  * The product's own parts of Slack request verification: the signature the local Slack puts on
@@ -54,17 +53,7 @@ describe('the bot’s HTTP server', () => {
   async function start(options: { bolt?: boolean } = {}) {
     const now = 1_750_000_000_000;
     const reached: string[] = [];
-    const lines: string[] = [];
-    const logger = createLogger({
-      level: 'info',
-      format: 'json',
-      destination: new Writable({
-        write(chunk, _enc, done) {
-          lines.push(chunk.toString());
-          done();
-        },
-      }),
-    });
+    const { logger, lines } = memoryLogger();
     const server = createSlackHttpServer({
       healthz: () => ({ status: 'ok' }),
       ...(options.bolt === false

@@ -2,10 +2,9 @@ import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import type { Clock } from '../../src/clock.js';
 import type { DatabricksSettings } from '../../src/config.js';
-import { createLogger, type Logger } from '../../src/log.js';
+import type { Logger } from '../../src/log.js';
 import {
   createDatabricksPlatform,
   type DatabricksPlatform,
@@ -22,6 +21,7 @@ import { migrate } from '../../src/platform/local/migrations.js';
 import { type DatabricksEmulator, startDatabricksEmulator } from './databricks-emulator.js';
 import { runScoring } from './databricks-scoring.js';
 import { testConfig } from './lakehouse.js';
+import { memoryLogger } from './memory-logger.js';
 import { startWarehouse, type Warehouse } from './warehouse/server.js';
 
 export const WAREHOUSE_ID = 'abc123def4567890';
@@ -92,17 +92,7 @@ export async function startDatabricksHarness(
     sqlCaCert: caFile,
     sqlTimeoutSeconds: 60,
   };
-  const logs: string[] = [];
-  const logger = createLogger({
-    level: 'debug',
-    format: 'json',
-    destination: new Writable({
-      write(chunk, _enc, done) {
-        logs.push(chunk.toString());
-        done();
-      },
-    }),
-  });
+  const { logger, lines: logs } = memoryLogger('debug');
   const config = testConfig();
   const rest = createDatabricksRest({ settings, logger, retryBaseDelayMs: 10 });
   const sql = createWarehouse({

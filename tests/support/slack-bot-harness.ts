@@ -1,5 +1,3 @@
-import { Writable } from 'node:stream';
-import { createLogger } from '../../src/log.js';
 import type { Platform } from '../../src/platform/port.js';
 import { createSlackBot, type SlackBot } from '../../src/slack/bot.js';
 import { createDeliveryLog, type DeliveryLog } from '../../src/slack/delivery-log.js';
@@ -10,6 +8,7 @@ import {
   startLocalSlack,
 } from '../../src/slack/local-slack/index.js';
 import { createScoredLakehouse, type TestLakehouse } from './lakehouse.js';
+import { memoryLogger } from './memory-logger.js';
 import { slowPlatform } from './slow-platform.js';
 
 export const SECRET = 'test-signing-secret';
@@ -66,17 +65,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     ...(socket ? { appToken: APP_TOKEN } : {}),
     ...options.slack,
   });
-  const logLines: string[] = [];
-  const logger = createLogger({
-    level: 'info',
-    format: 'json',
-    destination: new Writable({
-      write(chunk, _enc, done) {
-        logLines.push(chunk.toString());
-        done();
-      },
-    }),
-  });
+  const { logger, lines: logLines } = memoryLogger();
   const slow = slowPlatform(lake.platform, options.delayMs ?? 0);
   const log = createDeliveryLog(lake.platform.db);
   await log.init();

@@ -1,11 +1,9 @@
-import { Writable } from 'node:stream';
 import { WebClient } from '@slack/web-api';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Clock } from '../../src/clock.js';
-import { createLogger } from '../../src/log.js';
-import type { Platform } from '../../src/platform/port.js';
 import { createAccess } from '../../src/slack/access.js';
 import { type LocalSlack, startLocalSlack } from '../../src/slack/local-slack/index.js';
+import { memoryLogger } from '../support/memory-logger.js';
 import {
   CHANNEL,
   type Harness,
@@ -15,52 +13,13 @@ import {
   TOKEN,
   VIEWER,
 } from '../support/slack-bot-harness.js';
+import { slowPlatform } from '../support/slow-platform.js';
 import { until } from '../support/until.js';
 
 /** ops-carol: in the ops user group @crypto-ops, like OPS, and in no ops user list. */
 const CAROL = 'U0OPS02';
 const GROUP = 'S0CRYPTOOPS';
 const GROUP_WARNING = 'could not read the ops user group';
-
-/**
- * The platform with every call counted, capabilities included (`reads.status`, `pipeline.retrain`,
- * `deployment.provision`, …): the port is plain data and methods, so a proxy sees each call.
- */
-function countingPlatform(platform: Platform): { platform: Platform; calls: string[] } {
-  const calls: string[] = [];
-  const wrap = <T extends object>(target: T, path: string): T =>
-    new Proxy(target, {
-      get(obj, property, receiver) {
-        const value = Reflect.get(obj, property, receiver);
-        const name = path ? `${path}.${String(property)}` : String(property);
-        if (typeof value === 'function') {
-          return (...args: unknown[]) => {
-            calls.push(name);
-            return value.apply(obj, args);
-          };
-        }
-        if (value !== null && typeof value === 'object') return wrap(value, name);
-        return value;
-      },
-    });
-  return { platform: wrap(platform, ''), calls };
-}
-
-function memoryLogger() {
-  const lines: string[] = [];
-  const logger = createLogger({
-    level: 'info',
-    format: 'json',
-    destination: new Writable({
-      write(chunk, _enc, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    }),
-  });
-  const entries = () => lines.map((l) => JSON.parse(l) as Record<string, unknown>);
-  return { logger, entries };
-}
 
 describe('ops actions through the bot, with the ops team given as a user group', () => {
   let h: Harness | undefined;
@@ -72,7 +31,7 @@ describe('ops actions through the bot, with the ops team given as a user group',
   /** The harness's bot over a counting platform; ops are the members of @crypto-ops only. */
   async function setup() {
     h = await startHarness({ hours: 3, start: false });
-    const counted = countingPlatform(h.lake.platform);
+    const counted = slowPlatform(h.lake.platform, 0);
     const bot = await h.make(counted.platform);
     await bot.start();
     h.slack.setBotEventsUrl(`http://127.0.0.1:${bot.port()}/slack/events`);
