@@ -21,18 +21,21 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { loadConfig } from '../src/config.js';
 import { silentLogger } from '../src/log.js';
 import { createLocalPlatform } from '../src/platform/local/platform.js';
-import type { Platform } from '../src/platform/port.js';
 import { createSlackBot } from '../src/slack/bot.js';
 import { createDeliveryLog } from '../src/slack/delivery-log.js';
 import { type LocalSlack, startLocalSlack } from '../src/slack/local-slack/index.js';
+import { slowPlatform } from '../tests/support/slow-platform.js';
 
 const BOT_TOKEN = 'xoxb-bench';
 const SECRET = 'bench-secret';
+/** The signed post both load generators make (a CommonJS file, required by path in their own thread). */
+const SIGNED_POST = fileURLToPath(new URL('./signed-post.cjs', import.meta.url));
 const APP_TOKEN = 'xapp-1-A0CRYPTO-1000000000000-62656e6368';
 const TEXTS = ['status', 'top 10 24h', 'chart bitcoin', 'help', 'top 5 7d bitcoin'];
 const WARMUP = 50;
@@ -143,25 +146,11 @@ async function main(): Promise<void> {
   /** The load generator: signs each body as Slack does and posts it, timing the answer. Plain JS. */
   const LOAD = `
 const { parentPort, workerData } = require('node:worker_threads');
-const { createHmac } = require('node:crypto');
 const http = require('node:http');
+const { signedPost } = require(workerData.signedPost);
 const agent = new http.Agent({ keepAlive: true, maxSockets: workerData.concurrency });
 const url = new URL(workerData.url);
-function send(body) {
-  return new Promise((resolve) => {
-    const ts = Math.floor(Date.now() / 1000);
-    const signature = 'v0=' + createHmac('sha256', workerData.secret).update('v0:' + ts + ':' + body).digest('hex');
-    const started = performance.now();
-    const req = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent, headers: {
-      'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body),
-      'x-slack-request-timestamp': String(ts), 'x-slack-signature': signature } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode, ms: performance.now() - started }));
-    });
-    req.on('error', () => resolve({ status: 0, ms: performance.now() - started }));
-    req.end(body);
-  });
-}
+const send = (body) => signedPost(agent, url, workerData.secret, body);
 (async () => {
   // Warm-up (not measured): the first requests of a fresh process pay for JIT and lazy setup.
   await Promise.all(workerData.warmup.map((body) => send(body)));
@@ -192,16 +181,7 @@ function send(body) {
     logger,
   });
   /** Every platform call waits `delayMs` first: a slow warehouse. */
-  const slow = new Proxy(local, {
-    get(target, property, receiver) {
-      const value = Reflect.get(target, property, receiver);
-      if (typeof value !== 'function') return value;
-      return async (...args: unknown[]) => {
-        await new Promise((resolve) => setTimeout(resolve, delayMs));
-        return value.apply(target, args);
-      };
-    },
-  }) as Platform;
+  const slow = slowPlatform(local, delayMs).platform;
 
   const log = createDeliveryLog(local.db);
   await log.init();
@@ -255,6 +235,7 @@ function send(body) {
         workerData: {
           url: `http://127.0.0.1:${bot.port()}/slack/events`,
           secret: SECRET,
+          signedPost: SIGNED_POST,
           bodies: Array.from({ length: requests }, (_, i) => body(i)),
           warmup: Array.from({ length: WARMUP }, (_, i) => body(i)),
           concurrency,

@@ -15,6 +15,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.js';
 import { silentLogger } from '../src/log.js';
@@ -26,6 +27,8 @@ import { DEFAULT_USERS, startLocalSlack } from '../src/slack/local-slack/index.j
 
 const BOT_TOKEN = 'xoxb-bench';
 const SECRET = 'bench-secret';
+/** The signed post both load generators make (a CommonJS file, required by path in their own thread). */
+const SIGNED_POST = fileURLToPath(new URL('./signed-post.cjs', import.meta.url));
 const TEXTS = ['help', 'status', 'top 5 24h', 'models'];
 const POST_BYTES = 48 * 1024 * 1024;
 
@@ -33,28 +36,14 @@ const POST_BYTES = 48 * 1024 * 1024;
 const LOAD = `
 const net = require('node:net');
 const http = require('node:http');
-const { createHmac } = require('node:crypto');
 process.once('message', async (w) => {
+  const { signedPost } = require(w.signedPost);
   const console_ = new URL(w.consoleUrl);
   const host = console_.host;
   const port = Number(console_.port);
   const agent = new http.Agent({ keepAlive: true, maxSockets: w.concurrency });
   const bot = new URL(w.botUrl);
-  function command(body) {
-    return new Promise((resolve) => {
-      const ts = Math.floor(Date.now() / 1000);
-      const signature = 'v0=' + createHmac('sha256', w.secret).update('v0:' + ts + ':' + body).digest('hex');
-      const started = performance.now();
-      const req = http.request({ host: bot.hostname, port: bot.port, path: bot.pathname, method: 'POST', agent, headers: {
-        'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body),
-        'x-slack-request-timestamp': String(ts), 'x-slack-signature': signature } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve({ status: res.statusCode, ms: performance.now() - started }));
-      });
-      req.on('error', () => resolve({ status: 0, ms: performance.now() - started }));
-      req.end(body);
-    });
-  }
+  const command = (body) => signedPost(agent, bot, w.secret, body);
   /** Resolves with the status code of a raw request's answer (0: closed without one). */
   function rawStatus(socket) {
     return new Promise((resolve) => {
@@ -180,6 +169,7 @@ async function main(): Promise<void> {
     consoleUrl: slack.baseUrl,
     botUrl: `http://127.0.0.1:${bot.port()}/slack/events`,
     secret: SECRET,
+    signedPost: SIGNED_POST,
     users: DEFAULT_USERS.map((u) => u.id),
     bodies: Array.from({ length: commands }, (_, i) => body(i)),
     warmup: Array.from({ length: 40 }, (_, i) => body(i)),
