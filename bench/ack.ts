@@ -28,7 +28,7 @@ import { loadConfig } from '../src/config.js';
 import { silentLogger } from '../src/log.js';
 import { createLocalPlatform } from '../src/platform/local/platform.js';
 import { createSlackBot } from '../src/slack/bot.js';
-import { createDeliveryLog } from '../src/slack/delivery-log.js';
+import { createDeliveryLog } from '../src/chat/delivery-log.js';
 import { type LocalSlack, startLocalSlack } from '../src/slack/local-slack/index.js';
 import { slowPlatform } from '../tests/support/slow-platform.js';
 

@@ -21,7 +21,7 @@ import { loadConfig } from '../src/config.js';
 import { silentLogger } from '../src/log.js';
 import { createLocalPlatform } from '../src/platform/local/platform.js';
 import { createSlackBot } from '../src/slack/bot.js';
-import { createDeliveryLog } from '../src/slack/delivery-log.js';
+import { createDeliveryLog } from '../src/chat/delivery-log.js';
 import { DEFAULT_LIVE_LIMITS } from '../src/slack/local-slack/console/live-events.js';
 import { DEFAULT_USERS, startLocalSlack } from '../src/slack/local-slack/index.js';
 

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { createDeliveryLog } from './chat/delivery-log.js';
 import type { Clock } from './clock.js';
 import type { Config, DatabricksSettings, MarketSourceSetting, SlackSettings } from './config.js';
 import type { Logger } from './log.js';
@@ -13,7 +14,6 @@ import type { Platform } from './platform/port.js';
 import { openFolderWarning } from './private-files.js';
 import { createSlackBot, type SlackBot } from './slack/bot.js';
 import { startConsole } from './slack/console.js';
-import { createDeliveryLog } from './slack/delivery-log.js';
 
 /**
  * The composition root: configuration in, the wired application out. Everything else receives its

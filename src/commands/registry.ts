@@ -171,7 +171,7 @@ function parseArgs<N extends CommandName>(name: N, tokens: readonly string[]): S
     : { name: 'usage', problem: result.problem };
 }
 
-/** Who may run ops actions, and their audit trail (src/slack/access.ts in Slack). */
+/** Who may run ops actions, and their audit trail (src/chat/access.ts). */
 export interface OpsAccess {
   isOps(user: string): Promise<boolean>;
   audit(entry: { who: string; what: string; result: string }): void;

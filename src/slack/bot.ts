@@ -9,6 +9,11 @@ import {
   SocketModeReceiver,
 } from '@slack/bolt';
 import { WebClient } from '@slack/web-api';
+import { createAccess } from '../chat/access.js';
+import type { DeliveryLog } from '../chat/delivery-log.js';
+import { createFeed, type Feed } from '../chat/feed.js';
+import type { Respond } from '../chat/port.js';
+import { createRetrainFlow, RETRAIN_CONFIRM } from '../chat/retrain.js';
 import type { Clock } from '../clock.js';
 import { dispatch, parseSlashText } from '../commands/registry.js';
 import { statusCommand } from '../commands/status.js';
@@ -18,12 +23,11 @@ import { UserError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { LakehouseRead, Platform } from '../platform/port.js';
 import { renderBlocks } from '../render/blocks.js';
-import { createAccess } from './access.js';
 import { createSlackCharts, refusedBlocks } from './charts.js';
-import type { DeliveryLog } from './delivery-log.js';
-import { createFeed } from './feed.js';
+import { createSlackFeedOutlet } from './feed-outlet.js';
 import { createSlackHttpServer } from './http-server.js';
-import { createRetrainFlow, RETRAIN_CONFIRM } from './retrain.js';
+import { slackUsergroup } from './ops-group.js';
+import { createSlackProgress } from './retrain-outlet.js';
 import { CHANNEL_POST_INTERVAL_MS, createChannelPacer, sleep } from './web-calls.js';
 
 /** Waits out 429s (Retry-After) a few times instead of the WebClient's default half hour of retries. */
@@ -51,7 +55,7 @@ export interface SlackBotDeps {
 
 export interface SlackBot {
   /** The anomaly feed, run by the scheduler. */
-  feed: ReturnType<typeof createFeed>;
+  feed: Feed;
   start(): Promise<void>;
   /** The port the HTTP receiver listens on (after start). */
   port(): number | undefined;
@@ -92,8 +96,9 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
   const client = app.client;
   const access = createAccess({
     opsUsers: settings.opsUsers,
-    opsUsergroup: settings.opsUsergroup,
-    client,
+    ...(settings.opsUsergroup
+      ? { group: slackUsergroup({ usergroup: settings.opsUsergroup, client, clock }) }
+      : {}),
     clock,
     logger,
   });
@@ -112,14 +117,17 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
   });
   const retrain = createRetrainFlow({
     platform,
-    client,
     access,
     clock,
     logger,
     pollMs: deps.retrainPollMs ?? 1_000,
-    feedChannel: () => feed.channel(),
-    pacer,
+  });
+  const progress = createSlackProgress({
+    client,
     poster: postingClient,
+    pacer,
+    feedChannel: () => outlet.channel(),
+    logger,
   });
 
   const charts = createSlackCharts({ client, logger });
@@ -218,7 +226,7 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
       clock,
       user: userId,
       access,
-      flows: { retrain: (user) => retrain.request(user, respond) },
+      flows: { retrain: (user) => retrain.request(user, asRespond(respond)) },
       warmUp: (read) => warmUp(respond, read),
       refuse: async (sentence) => {
         await respond({ response_type: 'ephemeral', replace_original: false, text: sentence });
@@ -281,7 +289,7 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
     const token = typeof action?.value === 'string' ? action.value : '';
     await safely(respond, 'the retrain', async () => {
       if (!channel) throw new UserError('The retrain button must be pressed in a channel.');
-      await retrain.confirm(body.user.id, channel, token, respond);
+      await retrain.confirm(body.user.id, channel, token, asRespond(respond), progress);
     });
   });
 
@@ -303,13 +311,11 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
   let server: Server | undefined;
   let started = false;
   let botName = 'crypto-risk';
-  const feed = createFeed({
-    platform,
+  const feedLogger = logger.child({ component: 'feed' });
+  const outlet = createSlackFeedOutlet({
     client: postingClient,
     settings: settings.feed,
-    log: deps.log,
-    clock,
-    logger: logger.child({ component: 'feed' }),
+    logger: feedLogger,
     charts: createSlackCharts({
       client: new WebClient(settings.botToken, { ...ownClientOptions, retryConfig: RETRY_429S }),
       logger,
@@ -317,6 +323,7 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
     pacer,
     botName: () => botName,
   });
+  const feed = createFeed({ platform, outlet, log: deps.log, clock, logger: feedLogger });
 
   return {
     feed,
@@ -332,7 +339,7 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
         );
       }
       // The feed channel is checked before anything runs: found (public or private), the bot in it.
-      await feed.channel();
+      await feed.destination();
       const http = createSlackHttpServer({
         healthz: () => ({ status: 'ok', platform: platform.kind }),
         ...(httpReceiver ? { bolt: httpReceiver.requestListener } : {}),
@@ -364,6 +371,17 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
         });
       }
     },
+  };
+}
+
+/** The chat core's answers to the requester, as response_url posts visible to them only. */
+function asRespond(respond: RespondFn): Respond {
+  return async (reply, options) => {
+    await respond(
+      typeof reply === 'string'
+        ? { response_type: 'ephemeral', replace_original: options?.replaceOriginal ?? false, text: reply }
+        : { response_type: 'ephemeral', ...renderBlocks(reply) },
+    );
   };
 }
 

@@ -9,7 +9,7 @@ import type { ConsoleSettings } from '../../src/config.js';
 import { silentLogger } from '../../src/log.js';
 import { createSlackBot } from '../../src/slack/bot.js';
 import { type LocalConsole, startConsole } from '../../src/slack/console.js';
-import { createDeliveryLog } from '../../src/slack/delivery-log.js';
+import { createDeliveryLog } from '../../src/chat/delivery-log.js';
 import { type LocalSlack, startLocalSlack } from '../../src/slack/local-slack/index.js';
 import { freePort } from '../support/free-port.js';
 import { createScoredLakehouse, type TestLakehouse } from '../support/lakehouse.js';

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { JOB_NAMES } from '../../src/platform/databricks/resources.js';
 import { openDb } from '../../src/platform/local/db.js';
 import { createSlackBot, type SlackBot } from '../../src/slack/bot.js';
-import { createDeliveryLog } from '../../src/slack/delivery-log.js';
+import { createDeliveryLog } from '../../src/chat/delivery-log.js';
 import { type LocalSlack, startLocalSlack } from '../../src/slack/local-slack/index.js';
 import {
   type DatabricksHarness,

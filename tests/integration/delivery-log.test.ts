@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Db, openDb } from '../../src/platform/local/db.js';
-import { createDeliveryLog, type DeliveredWindow } from '../../src/slack/delivery-log.js';
+import { createDeliveryLog, type DeliveredWindow } from '../../src/chat/delivery-log.js';
 
 /**
  * The feed's delivery log on its own DuckDB store (the bot's tables, sql/bot/migrations): the

@@ -11,7 +11,7 @@ import { silentLogger } from '../../src/log.js';
 import { type Db, openDb } from '../../src/platform/local/db.js';
 import { type Migration, migrate, migrationsOf, type Store } from '../../src/platform/local/migrations.js';
 import { createLocalPlatform } from '../../src/platform/local/platform.js';
-import { createDeliveryLog } from '../../src/slack/delivery-log.js';
+import { createDeliveryLog } from '../../src/chat/delivery-log.js';
 import { testConfig } from '../support/lakehouse.js';
 
 const STORES: Store[] = ['local', 'bot'];

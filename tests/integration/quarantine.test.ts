@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { statusCommand } from '../../src/commands/status.js';
 import type { PipelineRun } from '../../src/platform/port.js';
-import { INCIDENT_EVENT_TYPE } from '../../src/slack/data-incidents.js';
+import { INCIDENT_EVENT_TYPE } from '../../src/slack/feed-outlet.js';
 import { spawnCli } from '../support/cli-process.js';
 import { createTestLakehouse, type TestLakehouse, tick } from '../support/lakehouse.js';
 import { CHANNEL, type Harness, onlyOneAnomaly, startHarness } from '../support/slack-bot-harness.js';

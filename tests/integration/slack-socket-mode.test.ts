@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { silentLogger } from '../../src/log.js';
 import { createSlackBot, type SlackBot } from '../../src/slack/bot.js';
-import { createDeliveryLog } from '../../src/slack/delivery-log.js';
+import { createDeliveryLog } from '../../src/chat/delivery-log.js';
 import { type LocalSlack, type SocketMessage, startLocalSlack } from '../../src/slack/local-slack/index.js';
 import { createTestLakehouse, type TestLakehouse } from '../support/lakehouse.js';
 import { sleep, until } from '../support/until.js';

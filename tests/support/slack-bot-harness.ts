@@ -1,7 +1,7 @@
 import type { Platform } from '../../src/platform/port.js';
 import { createSlackBot, type SlackBot } from '../../src/slack/bot.js';
-import { createDeliveryLog, type DeliveryLog } from '../../src/slack/delivery-log.js';
-import { FEED_EVENT_TYPE } from '../../src/slack/feed.js';
+import { createDeliveryLog, type DeliveryLog } from '../../src/chat/delivery-log.js';
+import { FEED_EVENT_TYPE } from '../../src/slack/feed-outlet.js';
 import {
   type LocalSlack,
   type LocalSlackOptions,

@@ -1,8 +1,9 @@
 import { WebClient } from '@slack/web-api';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createAccess } from '../../src/chat/access.js';
 import type { Clock } from '../../src/clock.js';
-import { createAccess } from '../../src/slack/access.js';
 import { type LocalSlack, startLocalSlack } from '../../src/slack/local-slack/index.js';
+import { slackUsergroup } from '../../src/slack/ops-group.js';
 import { memoryLogger } from '../support/memory-logger.js';
 import {
   CHANNEL,
@@ -117,10 +118,10 @@ describe('createAccess against the local Slack Web API', () => {
     const clock: Clock = { now: () => new Date(now) };
     const log = memoryLogger();
     const client = new WebClient(TOKEN, { slackApiUrl: slack.apiUrl, retryConfig: { retries: 0 } });
+    const usergroup = 'opsUsergroup' in settings ? settings.opsUsergroup : GROUP;
     const access = createAccess({
       opsUsers: settings.opsUsers ?? [],
-      ...('opsUsergroup' in settings ? { opsUsergroup: settings.opsUsergroup } : { opsUsergroup: GROUP }),
-      client,
+      ...(usergroup ? { group: slackUsergroup({ usergroup, client, clock }) } : {}),
       clock,
       logger: log.logger,
     });

@@ -1,0 +1,216 @@
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../clock.js';
+import type { Reply } from '../domain/reply.js';
+import type { FeedResult } from '../domain/results.js';
+import { storedWindow } from '../domain/windows.js';
+import type { Logger } from '../log.js';
+import type { Platform, ScoredWindow } from '../platform/port.js';
+import { priceChartInput } from '../render/price-chart.js';
+import { announceQuarantined } from './data-incidents.js';
+import type { DeliveredWindow, DeliveryLog } from './delivery-log.js';
+import { digestReply, episodeReply, plan } from './feed-plan.js';
+import { type Envelope, type FeedOutlet, NotPosted } from './port.js';
+
+/** Older anomalies (e.g. in a first backfill) are not announced. */
+const MAX_AGE_MS = 24 * 3_600_000;
+/** Rows read per cycle. */
+const BATCH = 5_000;
+
+export interface FeedDeps {
+  platform: Platform;
+  /** The chat platform's side of the feed: where it posts, and how (src/slack, src/teams). */
+  outlet: FeedOutlet;
+  log: DeliveryLog;
+  clock: Clock;
+  logger: Logger;
+}
+
+export interface Feed {
+  /** The feed's conversation, checked (see FeedOutlet.destination). */
+  destination(): Promise<string>;
+  runOnce(): Promise<FeedResult>;
+  /** Stops background work (late charts) and waits for it (shutdown). */
+  stop(): Promise<void>;
+}
+
+/**
+ * The anomaly feed, written once for every chat platform: new anomalous windows go to the feed's
+ * conversation, one message per episode (an asset's consecutive anomalous windows) or, in a burst,
+ * a few digest messages, each with a chart. A window is announced once: a message is reserved in
+ * the delivery log before it is posted and confirmed after. A post that may or may not have gone
+ * out (a network error, a 5xx) is never repeated blindly: its reservation stays, and before posting
+ * again the feed asks the platform whether it is there (Slack finds it by message metadata), as
+ * after a crash; what is not found is released and goes out again, so nothing is lost. A re-scored
+ * window updates its message in place.
+ */
+export function createFeed(deps: FeedDeps): Feed {
+  const { outlet, log, logger } = deps;
+  let recovered = false;
+
+  /**
+   * Pending reservations: posted before a crash or a lost answer (found by the platform) or not
+   * (released, so their windows go out again this cycle).
+   */
+  async function recover(conversation: string): Promise<number> {
+    const pending = await log.pending(conversation);
+    if (pending.length === 0) return 0;
+    const wanted = new Set(pending.map((p) => p.delivery_id));
+    const found = await outlet.findPosted(
+      conversation,
+      'anomaly',
+      wanted,
+      await log.lastPostedTs(conversation),
+    );
+    for (const id of wanted) {
+      const messageId = found.get(id);
+      if (messageId) await log.posted(id, messageId, deps.clock.now());
+      else await log.release(id);
+    }
+    logger.info(
+      { pending: pending.length, found: found.size },
+      'feed: checked pending deliveries against the channel',
+    );
+    return found.size;
+  }
+
+  /** What a message shows: the episode or digest, with the price chart of its worst window's asset. */
+  async function content(
+    kind: 'episode' | 'digest',
+    deliveryId: string,
+    windows: DeliveredWindow[],
+  ): Promise<{ reply: Reply; envelope: Envelope }> {
+    const reply = kind === 'episode' ? episodeReply(windows) : digestReply(windows);
+    const worst = windows.reduce((a, b) => (b.anomaly_score < a.anomaly_score ? b : a));
+    const now = deps.clock.now();
+    const chart = await deps.platform.reads
+      .priceSeries(worst.asset, new Date(now.getTime() - MAX_AGE_MS), now)
+      .then((series) => priceChartInput(series, MAX_AGE_MS))
+      .catch((err: unknown) => {
+        logger.warn(
+          { asset: worst.asset, err: String(err) },
+          'feed: could not read the chart data; sent without it',
+        );
+        return undefined;
+      });
+    return {
+      reply: chart ? { ...reply, chart } : reply,
+      envelope: {
+        kind: 'anomaly',
+        key: deliveryId,
+        payload: {
+          delivery_id: deliveryId,
+          asset: worst.asset,
+          window_end: worst.window_end,
+          model_version: worst.model_version,
+          score: worst.anomaly_score,
+          windows: windows.map((w) => ({ asset: w.asset, window_end: w.window_end, score: w.anomaly_score })),
+        },
+      },
+    };
+  }
+
+  /** Posts a reserved message and confirms it; a refused post is released, a lost answer kept. */
+  async function post(conversation: string, deliveryId: string, reply: Reply, envelope: Envelope) {
+    let messageId: string;
+    try {
+      messageId = await outlet.post(conversation, reply, envelope);
+    } catch (err) {
+      if (err instanceof NotPosted) {
+        await log.release(deliveryId);
+        throw err;
+      }
+      // Maybe posted: the reservation stays and the next cycle looks for it first.
+      recovered = false;
+      throw new Error(
+        `feed: the answer to a post was lost (${err instanceof Error ? err.message : String(err)}); ` +
+          'the next cycle looks for it in the channel before posting again',
+        { cause: err },
+      );
+    }
+    await log.posted(deliveryId, messageId, deps.clock.now());
+  }
+
+  return {
+    destination: () => outlet.destination(),
+
+    async runOnce(): Promise<FeedResult> {
+      const conversation = await outlet.destination();
+      const result: FeedResult = { posted: 0, windows: 0, updated: 0, recovered: 0 };
+      if (!recovered) {
+        result.recovered = await recover(conversation);
+        recovered = true;
+      }
+      // Landing files the pipeline quarantined: each announced once as a data incident.
+      const incidents = await announceQuarantined(
+        { platform: deps.platform, outlet, log, clock: deps.clock, logger },
+        conversation,
+      ).catch((err: unknown) => {
+        logger.warn(
+          { err: String(err) },
+          'feed: could not announce quarantined landing files; next cycle tries again',
+        );
+        return 0;
+      });
+      if (incidents > 0) result.incidents = incidents;
+      const rows = await deps.platform.reads.scoredSince(await log.cursor(conversation), BATCH);
+      if (rows.length === 0) return result;
+      const delivered = await log.delivered(conversation, rows);
+      const now = deps.clock.now().getTime();
+      const key = (w: { asset: string; window_end: string }) => `${w.asset}|${w.window_end}`;
+      const fresh = rows.filter(
+        (r) => r.is_anomaly && !delivered.has(key(r)) && now - Date.parse(r.window_end) <= MAX_AGE_MS,
+      );
+
+      for (const { kind, windows } of plan(fresh.map(toDelivered))) {
+        const deliveryId = randomUUID();
+        const { reply, envelope } = await content(kind, deliveryId, windows);
+        await log.reserve(
+          { delivery_id: deliveryId, channel: conversation, kind },
+          windows,
+          deps.clock.now(),
+        );
+        await post(conversation, deliveryId, reply, envelope);
+        result.posted++;
+        result.windows += windows.length;
+      }
+
+      // Windows re-scored after they were announced: their messages are updated in place.
+      const changed = rows.filter((r) => {
+        const before = delivered.get(key(r));
+        return (
+          before !== undefined &&
+          (before.model_version !== r.model_version ||
+            before.anomaly_score !== r.anomaly_score ||
+            before.is_anomaly !== r.is_anomaly)
+        );
+      });
+      for (const deliveryId of new Set(changed.map((r) => delivered.get(key(r))?.delivery_id as string))) {
+        const target = await log.message(deliveryId);
+        if (!target?.message_ts) continue;
+        await log.rescored(
+          conversation,
+          changed.filter((r) => delivered.get(key(r))?.delivery_id === deliveryId).map(toDelivered),
+        );
+        const { reply, envelope } = await content(target.kind, deliveryId, await log.windowsOf(deliveryId));
+        const ref = { conversation, id: target.message_ts };
+        if (await outlet.update(ref, reply, envelope)) {
+          result.updated++;
+        } else {
+          // Someone deleted the message in the conversation: it is not posted again.
+          logger.warn(
+            { delivery_id: deliveryId, ts: target.message_ts },
+            'feed: a re-scored message was deleted from the channel; not updated',
+          );
+        }
+      }
+
+      await log.setCursor(conversation, rows.at(-1)?.scored_at as string);
+      return result;
+    },
+
+    stop: () => outlet.stop(),
+  };
+}
+
+/** The fields of a scored window the delivery log keeps (WINDOW_COLUMNS). */
+const toDelivered = (r: ScoredWindow): DeliveredWindow => storedWindow(r);
