@@ -12,11 +12,14 @@
  * the bot; in Socket Mode the whole local Slack runs in the worker, and each time runs from sending
  * the envelope to receiving its ack.
  *
+ * --mode teams: the Teams bot (bench/ack-teams.ts): Bot Framework activities with connector tokens
+ * to its /api/messages, chat messages and then Action.Execute invokes; the ack is its HTTP answer.
+ *
  * --burst: the feed posts a burst of 200 new anomalies (20 assets) into a channel that answers 429s
  * (three injected, then Slack's ~1 post per second per channel), and the commands are sent from its
  * first 429 on, while it waits them out and goes on posting: the line adds whether every anomaly
  * was delivered exactly once, and how long the burst took.
- * Usage: npm run bench:ack [-- --mode socket --burst --requests 500 --concurrency 25 --delay 5000]
+ * Usage: npm run bench:ack [-- --mode socket|teams --burst --requests 500 --concurrency 25 --delay 5000]
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,13 +27,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { createDeliveryLog } from '../src/chat/delivery-log.js';
 import { loadConfig } from '../src/config.js';
 import { silentLogger } from '../src/log.js';
 import { createLocalPlatform } from '../src/platform/local/platform.js';
 import { createSlackBot } from '../src/slack/bot.js';
-import { createDeliveryLog } from '../src/chat/delivery-log.js';
 import { type LocalSlack, startLocalSlack } from '../src/slack/local-slack/index.js';
 import { slowPlatform } from '../tests/support/slow-platform.js';
+import { type LoadResult, runTeamsAck } from './ack-teams.js';
 
 const BOT_TOKEN = 'xoxb-bench';
 const SECRET = 'bench-secret';
@@ -40,7 +44,6 @@ const APP_TOKEN = 'xapp-1-A0CRYPTO-1000000000000-62656e6368';
 const TEXTS = ['status', 'top 10 24h', 'chart bitcoin', 'help', 'top 5 7d bitcoin'];
 const WARMUP = 50;
 
-type LoadResult = { times: number[]; failed: number; wallMs: number };
 /** The burst runs into these before Slack's own per-channel limit. */
 const BURST_FAULTS = [1, 2, 1].map((retryAfter) => ({ kind: 'rate_limited' as const, retryAfter }));
 const BURST_ASSETS = 20;
@@ -138,10 +141,25 @@ async function main(): Promise<void> {
   });
   const mode = values.mode;
   const burst = values.burst;
-  if (mode !== 'http' && mode !== 'socket') throw new Error('bench/ack: --mode must be http or socket');
+  if (mode !== 'http' && mode !== 'socket' && mode !== 'teams')
+    throw new Error('bench/ack: --mode must be http, socket or teams');
   const requests = Number(values.requests);
   const concurrency = Number(values.concurrency);
   const delayMs = Number(values.delay);
+  if (mode === 'teams') {
+    const { messages, invokes, starts } = await runTeamsAck({ requests, concurrency, delayMs });
+    const line = (r: LoadResult) => {
+      const t = [...r.times].sort((a, b) => a - b);
+      const pct = (p: number) => t[Math.min(t.length - 1, Math.ceil((p / 100) * t.length) - 1)] as number;
+      return `p50 ${pct(50).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms, max ${(t.at(-1) as number).toFixed(1)} ms, ${r.failed} failed`;
+    };
+    console.log(
+      `bench/ack (teams): ${requests} activities at concurrency ${concurrency}, platform ${delayMs} ms per call: ` +
+        `messages ${line(messages)}; Action.Execute invokes ${line(invokes)} (${starts} retrain started); ` +
+        'target p99 < 100 ms for both',
+    );
+    process.exit(0);
+  }
 
   /** The load generator: signs each body as Slack does and posts it, timing the answer. Plain JS. */
   const LOAD = `

@@ -17,11 +17,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { createDeliveryLog } from '../src/chat/delivery-log.js';
 import { loadConfig } from '../src/config.js';
 import { silentLogger } from '../src/log.js';
 import { createLocalPlatform } from '../src/platform/local/platform.js';
 import { createSlackBot } from '../src/slack/bot.js';
-import { createDeliveryLog } from '../src/chat/delivery-log.js';
 import { DEFAULT_LIVE_LIMITS } from '../src/slack/local-slack/console/live-events.js';
 import { DEFAULT_USERS, startLocalSlack } from '../src/slack/local-slack/index.js';
 

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 import { existsSync, realpathSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import type { Feed } from './chat/feed.js';
 import { acceleratedClock, type Clock, fixedClock, systemClock } from './clock.js';
 import { chartArgsSchema, writeChartPng } from './commands/chart.js';
 import { inferCommand } from './commands/infer.js';
@@ -15,7 +17,7 @@ import { type Command as ChatCommand, type ChatFlows, commands } from './command
 import { sqlCommand } from './commands/sql.js';
 import { topArgsSchema } from './commands/top.js';
 import { trainCommand } from './commands/train.js';
-import { type Config, ConfigError, loadConfig, parseMarketSource } from './config.js';
+import { type Config, ConfigError, loadConfig, parseMarketSource, teamsPackageDefaults } from './config.js';
 import { durationSchema } from './domain/duration.js';
 import { plainText, type Reply } from './domain/reply.js';
 import { describeFeed } from './domain/summaries.js';
@@ -27,6 +29,7 @@ import { type App, createApp } from './main.js';
 import type { LakehouseRead } from './platform/port.js';
 import { PRIVATE_UMASK } from './private-files.js';
 import { renderText } from './render/text.js';
+import { teamsAppPackage } from './teams/app-package.js';
 
 /**
  * `crypto-risk`: every command of the bot on the command line. Output goes to stdout (text, or
@@ -295,6 +298,21 @@ export function cliProgram(
     .argument('<file>', 'its path as `quarantine list` shows it, e.g. date=2025-01-07/hour=00/x.jsonl')
     .action(execute((app, _now, file: string) => quarantineRetryCommand(quarantineDeps(app), file)));
 
+  program
+    .command('teams-package')
+    .description('write the Teams app package (manifest and icons) to upload in Teams or its admin center')
+    .option('--bot-id <guid>', "the bot's Microsoft App ID (default: TEAMS_CLIENT_ID)")
+    .option(
+      '--domain <host>',
+      'a host name the app loads from, repeatable (default: the host of TEAMS_PUBLIC_URL)',
+      (value: string, list: string[] = []) => [...list, value],
+    )
+    .option('--out <file>', 'where to write the zip', 'crypto-risk-teams.zip')
+    .action(async (options: { botId?: string; domain?: string[]; out: string }, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      exited(await teamsPackageCommand(io, globals, options));
+    });
+
   for (const [name, entry] of Object.entries(chat)) {
     const cliName = entry.cli ?? name;
     if (hasCommand(program, cliName)) continue;
@@ -311,6 +329,42 @@ export function cliProgram(
       );
   }
   return program;
+}
+
+/**
+ * `teams-package`: the app package from the Teams settings, without opening the lakehouse. The
+ * default domain is TEAMS_PUBLIC_URL's host (where the chart images are); the loopback default is
+ * no domain Teams can reach, so then --domain is needed.
+ */
+async function teamsPackageCommand(
+  io: CliIo,
+  globals: GlobalOptions,
+  options: { botId?: string; domain?: string[]; out: string },
+): Promise<number> {
+  try {
+    const defaults = teamsPackageDefaults({ env: io.env, cwd: io.cwd });
+    const botId = options.botId ?? defaults.botId;
+    if (!botId) throw usage("Give --bot-id (the Azure Bot's Microsoft App ID) or set TEAMS_CLIENT_ID.");
+    const publicHost = defaults.publicUrl ? new URL(defaults.publicUrl).host : undefined;
+    const loopback = !publicHost || /^(?:127\.|localhost\b|\[::1\])/.test(publicHost);
+    const validDomains = options.domain ?? (loopback ? [] : [publicHost]);
+    if (validDomains.length === 0)
+      throw usage('Give --domain (the host name the bot is reached at) or set TEAMS_PUBLIC_URL.');
+    const zip = await teamsAppPackage({ botId, validDomains }).catch((err: unknown) => {
+      throw usage(err instanceof Error ? err.message : String(err));
+    });
+    const path = resolve(io.cwd, options.out);
+    await writeFile(path, zip);
+    const reply: Reply = {
+      title: `Wrote ${path}`,
+      summary: `The Teams app package for bot ${botId} (valid domains: ${validDomains.join(', ')}): upload it in Teams (Apps → Manage your apps → Upload an app) or in the Teams admin center.`,
+      data: { path, botId, validDomains, bytes: zip.length },
+    };
+    io.stdout(globals.json ? `${JSON.stringify(reply.data, null, 2)}\n` : renderText(reply));
+    return ExitCode.Ok;
+  } catch (err) {
+    return report(io, globals, err, undefined);
+  }
 }
 
 /** Whether the program has this command (`help` is Commander's own). */
@@ -405,7 +459,7 @@ async function runMainJob(app: App, io: CliIo): Promise<Reply> {
   );
   const chat = await app.startChat();
   io.stdout(`${chat.where}\n`);
-  const { bot } = chat;
+  const { feeds } = chat;
   try {
     const main = await startMainJob({
       platform: app.platform,
@@ -418,10 +472,7 @@ async function runMainJob(app: App, io: CliIo): Promise<Reply> {
         {
           name: 'feed',
           cron: config.schedule.feed,
-          run: async () => {
-            const result = await bot.feed.runOnce();
-            return result.posted + result.updated + result.recovered > 0 ? describeFeed(result) : undefined;
-          },
+          run: () => runFeeds(feeds, app.logger),
         },
       ],
     });
@@ -432,6 +483,28 @@ async function runMainJob(app: App, io: CliIo): Promise<Reply> {
   } finally {
     await chat.stop();
   }
+}
+
+/**
+ * One feed cycle on every chat surface, each to its own conversation: one surface's failure (Teams
+ * not installed anywhere yet) does not hold up the others; it fails the job only when all failed.
+ */
+async function runFeeds(feeds: readonly Feed[], logger: Logger): Promise<string | undefined> {
+  const results = await Promise.allSettled(feeds.map((feed) => feed.runOnce()));
+  const lines: string[] = [];
+  const failures: unknown[] = [];
+  for (const result of results) {
+    if (result.status === 'rejected') failures.push(result.reason);
+    else if (result.value.posted + result.value.updated + result.value.recovered > 0)
+      lines.push(describeFeed(result.value));
+  }
+  if (failures.length > 0 && failures.length === results.length) throw failures[0];
+  for (const failure of failures)
+    logger.warn(
+      { err: failure instanceof Error ? failure.message : String(failure) },
+      'feed: one chat surface failed',
+    );
+  return lines.length > 0 ? lines.join('; ') : undefined;
 }
 
 /** Reads need the lakehouse: a stopped SQL warehouse is started (Databricks), and the user told. */

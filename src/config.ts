@@ -47,6 +47,16 @@ const identifier = z
   .string()
   .regex(/^[a-z_][a-z0-9_]{0,63}$/, { error: 'must be lower-case letters, digits and _ (at most 64)' });
 
+/** A Microsoft Entra ID (application, tenant, object): a GUID in its usual 8-4-4-4-12 form. */
+const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+/** A service base URL (sovereign clouds, test emulators): http(s), no credentials, query or fragment. */
+const serviceUrl = z
+  .string()
+  .refine((v) => /^https?:\/\/[^/@?#\s]+(?:\/[^?#\s]*)?$/.test(v) && URL.canParse(v), {
+    error: 'must be an http(s) URL',
+  });
+
 /** An optional pattern-checked setting: empty means not set. */
 const optionalPattern = (pattern: RegExp, error: string) =>
   z.preprocess((v) => (v === '' ? undefined : v), z.string().regex(pattern, { error }).optional());
@@ -180,6 +190,70 @@ const settingsSchema = z.strictObject({
     ),
   SLACK_OPS_USERGROUP: optionalPattern(/^S[A-Z0-9]{6,20}$/, 'must be a user group ID (S…)'),
   PORT: intIn(1, 65_535, 'a port number from 1 to 65535').default(3000),
+  TEAMS_CLIENT_ID: optionalPattern(GUID, "must be the bot's Microsoft Entra application (client) ID, a GUID"),
+  TEAMS_CLIENT_SECRET: optionalText,
+  TEAMS_TENANT_ID: optionalPattern(GUID, 'must be the Microsoft Entra tenant ID, a GUID'),
+  TEAMS_PORT: intIn(1, 65_535, 'a port number from 1 to 65535').default(3978),
+  TEAMS_HOST: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z
+      .string()
+      .refine(isListenAddress, { error: 'must be an address to listen on, such as 127.0.0.1 or 0.0.0.0' })
+      .optional(),
+  ),
+  TEAMS_PUBLIC_URL: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z
+      .string()
+      .refine(isWorkspaceUrl, {
+        error: 'must be the https address the bot is reached at, such as https://bot.example.com',
+      })
+      .optional(),
+  ),
+  TEAMS_FEED_CONVERSATION: optionalPattern(
+    /^[A-Za-z0-9:@._;=-]{1,256}$/,
+    'must be a Teams conversation ID such as 19:abc@thread.tacv2',
+  ),
+  TEAMS_OPS_USERS: z
+    .string()
+    .default('')
+    .transform((v) => (v === '' ? [] : v.split(/, */)))
+    .pipe(
+      z.array(
+        z
+          .string()
+          .regex(GUID, { error: 'must list Microsoft Entra user object IDs (GUIDs), comma-separated' }),
+      ),
+    ),
+  TEAMS_OPS_GROUP: optionalPattern(GUID, 'must be a Microsoft Entra group object ID, a GUID'),
+  TEAMS_LOGIN_URL: serviceUrl.default('https://login.microsoftonline.com'),
+  TEAMS_OPENID_METADATA_URL: serviceUrl.default(
+    'https://login.botframework.com/v1/.well-known/openidconfiguration',
+  ),
+  TEAMS_SERVICE_URL: serviceUrl.default('https://smba.trafficmanager.net/teams/'),
+  TEAMS_GRAPH_URL: serviceUrl.default('https://graph.microsoft.com'),
+  CHAT_SURFACE: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z
+      .string()
+      .transform((v) => v.split(/, */))
+      .pipe(
+        z
+          .array(
+            z.enum(['slack', 'teams', 'console'], {
+              error: 'must list slack, teams or console, comma-separated',
+            }),
+          )
+          .refine((list) => new Set(list).size === list.length, {
+            error: 'must list slack, teams or console, comma-separated',
+          })
+          .refine((list) => !(list.includes('slack') && list.includes('console')), {
+            error:
+              'must list slack, teams or console, comma-separated (console stands in for slack: not both)',
+          }),
+      )
+      .optional(),
+  ),
   CONSOLE_HOST: z
     .string()
     .refine(isListenAddress, { error: 'must be an address to listen on, such as 127.0.0.1 or 0.0.0.0' })
@@ -250,6 +324,36 @@ export interface SlackSettings {
   opsUsergroup?: string;
 }
 
+/** The chat surfaces `run` starts (CHAT_SURFACE). */
+export type ChatSurfaceName = 'slack' | 'teams' | 'console';
+
+/** The Microsoft Teams bot (src/teams). */
+export interface TeamsSettings {
+  /**
+   * The bot's Entra app registration (single-tenant): every request needs a valid Bot Framework
+   * token when set; absent, the bot accepts unauthenticated requests on loopback only (local tools).
+   */
+  credentials?: { clientId: string; clientSecret: string; tenantId: string };
+  port: number;
+  /** Address it listens on: loopback without credentials, every address with them (unless set). */
+  host: string;
+  /** The base URL Teams clients load chart images from (`<publicUrl>/charts/<sha256>.png`), no trailing slash. */
+  publicUrl: string;
+  /** The feed's conversation; else the one recorded when the app was installed in a team. */
+  feedConversation?: string;
+  /** Who may run ops actions: these Entra object IDs, and members of this Entra group. */
+  opsUsers: string[];
+  opsGroup?: string;
+  /** Entra's token endpoint base (`<loginUrl>/<tenant>/oauth2/v2.0/token`). */
+  loginUrl: string;
+  /** The Bot Connector's OpenID metadata, for the keys its tokens are signed with. */
+  openIdMetadataUrl: string;
+  /** Where proactive messages (the feed) go before any activity named a service URL. */
+  serviceUrl: string;
+  /** Microsoft Graph, for the ops group's membership. */
+  graphUrl: string;
+}
+
 /** The anomaly feed's settings (its flow is src/slack/feed.ts). */
 export interface FeedSettings {
   /** Channel ID or name. */
@@ -311,6 +415,10 @@ export interface Config {
   slack?: SlackSettings;
   /** The local console, when there is no Slack app. */
   console?: ConsoleSettings;
+  /** The Microsoft Teams bot, when CHAT_SURFACE includes teams. */
+  teams?: TeamsSettings;
+  /** The chat surfaces `run` starts, in this order. */
+  chatSurfaces: ChatSurfaceName[];
   /** HTTP port for Slack requests (or the console) and /healthz. */
   port: number;
   /** The real deployment; absent for the embedded default. */
@@ -470,6 +578,27 @@ export function loadConfig(input: LoadConfigInput): Config {
       if (has(name)) problems.push(`${name}: set DATABRICKS_HOST too (the workspace URL), or remove it`);
     }
   }
+  const teamsCredentials = ['TEAMS_CLIENT_ID', 'TEAMS_CLIENT_SECRET', 'TEAMS_TENANT_ID'];
+  const teamsSet = teamsCredentials.filter(has);
+  if (teamsSet.length > 0 && teamsSet.length < 3) {
+    for (const name of teamsCredentials.filter((n) => !has(n)))
+      problems.push(
+        `${name}: needed with ${teamsSet.join(' and ')} (the bot's single-tenant app registration: client ID, client secret and tenant ID together)`,
+      );
+  }
+  const surfaces = s?.CHAT_SURFACE;
+  if (surfaces?.includes('slack') && !has('SLACK_BOT_TOKEN'))
+    problems.push('CHAT_SURFACE: slack needs SLACK_BOT_TOKEN (or list console for the local stand-in)');
+  if (surfaces?.includes('console') && has('SLACK_BOT_TOKEN'))
+    problems.push('CHAT_SURFACE: console is the stand-in for Slack; with SLACK_BOT_TOKEN set, list slack');
+  if (
+    teamsSet.length === 3 &&
+    has('TEAMS_PUBLIC_URL') &&
+    !String(raw.TEAMS_PUBLIC_URL).startsWith('https://')
+  )
+    problems.push(
+      'TEAMS_PUBLIC_URL: must be an https address when the bot is registered (Teams loads card images over https only)',
+    );
   const speed = Number(raw.SIMULATOR_SPEED ?? 1);
   if (speed > 1 && parseMarketSource(String(raw.MARKET_SOURCE ?? 'auto'))?.kind !== 'simulator') {
     problems.push(
@@ -479,6 +608,12 @@ export function loadConfig(input: LoadConfigInput): Config {
   if (problems.length > 0 || !s) throw new ConfigError(problems);
 
   const dataDir = resolve(input.cwd, s.DATA_DIR);
+  // Default surfaces: what has credentials, else the local console.
+  const chatSurfaces: ChatSurfaceName[] = s.CHAT_SURFACE ?? [
+    ...(s.SLACK_BOT_TOKEN ? (['slack'] as const) : []),
+    ...(s.TEAMS_CLIENT_ID ? (['teams'] as const) : []),
+  ];
+  if (chatSurfaces.length === 0) chatSurfaces.push('console');
   const source = s.MARKET_SOURCE;
   const feed: FeedSettings = {
     channel: s.SLACK_FEED_CHANNEL.replace('#', ''), // only ever its first character
@@ -548,6 +683,8 @@ export function loadConfig(input: LoadConfigInput): Config {
           opsUsergroup:
             s.SLACK_OPS_USERGROUP ?? (s.SLACK_OPS_USERS.length > 0 ? undefined : CONSOLE_OPS_USERGROUP),
         },
+    chatSurfaces,
+    teams: chatSurfaces.includes('teams') ? teamsSettings(s) : undefined,
     port: s.PORT,
     databricks:
       s.DATABRICKS_HOST && s.DATABRICKS_WAREHOUSE_ID
@@ -570,5 +707,57 @@ export function loadConfig(input: LoadConfigInput): Config {
           }
         : undefined,
     log: { level: s.LOG_LEVEL, format: s.LOG_FORMAT },
+  };
+}
+
+type ParsedSettings = z.output<typeof settingsSchema>;
+
+/**
+ * What `teams-package` takes from the settings: the bot's app ID and public URL, checked as `run`
+ * checks them, without the rest of the Teams settings (packaging needs no secret).
+ */
+export function teamsPackageDefaults(input: LoadConfigInput): { botId?: string; publicUrl?: string } {
+  const file = readConfigFile(input.env, input.cwd);
+  const pick = (name: 'TEAMS_CLIENT_ID' | 'TEAMS_PUBLIC_URL') => input.env[name] ?? file.values[name];
+  const problems = [...file.problems];
+  const botId = settingsSchema.shape.TEAMS_CLIENT_ID.safeParse(pick('TEAMS_CLIENT_ID'));
+  const publicUrl = settingsSchema.shape.TEAMS_PUBLIC_URL.safeParse(pick('TEAMS_PUBLIC_URL'));
+  if (!botId.success) problems.push(`TEAMS_CLIENT_ID: ${botId.error.issues[0]?.message}`);
+  if (!publicUrl.success) problems.push(`TEAMS_PUBLIC_URL: ${publicUrl.error.issues[0]?.message}`);
+  if (problems.length > 0 || !botId.success || !publicUrl.success) throw new ConfigError(problems);
+  return {
+    ...(botId.data ? { botId: botId.data } : {}),
+    ...(publicUrl.data ? { publicUrl: publicUrl.data } : {}),
+  };
+}
+
+/**
+ * The Entra object id of Microsoft 365 Agents Playground's default user (Alex Wilber): the local
+ * Teams bot's ops user when none is configured, as the console's @crypto-ops group is for Slack.
+ */
+export const AGENTS_PLAYGROUND_USER = '00000000-0000-0000-0000-0000000000020';
+
+/** The Teams bot's settings: loopback and unauthenticated without credentials (see TeamsSettings). */
+function teamsSettings(s: ParsedSettings): TeamsSettings {
+  const credentials =
+    s.TEAMS_CLIENT_ID && s.TEAMS_CLIENT_SECRET && s.TEAMS_TENANT_ID
+      ? { clientId: s.TEAMS_CLIENT_ID, clientSecret: s.TEAMS_CLIENT_SECRET, tenantId: s.TEAMS_TENANT_ID }
+      : undefined;
+  const host = s.TEAMS_HOST ?? (credentials ? '0.0.0.0' : '127.0.0.1');
+  return {
+    ...(credentials ? { credentials } : {}),
+    port: s.TEAMS_PORT,
+    host,
+    publicUrl: (s.TEAMS_PUBLIC_URL ?? `http://127.0.0.1:${s.TEAMS_PORT}`).replace(/\/$/, ''),
+    ...(s.TEAMS_FEED_CONVERSATION ? { feedConversation: s.TEAMS_FEED_CONVERSATION } : {}),
+    opsUsers:
+      !credentials && s.TEAMS_OPS_USERS.length === 0 && !s.TEAMS_OPS_GROUP
+        ? [AGENTS_PLAYGROUND_USER]
+        : s.TEAMS_OPS_USERS.map((id) => id.toLowerCase()),
+    ...(s.TEAMS_OPS_GROUP ? { opsGroup: s.TEAMS_OPS_GROUP.toLowerCase() } : {}),
+    loginUrl: s.TEAMS_LOGIN_URL.replace(/\/+$/, ''),
+    openIdMetadataUrl: s.TEAMS_OPENID_METADATA_URL,
+    serviceUrl: s.TEAMS_SERVICE_URL,
+    graphUrl: s.TEAMS_GRAPH_URL.replace(/\/+$/, ''),
   };
 }

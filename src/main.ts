@@ -1,7 +1,14 @@
 import { join } from 'node:path';
 import { createDeliveryLog } from './chat/delivery-log.js';
+import type { Feed } from './chat/feed.js';
 import type { Clock } from './clock.js';
-import type { Config, DatabricksSettings, MarketSourceSetting, SlackSettings } from './config.js';
+import type {
+  Config,
+  DatabricksSettings,
+  MarketSourceSetting,
+  SlackSettings,
+  TeamsSettings,
+} from './config.js';
 import type { Logger } from './log.js';
 import { createCoinGeckoClient } from './market/coingecko.js';
 import { type MarketSource, resolveSource, type SourceDeps } from './market/sources.js';
@@ -12,8 +19,9 @@ import { openDb } from './platform/local/db.js';
 import { createLocalPlatform } from './platform/local/platform.js';
 import type { Platform } from './platform/port.js';
 import { openFolderWarning } from './private-files.js';
-import { createSlackBot, type SlackBot } from './slack/bot.js';
+import { createSlackBot } from './slack/bot.js';
 import { startConsole } from './slack/console.js';
+import { createTeamsBot } from './teams/bot.js';
 
 /**
  * The composition root: configuration in, the wired application out. Everything else receives its
@@ -25,8 +33,8 @@ export interface App {
   logger: Logger;
   platform: Platform;
   /**
-   * The chat surface for `run`, started: the Slack app when Slack is configured, else the bot on
-   * the local console. `where` says how people reach it.
+   * The chat surfaces for `run`, started (CHAT_SURFACE): the Slack app, the Teams bot, or the bot
+   * on the local console standing in for Slack. `where` says how people reach each.
    */
   startChat(): Promise<Chat>;
   /** The market source a setting names (the configured one by default). */
@@ -35,7 +43,15 @@ export interface App {
 }
 
 export interface Chat {
-  bot: SlackBot;
+  /** The anomaly feed of every surface started, each to its own conversation. */
+  feeds: Feed[];
+  where: string;
+  stop(): Promise<void>;
+}
+
+/** A chat surface once started. */
+interface Started {
+  feed: Feed;
   where: string;
   stop(): Promise<void>;
 }
@@ -69,33 +85,74 @@ export async function createApp(config: Config, deps: { clock: Clock; logger: Lo
     marketSource: (setting = config.market.source) => resolveSource(setting, sourceDeps),
     async startChat() {
       // The bot's delivery log: beside the lakehouse in the local DuckDB file, or a file of its own.
-      const log = createDeliveryLog(await platform.botStore());
+      const store = await platform.botStore();
+      const log = createDeliveryLog(store);
       await log.init();
       const createBot = (settings: SlackSettings, listen: { host?: string; port: number }) =>
         createSlackBot({ settings, ...listen, platform, log, clock, logger });
-      if (config.slack) {
-        const bot = await createBot(config.slack, { port: config.port });
-        await bot.start();
-        return {
-          bot,
-          where: config.slack.appToken
-            ? 'Slack: connected in Socket Mode'
-            : `Slack: requests on http://0.0.0.0:${bot.port()}/slack/events, health on /healthz`,
-          stop: () => bot.stop(),
-        };
+      const surfaces: Record<string, () => Promise<Started>> = {
+        async slack() {
+          if (!config.slack) throw new Error('CHAT_SURFACE names slack, but Slack is not configured');
+          const bot = await createBot(config.slack, { port: config.port });
+          await bot.start();
+          return {
+            feed: bot.feed,
+            where: config.slack.appToken
+              ? 'Slack: connected in Socket Mode'
+              : `Slack: requests on http://0.0.0.0:${bot.port()}/slack/events, health on /healthz`,
+            stop: () => bot.stop(),
+          };
+        },
+        async teams() {
+          if (!config.teams) throw new Error('CHAT_SURFACE names teams, but Teams is not configured');
+          const settings = config.teams;
+          const bot = await createTeamsBot({
+            settings,
+            platform,
+            log,
+            store,
+            clock,
+            logger: logger.child({ component: 'teams' }),
+          });
+          await bot.start();
+          return { feed: bot.feed, where: teamsWhere(settings, bot.port()), stop: () => bot.stop() };
+        },
+        async console() {
+          if (!config.console)
+            throw new Error('CHAT_SURFACE names console, but the console is not configured');
+          const local = await startConsole({
+            settings: config.console,
+            logger: logger.child({ component: 'console' }),
+            createBot,
+          });
+          return {
+            feed: local.bot.feed,
+            where:
+              `console: ${local.url} (the local stand-in for Slack; set SLACK_BOT_TOKEN to use Slack)` +
+              (local.warning ? `\nwarning: ${local.warning}` : ''),
+            stop: () => local.stop(),
+          };
+        },
+      };
+      const started: Started[] = [];
+      const stopAll = async () => {
+        for (const s of started.reverse()) await s.stop();
+      };
+      try {
+        for (const name of config.chatSurfaces) {
+          const start = surfaces[name];
+          if (!start) throw new Error(`unknown chat surface ${name}`);
+          started.push(await start());
+        }
+      } catch (err) {
+        // One surface that cannot start stops the others: `run` starts all it was asked to, or none.
+        await stopAll().catch(() => undefined);
+        throw err;
       }
-      if (!config.console) throw new Error('neither Slack nor the local console is configured');
-      const local = await startConsole({
-        settings: config.console,
-        logger: logger.child({ component: 'console' }),
-        createBot,
-      });
       return {
-        bot: local.bot,
-        where:
-          `console: ${local.url} (the local stand-in for Slack; set SLACK_BOT_TOKEN to use Slack)` +
-          (local.warning ? `\nwarning: ${local.warning}` : ''),
-        stop: () => local.stop(),
+        feeds: started.map((s) => s.feed),
+        where: started.map((s) => s.where).join('\n'),
+        stop: stopAll,
       };
     },
     async close() {
@@ -137,4 +194,15 @@ function databricksPlatform(
     logger,
     openBotStore: () => openDb(join(config.dataDir, 'bot.duckdb')),
   });
+}
+
+/** How people reach the Teams bot; without credentials, how to open the local playground on it. */
+function teamsWhere(settings: TeamsSettings, port: number | undefined): string {
+  const endpoint = `http://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${port}/api/messages`;
+  if (settings.credentials) return `teams: messages on ${endpoint}, health on /healthz`;
+  return [
+    `teams: messages on ${endpoint} (no credentials: unauthenticated, loopback only)`,
+    `  try it in Microsoft 365 Agents Playground: npx agentsplayground -e ${endpoint} -c msteams --disable-telemetry`,
+    'warning: set TEAMS_CLIENT_ID, TEAMS_CLIENT_SECRET and TEAMS_TENANT_ID before Teams itself can reach the bot',
+  ].join('\n');
 }

@@ -63,7 +63,7 @@ export interface Command<A> {
 
 /** Refused retrains: here, and at the confirmation button (src/slack/retrain.ts). */
 export const RETRAIN_REFUSAL =
-  'Only the ops team can retrain the model. Ask someone in SLACK_OPS_USERS or the ops user group.';
+  'Only the ops team can retrain the model. Ask one of its members (SLACK_OPS_USERS or TEAMS_OPS_USERS, or the ops group).';
 
 const command = <A>(spec: Command<A>): Command<A> => spec;
 

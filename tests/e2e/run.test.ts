@@ -8,6 +8,8 @@ import { type LocalSlack, startLocalSlack } from '../../src/slack/local-slack/in
 import { type CliProcess, spawnCli } from '../support/cli-process.js';
 import { startDatabricksEmulator } from '../support/databricks-emulator.js';
 import { freePort } from '../support/free-port.js';
+import { APP_ID, APP_PASSWORD, TEAM, TENANT, VIEWER } from '../support/teams-bot-harness.js';
+import { personalConversationId, startTeamsEmulator } from '../support/teams-emulator.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -175,6 +177,61 @@ describe('crypto-risk run (npm start)', () => {
     proc.child.kill('SIGINT');
     expect((await proc.exited).code).toBe(0);
   });
+
+  it('with Slack and Teams configured, runs both in one process, each with its own feed', async () => {
+    slack = await startLocalSlack({ signingSecret: 'e2e-secret', botToken: 'xoxb-e2e' });
+    const teams = await startTeamsEmulator({ appId: APP_ID, appPassword: APP_PASSWORD, tenantId: TENANT });
+    try {
+      const [port, teamsPort] = [await freePort(), await freePort()];
+      proc = spawnCli(['run'], {
+        ...env(),
+        SLACK_BOT_TOKEN: 'xoxb-e2e',
+        SLACK_SIGNING_SECRET: 'e2e-secret',
+        SLACK_API_URL: slack.apiUrl,
+        PORT: String(port),
+        TEAMS_CLIENT_ID: APP_ID,
+        TEAMS_CLIENT_SECRET: APP_PASSWORD,
+        TEAMS_TENANT_ID: TENANT,
+        TEAMS_PORT: String(teamsPort),
+        TEAMS_HOST: '127.0.0.1',
+        TEAMS_PUBLIC_URL: `https://127.0.0.1:${teamsPort}`,
+        TEAMS_LOGIN_URL: teams.loginUrl,
+        TEAMS_OPENID_METADATA_URL: teams.openIdMetadataUrl,
+        TEAMS_SERVICE_URL: teams.serviceUrl,
+        TEAMS_GRAPH_URL: teams.baseUrl,
+      });
+      await proc.waitFor(new RegExp(`^Slack: requests on http://0.0.0.0:${port}/slack/events`));
+      await proc.waitFor(new RegExp(`^teams: messages on http://127\\.0\\.0\\.1:${teamsPort}/api/messages`));
+      teams.setBotEndpoint(`http://127.0.0.1:${teamsPort}/api/messages`);
+      // Installed in a team: the Teams feed posts there from its next cycle on (every minute).
+      expect((await teams.send(teams.activities.installedInTeamUpdate(VIEWER, TEAM))).status).toBe(200);
+      await proc.waitFor(/^\d\d:\d\d:\d\d feed: \d+ message\(s\) with \d+ anomalous window\(s\) posted/);
+      expect(
+        slack.channelMessages('C0CRYPTO1').filter((m) => m.metadata?.event_type === 'crypto_anomaly').length,
+      ).toBeGreaterThan(0);
+      for (let waited = 0; teams.botMessages(TEAM.id).length === 0 && waited < 90_000; waited += 250)
+        await sleep(250);
+      const cards = teams.botMessages(TEAM.id);
+      expect(cards.length).toBeGreaterThan(0);
+      expect(JSON.stringify(cards[0]?.activity)).toMatch(/SIMULATED DATA/);
+      // each answers its own people
+      expect((await teams.send(teams.activities.personalMessage(VIEWER, 'status'))).status).toBe(200);
+      const chat = personalConversationId(APP_ID, VIEWER);
+      for (let waited = 0; teams.botMessages(chat).length === 0 && waited < 15_000; waited += 100)
+        await sleep(100);
+      expect(JSON.stringify(teams.botMessages(chat))).toMatch(/Pipeline status \(local\)/);
+      slack.setBotEventsUrl(`http://127.0.0.1:${port}/slack/events`);
+      await slack.slashCommand({ userId: 'U0VIEW01', channelId: 'C0CRYPTO1', text: 'status' });
+      for (let waited = 0; slack.ephemeral('U0VIEW01').length === 0 && waited < 10_000; waited += 100)
+        await sleep(100);
+      expect(JSON.stringify(slack.ephemeral('U0VIEW01'))).toMatch(/Pipeline status \(local\)/);
+      proc.child.kill('SIGINT');
+      expect((await proc.exited).code).toBe(0);
+      expect(proc.stdout() + proc.stderr()).not.toContain(APP_PASSWORD);
+    } finally {
+      await teams.close();
+    }
+  }, 180_000);
 
   it('on Databricks, ingests into the volume through the Files API and leaves the rest to the jobs', async () => {
     const api = await startDatabricksEmulator({ warehouses: [{ id: 'abc123def4567890', state: 'STOPPED' }] });

@@ -2,10 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createDeliveryLog } from '../../src/chat/delivery-log.js';
 import { JOB_NAMES } from '../../src/platform/databricks/resources.js';
 import { openDb } from '../../src/platform/local/db.js';
 import { createSlackBot, type SlackBot } from '../../src/slack/bot.js';
-import { createDeliveryLog } from '../../src/chat/delivery-log.js';
 import { type LocalSlack, startLocalSlack } from '../../src/slack/local-slack/index.js';
 import {
   type DatabricksHarness,

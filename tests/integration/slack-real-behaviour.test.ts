@@ -1,8 +1,8 @@
 import { WebClient } from '@slack/web-api';
 import { afterEach, describe, expect, it } from 'vitest';
+import { RETRAIN_CONFIRM } from '../../src/chat/retrain.js';
 import { UserError } from '../../src/errors.js';
 import { signSlackRequest } from '../../src/slack/local-slack/index.js';
-import { RETRAIN_CONFIRM } from '../../src/chat/retrain.js';
 import { countPixels, decodePng } from '../support/png.js';
 import {
   addAnomalyBurst,

@@ -1,9 +1,9 @@
 import { WebClient } from '@slack/web-api';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
+import { createDeliveryLog } from '../../src/chat/delivery-log.js';
 import { silentLogger } from '../../src/log.js';
 import { createSlackBot, type SlackBot } from '../../src/slack/bot.js';
-import { createDeliveryLog } from '../../src/chat/delivery-log.js';
 import { type LocalSlack, type SocketMessage, startLocalSlack } from '../../src/slack/local-slack/index.js';
 import { createTestLakehouse, type TestLakehouse } from '../support/lakehouse.js';
 import { sleep, until } from '../support/until.js';

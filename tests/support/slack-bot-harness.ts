@@ -1,6 +1,6 @@
+import { createDeliveryLog, type DeliveryLog } from '../../src/chat/delivery-log.js';
 import type { Platform } from '../../src/platform/port.js';
 import { createSlackBot, type SlackBot } from '../../src/slack/bot.js';
-import { createDeliveryLog, type DeliveryLog } from '../../src/chat/delivery-log.js';
 import { FEED_EVENT_TYPE } from '../../src/slack/feed-outlet.js';
 import {
   type LocalSlack,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { renderBlocks } from '../../src/render/blocks.js';
 import type { DeliveredWindow } from '../../src/chat/delivery-log.js';
 import { digestReply, episodeReply, plan } from '../../src/chat/feed-plan.js';
+import { renderBlocks } from '../../src/render/blocks.js';
 
 const T0 = Date.parse('2025-02-01T10:00:00.000Z');
 const MIN = 60_000;
