@@ -13,36 +13,12 @@ import { OPS, startTeamsHarness, TENANT } from '../tests/support/teams-bot-harne
 import { personalConversationId, teamsUser } from '../tests/support/teams-emulator.js';
 import { until } from '../tests/support/until.js';
 
-const BEARER_POST = fileURLToPath(new URL('./bearer-post.cjs', import.meta.url));
+/** The load generator, shared with the Slack rounds (a CommonJS worker). */
+const LOAD_WORKER = fileURLToPath(new URL('./load-worker.cjs', import.meta.url));
 const TEXTS = ['status', 'top 10 24h', 'chart bitcoin', 'help', 'top 5 7d bitcoin'];
 const WARMUP = 50;
 
 export type LoadResult = { times: number[]; failed: number; wallMs: number };
-
-/** The load generator: posts each activity with the connector's bearer token, timing the answer. Plain JS. */
-const LOAD = `
-const { parentPort, workerData } = require('node:worker_threads');
-const http = require('node:http');
-const { bearerPost } = require(workerData.bearerPost);
-const agent = new http.Agent({ keepAlive: true, maxSockets: workerData.concurrency });
-const url = new URL(workerData.url);
-const send = (body) => bearerPost(agent, url, workerData.token, body);
-(async () => {
-  await Promise.all(workerData.warmup.map((body) => send(body)));
-  const times = [];
-  let failed = 0;
-  let next = 0;
-  const began = performance.now();
-  await Promise.all(Array.from({ length: workerData.concurrency }, async () => {
-    while (next < workerData.bodies.length) {
-      const r = await send(workerData.bodies[next++]);
-      if (r.status !== 200) failed++;
-      times.push(r.ms);
-    }
-  }));
-  parentPort.postMessage({ times, failed, wallMs: performance.now() - began });
-})();
-`;
 
 /** The first Action.Execute of a card with this verb, depth first (it may sit in an Action.ShowCard). */
 function executeData(node: unknown, verb: string): Record<string, unknown> | undefined {
@@ -73,12 +49,10 @@ export async function runTeamsAck(options: {
   try {
     const token = teams.sign('valid') as string;
     const round = (bodies: string[], warmup: string[]) => {
-      const load = new Worker(LOAD, {
-        eval: true,
+      const load = new Worker(LOAD_WORKER, {
         workerData: {
           url: endpoint,
-          token,
-          bearerPost: BEARER_POST,
+          auth: { token },
           bodies,
           warmup,
           concurrency: options.concurrency,

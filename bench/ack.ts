@@ -38,8 +38,8 @@ import { type LoadResult, runTeamsAck } from './ack-teams.js';
 
 const BOT_TOKEN = 'xoxb-bench';
 const SECRET = 'bench-secret';
-/** The signed post both load generators make (a CommonJS file, required by path in their own thread). */
-const SIGNED_POST = fileURLToPath(new URL('./signed-post.cjs', import.meta.url));
+/** The load generator (a CommonJS file run as a worker thread: bench/load-worker.cjs). */
+const LOAD_WORKER = fileURLToPath(new URL('./load-worker.cjs', import.meta.url));
 const APP_TOKEN = 'xapp-1-A0CRYPTO-1000000000000-62656e6368';
 const TEXTS = ['status', 'top 10 24h', 'chart bitcoin', 'help', 'top 5 7d bitcoin'];
 const WARMUP = 50;
@@ -161,32 +161,6 @@ async function main(): Promise<void> {
     process.exit(0);
   }
 
-  /** The load generator: signs each body as Slack does and posts it, timing the answer. Plain JS. */
-  const LOAD = `
-const { parentPort, workerData } = require('node:worker_threads');
-const http = require('node:http');
-const { signedPost } = require(workerData.signedPost);
-const agent = new http.Agent({ keepAlive: true, maxSockets: workerData.concurrency });
-const url = new URL(workerData.url);
-const send = (body) => signedPost(agent, url, workerData.secret, body);
-(async () => {
-  // Warm-up (not measured): the first requests of a fresh process pay for JIT and lazy setup.
-  await Promise.all(workerData.warmup.map((body) => send(body)));
-  const times = [];
-  let failed = 0;
-  let next = 0;
-  const began = performance.now();
-  await Promise.all(Array.from({ length: workerData.concurrency }, async () => {
-    while (next < workerData.bodies.length) {
-      const r = await send(workerData.bodies[next++]);
-      if (r.status !== 200) failed++;
-      times.push(r.ms);
-    }
-  }));
-  parentPort.postMessage({ times, failed, wallMs: performance.now() - began });
-})();
-`;
-
   const dir = await mkdtemp(join(tmpdir(), 'bench-ack-'));
   const config = loadConfig({ env: {}, cwd: dir });
   const logger = silentLogger();
@@ -248,12 +222,10 @@ const send = (body) => signedPost(agent, url, workerData.secret, body);
     if (burst) slack.fault('chat.postMessage', ...BURST_FAULTS);
     const feedRun = burst ? timed(() => bot.feed.runOnce()) : undefined;
     const round = () => {
-      const load = new Worker(LOAD, {
-        eval: true,
+      const load = new Worker(LOAD_WORKER, {
         workerData: {
           url: `http://127.0.0.1:${bot.port()}/slack/events`,
-          secret: SECRET,
-          signedPost: SIGNED_POST,
+          auth: { secret: SECRET },
           bodies: Array.from({ length: requests }, (_, i) => body(i)),
           warmup: Array.from({ length: WARMUP }, (_, i) => body(i)),
           concurrency,

@@ -28,7 +28,7 @@ import { DEFAULT_USERS, startLocalSlack } from '../src/slack/local-slack/index.j
 const BOT_TOKEN = 'xoxb-bench';
 const SECRET = 'bench-secret';
 /** The signed post both load generators make (a CommonJS file, required by path in their own thread). */
-const SIGNED_POST = fileURLToPath(new URL('./signed-post.cjs', import.meta.url));
+const SIGNED_POST = fileURLToPath(new URL('./timed-post.cjs', import.meta.url));
 const TEXTS = ['help', 'status', 'top 5 24h', 'models'];
 const POST_BYTES = 48 * 1024 * 1024;
 

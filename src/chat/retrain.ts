@@ -289,7 +289,14 @@ export function progressReply(run: RetrainRun): Reply {
     : `Champion stays ${result.champion ? `v${result.champion.version}` : 'unset'} (manual promotion); the new version is a challenger.`;
   const shown = [
     result.version,
-    ...(previous && previous.version !== result.version.version ? [previous] : []),
+    ...(previous && previous.version !== result.version.version
+      ? // As it is now: a promotion took its champion alias.
+        [
+          result.promoted
+            ? { ...previous, aliases: previous.aliases.filter((a) => a !== 'champion') }
+            : previous,
+        ]
+      : []),
   ];
   return {
     title,

@@ -8,9 +8,10 @@ import type {
   PlainTextElement,
   SectionBlock,
 } from '@slack/types';
-import { formatCount, formatTime } from '../domain/format.js';
+import { formatTime } from '../domain/format.js';
 import type { ChartInput } from '../domain/reply.js';
 import { type Action, type Field, plainText, type Reply, type Table, type Text } from '../domain/reply.js';
+import { clean, oneLine, plural } from './plain-text.js';
 
 /**
  * Renders a reply as Slack Block Kit, always within Slack's limits whatever the input: when
@@ -403,23 +404,6 @@ function graphemes(text: string, limit = Number.POSITIVE_INFINITY): string[] {
 /** Display width in a code block, in graphemes. */
 function width(text: string): number {
   return /^[\x20-\x7e]*$/.test(text) ? text.length : graphemes(text).length;
-}
-
-/** Without control characters other than line breaks and tabs. */
-function clean(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
-  return text.replace(/\r\n?/g, '\n').replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '');
-}
-
-/** One line: line breaks and tabs become spaces. */
-function oneLine(text: string): string {
-  return clean(text)
-    .replace(/\s*[\n\t]\s*/g, ' ')
-    .trim();
-}
-
-function plural(n: number, word: string, many = `${word}s`): string {
-  return `${formatCount(n)} ${n === 1 ? word : many}`;
 }
 
 function plain(text: string): PlainTextElement {

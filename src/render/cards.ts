@@ -9,9 +9,10 @@ import type {
   ITableCell,
   ITextBlock,
 } from '@microsoft/teams.cards';
-import { formatCount, formatTime } from '../domain/format.js';
+import { formatTime } from '../domain/format.js';
 import type { Action, ChartInput, Field, Reply, Table, Text } from '../domain/reply.js';
 import { plainText } from '../domain/reply.js';
+import { clean, oneLine, plural } from './plain-text.js';
 
 /**
  * Renders a reply as an Adaptive Card for a Teams bot message: the Teams twin of render/blocks.ts,
@@ -414,20 +415,3 @@ function cut(text: string, max: number): string {
 }
 
 const segmenter = new Intl.Segmenter('en', { granularity: 'grapheme' });
-
-/** Without control characters other than line breaks and tabs. */
-function clean(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
-  return text.replace(/\r\n?/g, '\n').replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '');
-}
-
-/** One line: line breaks and tabs become spaces. */
-function oneLine(text: string): string {
-  return clean(text)
-    .replace(/\s*[\n\t]\s*/g, ' ')
-    .trim();
-}
-
-function plural(n: number, word: string, many = `${word}s`): string {
-  return `${formatCount(n)} ${n === 1 ? word : many}`;
-}

@@ -1,10 +1,10 @@
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, CHROMIUM_ARGS, chromiumMissing } from '../support/chromium.js';
 import { type CliProcess, spawnNpmStart } from '../support/cli-process.js';
 import { freePort } from '../support/free-port.js';
 
@@ -14,26 +14,8 @@ import { freePort } from '../support/free-port.js';
  * source, no credentials). Each step leaves a screenshot in test-artifacts/console/.
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/console/', import.meta.url));
-/** Headless as root needs no sandbox; the rest keeps chromium off the (closed) network. */
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-dev-shm-usage',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-default-apps',
-  '--disable-extensions',
-  '--no-first-run',
-  '--no-default-browser-check',
-  '--metrics-recording-only',
-];
-
-const missing = existsSync(CHROMIUM)
-  ? undefined
-  : `no chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
+const missing = chromiumMissing;
 
 let dir: string;
 let product: (CliProcess & { stop(signal: NodeJS.Signals): void }) | undefined;

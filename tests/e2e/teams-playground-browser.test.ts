@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -7,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, CHROMIUM_ARGS, chromiumMissing } from '../support/chromium.js';
 import { type CliProcess, spawnNpmStart } from '../support/cli-process.js';
 import { freePort } from '../support/free-port.js';
 
@@ -18,24 +18,9 @@ import { freePort } from '../support/free-port.js';
  * leaves a screenshot in test-artifacts/teams/.
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/teams/', import.meta.url));
 const PLAYGROUND_CLI = createRequire(import.meta.url).resolve('@microsoft/m365agentsplayground/cli.js');
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-dev-shm-usage',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-extensions',
-  '--no-first-run',
-  '--no-default-browser-check',
-];
-
-const missing = existsSync(CHROMIUM)
-  ? undefined
-  : `no chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
+const missing = chromiumMissing;
 
 let dir: string;
 let product: (CliProcess & { stop(signal: NodeJS.Signals): void }) | undefined;
