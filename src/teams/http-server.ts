@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import { CHART_HASH, type ChartStore } from './chart-store.js';
 
 /**
- * An activity is a few kilobytes (Teams caps a message at about 28 KB): a body above 1 MiB is
+ * An activity is a few kilobytes (Teams caps a bot message at about 100 KB): a body above 1 MiB is
  * refused (413) without being read further. Node's own limits bound the rest, as for Slack:
  * headers at most 16 KiB within 10 s, the whole request within 30 s.
  */
