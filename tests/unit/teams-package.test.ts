@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { inflateSync } from 'node:zlib';
 import ajvDraft04 from 'ajv-draft-04';
 import ajvFormats from 'ajv-formats';
 import JSZip from 'jszip';
@@ -13,6 +12,7 @@ import {
   teamsAppPackage,
   teamsManifest,
 } from '../../src/teams/app-package.js';
+import { decodePng } from '../support/png.js';
 
 const BOT_ID = '3f2504e0-4f89-41d3-9a0c-0305e82c3301';
 const options = { botId: BOT_ID, validDomains: ['bot.example.com'] };
@@ -43,56 +43,6 @@ function assertValidManifest(manifest: unknown): void {
   const ok = validate(manifest);
   expect(validate.errors ?? []).toEqual([]);
   expect(ok).toBe(true);
-}
-
-interface Png {
-  width: number;
-  height: number;
-  colorType: number;
-  /** RGBA pixels, when the PNG is 8-bit RGBA (resvg writes that). */
-  rgba?: Uint8Array;
-}
-
-/** Reads a PNG's header and, for 8-bit RGBA non-interlaced images, its pixels (PNG spec: IHDR, IDAT, filters 0–4). */
-function readPng(bytes: Uint8Array): Png {
-  const buf = Buffer.from(bytes);
-  expect(buf.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
-  expect(buf.toString('latin1', 12, 16)).toBe('IHDR');
-  const width = buf.readUInt32BE(16);
-  const height = buf.readUInt32BE(20);
-  const bitDepth = buf[24];
-  const colorType = buf[25] ?? -1;
-  const interlace = buf[28];
-  if (bitDepth !== 8 || colorType !== 6 || interlace !== 0) return { width, height, colorType };
-  const idat: Buffer[] = [];
-  for (let at = 8; at < buf.length; ) {
-    const length = buf.readUInt32BE(at);
-    const type = buf.toString('latin1', at + 4, at + 8);
-    if (type === 'IDAT') idat.push(buf.subarray(at + 8, at + 8 + length));
-    at += 12 + length;
-  }
-  const raw = inflateSync(Buffer.concat(idat));
-  const stride = width * 4;
-  const out = new Uint8Array(height * stride);
-  for (let y = 0; y < height; y++) {
-    const filter = raw[y * (stride + 1)];
-    for (let x = 0; x < stride; x++) {
-      const cur = raw[y * (stride + 1) + 1 + x] ?? 0;
-      const a = x >= 4 ? (out[y * stride + x - 4] ?? 0) : 0;
-      const b = y > 0 ? (out[(y - 1) * stride + x] ?? 0) : 0;
-      const c = x >= 4 && y > 0 ? (out[(y - 1) * stride + x - 4] ?? 0) : 0;
-      const p = a + b - c;
-      const paeth =
-        Math.abs(p - a) <= Math.abs(p - b) && Math.abs(p - a) <= Math.abs(p - c)
-          ? a
-          : Math.abs(p - b) <= Math.abs(p - c)
-            ? b
-            : c;
-      const predictor = [0, a, b, (a + b) >> 1, paeth][filter ?? 0] ?? 0;
-      out[y * stride + x] = (cur + predictor) & 0xff;
-    }
-  }
-  return { width, height, colorType, rgba: out };
 }
 
 describe('teamsManifest', () => {
@@ -185,17 +135,16 @@ describe('teamsAppPackage', () => {
     const manifest = JSON.parse((await zip.file('manifest.json')?.async('string')) ?? '');
     expect(manifest).toEqual(teamsManifest(options));
     assertValidManifest(manifest);
-    const color = readPng((await zip.file('color.png')?.async('uint8array')) ?? new Uint8Array());
+    const color = decodePng((await zip.file('color.png')?.async('uint8array')) ?? new Uint8Array());
     expect([color.width, color.height]).toEqual([192, 192]);
-    const outline = readPng((await zip.file('outline.png')?.async('uint8array')) ?? new Uint8Array());
+    const outline = decodePng((await zip.file('outline.png')?.async('uint8array')) ?? new Uint8Array());
     expect([outline.width, outline.height]).toEqual([32, 32]);
   });
 
   it('draws the outline icon in white only on a transparent background', async () => {
     const zip = await JSZip.loadAsync(await teamsAppPackage(options));
-    const outline = readPng((await zip.file('outline.png')?.async('uint8array')) ?? new Uint8Array());
+    const outline = decodePng((await zip.file('outline.png')?.async('uint8array')) ?? new Uint8Array());
     const px = outline.rgba;
-    expect(px).toBeDefined();
     let opaque = 0;
     let clear = 0;
     for (let i = 0; i < (px?.length ?? 0); i += 4) {
