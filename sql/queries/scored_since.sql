@@ -17,7 +17,9 @@ SELECT
   a.is_anomaly = 1 AS is_anomaly,
   a.model_version,
   a.scored_at,
-  coalesce(g.source, '') LIKE '%simulator%' AS simulated
+  coalesce(g.source, '') LIKE '%simulator%' AS simulated,
+  a.reasons,
+  a.data_issue
 FROM anomalies AS a
 LEFT JOIN metrics_gold AS g ON g.asset = a.asset AND g.window_end = a.window_end
 WHERE :cursor IS NULL OR a.scored_at > CAST(:cursor AS TIMESTAMP)

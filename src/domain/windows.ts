@@ -17,6 +17,10 @@ export const WINDOW_COLUMNS = {
   is_anomaly: 'BOOLEAN NOT NULL',
   model_version: 'INTEGER NOT NULL',
   simulated: 'BOOLEAN NOT NULL',
+  /** Why the window is unusual: a JSON array of reasons, most telling first (src/model/reasons.ts). */
+  reasons: 'VARCHAR',
+  /** A data problem next to the window (`gap`, `frozen`): not announced as a market anomaly. */
+  data_issue: 'VARCHAR',
 } as const;
 
 type Columns = typeof WINDOW_COLUMNS;

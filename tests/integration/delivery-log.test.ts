@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDeliveryLog, type DeliveredWindow } from '../../src/chat/delivery-log.js';
 import { type Db, openDb } from '../../src/platform/local/db.js';
+import { migrationsOf } from '../../src/platform/local/migrations.js';
 
 /**
  * The feed's delivery log on its own DuckDB store (the bot's tables, sql/bot/migrations): the
@@ -35,6 +36,8 @@ function window(asset: string, end: string, overrides: Partial<DeliveredWindow> 
     is_anomaly: true,
     model_version: 3,
     simulated: false,
+    reasons: null,
+    data_issue: null,
     ...overrides,
   };
 }
@@ -50,7 +53,7 @@ const ETH = window('ethereum', '2025-01-07T11:50:00.000Z', {
 describe('the delivery log', () => {
   it('init brings an empty store to the latest version, and a second init applies nothing', async () => {
     const { log, applied } = await open();
-    expect(applied).toEqual([1, 2, 3]);
+    expect(applied).toEqual(migrationsOf('bot').map((s) => s.version));
     expect(await log.init()).toEqual([]);
   });
 

@@ -114,7 +114,9 @@ const EARLIER = STORES.flatMap((store) =>
 describe('schema migrations of the DuckDB files', () => {
   it('has a step 001 and a later step in the bot store', () => {
     expect(migrationsOf('local')[0]?.name).toBe('initial_schema');
-    expect(migrationsOf('bot').map((s) => s.version)).toEqual([1, 2, 3]);
+    const versions = migrationsOf('bot').map((s) => s.version);
+    expect(versions.length).toBeGreaterThan(1);
+    expect(versions).toEqual(versions.map((_, i) => i + 1));
   });
 
   it.each(EARLIER)('brings $store from $from to the latest, its data intact', async ({ store, k }) => {
@@ -132,9 +134,15 @@ describe('schema migrations of the DuckDB files', () => {
     expect(await versionsOf(db, store)).toEqual(steps.map(({ version, name }) => ({ version, name })));
     const after = await contentsOf(db);
     delete after.schema_version;
-    // The tables there before keep their rows; a table a later step adds starts empty.
+    // The tables there before keep their rows; a table a later step adds starts empty, and a column a
+    // later step adds is empty (NULL) in the rows that were there.
     for (const [table, rows] of Object.entries(after)) if (!(table in before)) expect(rows).toEqual([]);
-    expect(Object.fromEntries(Object.entries(after).filter(([table]) => table in before))).toEqual(before);
+    for (const [table, rows] of Object.entries(before)) {
+      const kept = Object.keys((rows[0] ?? {}) as object);
+      const now = after[table] as Array<Record<string, unknown>>;
+      expect(now.map((row) => Object.fromEntries(kept.map((c) => [c, row[c]])))).toEqual(rows);
+      for (const row of now) for (const [c, v] of Object.entries(row)) if (!kept.includes(c)) expect(v).toBeNull();
+    }
     const fresh = await memoryDb();
     await migrate(fresh, store);
     expect(await schemaOf(db)).toEqual(await schemaOf(fresh));
@@ -236,8 +244,10 @@ describe('a data folder made before the schema was versioned', () => {
     const platform = await open();
     try {
       const log = createDeliveryLog(platform.db);
-      expect(await log.init()).toEqual([1, 2, 3]);
-      expect(await versionsOf(platform.db, 'local')).toEqual([{ version: 1, name: 'initial_schema' }]);
+      expect(await log.init()).toEqual(migrationsOf('bot').map((s) => s.version));
+      expect(await versionsOf(platform.db, 'local')).toEqual(
+        migrationsOf('local').map(({ version, name }) => ({ version, name })),
+      );
       expect(await schemaOf(platform.db)).toEqual(await schemaOf(await freshDb()));
 
       const top = await platform.reads.topAnomalies({

@@ -81,6 +81,8 @@ function w(asset: string, minutes: number, more: Partial<DeliveredWindow> = {}):
     is_anomaly: true,
     model_version: 4,
     simulated: true,
+    reasons: null,
+    data_issue: null,
     ...more,
   };
 }

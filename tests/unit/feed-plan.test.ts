@@ -18,6 +18,8 @@ function w(asset: string, minutes: number, more: Partial<DeliveredWindow> = {}):
     is_anomaly: true,
     model_version: 4,
     simulated: false,
+    reasons: null,
+    data_issue: null,
     ...more,
   };
 }

@@ -49,7 +49,13 @@ const windowSchema = z.object({
   model_version: z.number().int(),
   simulated: z.boolean(),
 });
-const feedWindowSchema = windowSchema.extend({ is_anomaly: z.boolean(), scored_at: instant });
+const feedWindowSchema = windowSchema.extend({
+  is_anomaly: z.boolean(),
+  scored_at: instant,
+  // Files published before reasons were kept have neither field.
+  reasons: z.string().nullable().default(null),
+  data_issue: z.string().nullable().default(null),
+});
 
 export const feedFileSchema = z.object({
   format: z.literal('crypto-risk-feed'),
