@@ -72,6 +72,8 @@ CREATE TABLE IF NOT EXISTS IDENTIFIER(:catalog || '.' || :schema || '.anomalies'
   is_anomaly INT NOT NULL COMMENT '1 when anomaly_score < 0, else 0',
   model_version INT NOT NULL COMMENT 'Unity Catalog model version that scored the window',
   scored_at TIMESTAMP NOT NULL COMMENT 'when inference scored the window',
+  reasons STRING COMMENT 'why the window is unusual: JSON array of reasons, most telling first',
+  data_issue STRING COMMENT 'gap or frozen: a data problem next to the window, not a market anomaly',
   CONSTRAINT anomalies_pk PRIMARY KEY (asset, window_end)
 )
 USING DELTA

@@ -123,8 +123,8 @@ VOLUME = f"/Volumes/{params.catalog}/{params.schema}/{params.volume}"
 if params.volume_path:
     VOLUME = params.volume_path
 # The tables this notebook writes, at the latest schema version before anything else (in case setup has
-# not run: step 1 is the anomalies table sql/setup.sql creates); a schema a newer release migrated is
-# refused here, before anything changes.
+# not run: step 1 is the anomalies table sql/setup.sql creates, step 2 adds reasons and data_issue to one
+# made before them); a schema a newer release migrated is refused here, before anything changes.
 migrate(spark, params.table)
 
 # COMMAND ----------
@@ -237,7 +237,8 @@ if rows is not None:
         compared_rows.join(gold_sources(plan.read_from), ["asset", "window_end"], "left").toPandas()
     )
 
-    changed = "t.model_version <> s.model_version OR t.anomaly_score <> s.anomaly_score OR t.is_anomaly <> s.is_anomaly"
+    changed = ("t.model_version <> s.model_version OR t.anomaly_score <> s.anomaly_score OR t.is_anomaly <> s.is_anomaly"
+               " OR NOT (t.reasons <=> s.reasons) OR NOT (t.data_issue <=> s.data_issue)")
     (
         DeltaTable.forName(spark, ANOMALIES).alias("t")
         .merge(source.alias("s"), "t.asset = s.asset AND t.window_end = s.window_end")
@@ -270,7 +271,7 @@ gold_week = (
 )
 anomalies_week = (
     scores_now.select("asset", "symbol", "window_end", "price_avg", "ret_window", "anomaly_score", "is_anomaly",
-                      "model_version")
+                      "model_version", "reasons", "data_issue")
     .join(gold_sources(week), ["asset", "window_end"], "left")
     .toPandas()
 )

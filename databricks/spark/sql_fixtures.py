@@ -142,7 +142,8 @@ class Scored:
 
     def row(self) -> tuple:
         return (self.asset, self.symbol, self.window_end, self.price_avg, self.price_avg * 0.0004, 0.002,
-                1_000_000.0, 0.0001, self.anomaly_score, self.is_anomaly, self.model_version, self.scored_at)
+                1_000_000.0, 0.0001, self.anomaly_score, self.is_anomaly, self.model_version, self.scored_at,
+                None, None)  # reasons, data_issue
 
 
 @dataclass(frozen=True)

@@ -115,8 +115,16 @@ def publish_inputs() -> Dict[str, Any]:
     table = scores.merge(latest[["asset", "window_end", "symbol", "price_avg", "source"]],
                          on=["asset", "window_end"], how="left")
     table["ret_window"] = (table["price_avg"] / 1e6).round(9)
+    # reasons as crypto_risk.features writes them; None for a row scored before reasons were kept
+    table["reasons"] = None
+    table["data_issue"] = None
+    drop = (table["asset"] == "bitcoin") & (table["window_end"] == pd.Timestamp("2025-03-01T00:05:00"))
+    table.loc[drop, "reasons"] = '[{"feature":"return","value":-0.0175,"times":14.2}]'
+    after_gap = (table["asset"] == "ethereum") & (table["window_end"] == pd.Timestamp("2025-03-01T00:05:00"))
+    table.loc[after_gap, "reasons"] = '[{"feature":"gap","value":15,"times":null}]'
+    table.loc[after_gap, "data_issue"] = "gap"
     anomalies = table[["asset", "symbol", "window_end", "price_avg", "ret_window", "anomaly_score", "is_anomaly",
-                       "model_version", "source"]]
+                       "model_version", "reasons", "data_issue", "source"]]
     old = pd.DataFrame(_COMPARED, columns=["asset", "window_end", "_old_version", "_old_score", "_old_flag"])
     old["window_end"] = pd.to_datetime(old["window_end"])
     compared = old.merge(table, on=["asset", "window_end"], how="left")

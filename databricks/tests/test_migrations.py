@@ -12,7 +12,7 @@ import unittest
 from fixtures import NOTEBOOKS  # also puts databricks/lib on sys.path
 
 from crypto_risk.migrations import STEPS, SchemaVersionError, Step, check_steps, migrate
-from crypto_risk.scoring import anomalies_ddl
+from crypto_risk.scoring import ANOMALIES_COLUMNS, anomalies_ddl
 
 
 def table(name: str) -> str:
@@ -35,14 +35,24 @@ class _Result:
         return self.rows
 
 
+class _Frame:
+    def __init__(self, columns: list) -> None:
+        self.columns = columns
+
+
 class RecordingSpark:
     """Records the statements; refuses table constraints when told to, as open-source Delta does."""
 
-    def __init__(self, versions: list = (), refuse_constraints: bool = False) -> None:
+    def __init__(self, versions: list = (), refuse_constraints: bool = False, columns: tuple = ()) -> None:
         self.statements: list = []
         self.versions = list(versions)
         self.refuse_constraints = refuse_constraints
         self.catalog = _Catalog({table("schema_version")} if versions else set())
+        self.columns = list(columns) or [name for name, _, _ in ANOMALIES_COLUMNS]
+        """The anomalies table's columns (all of them unless a test names an earlier release's)."""
+
+    def table(self, name: str) -> "_Frame":
+        return _Frame(self.columns)
 
     def sql(self, text: str) -> _Result:
         if self.refuse_constraints and "CONSTRAINT" in text:
@@ -87,12 +97,32 @@ class MigrationStepsTest(unittest.TestCase):
         self.assertEqual(migrate(spark, table), [])
         self.assertEqual([s for s in spark.statements if not s.startswith("SELECT")], [])
         newer = RecordingSpark(versions=latest + [(len(STEPS) + 1, "from_the_future")])
-        with self.assertRaisesRegex(SchemaVersionError, r"schema version 2 \(from_the_future\), newer than"):
+        with self.assertRaisesRegex(SchemaVersionError, rf"schema version {len(STEPS) + 1} \(from_the_future\), newer than"):
             migrate(newer, table)
         self.assertTrue(all(s.startswith("SELECT") for s in newer.statements))
         other = RecordingSpark(versions=[(1, "something_else")])
         with self.assertRaisesRegex(SchemaVersionError, "another build"):
             migrate(other, table)
+
+    def test_step_2_adds_reasons_and_data_issue_to_an_earlier_table(self) -> None:
+        self.assertEqual([(s.version, s.name) for s in STEPS][1:2], [(2, "anomaly_reasons")])
+        earlier = [name for name, _, _ in ANOMALIES_COLUMNS if name not in ("reasons", "data_issue")]
+        spark = RecordingSpark(versions=[(1, "anomalies")], columns=tuple(earlier))
+        self.assertEqual(migrate(spark, table), [s.version for s in STEPS[1:]])
+        alter = [s for s in spark.statements if s.startswith("ALTER TABLE")]
+        self.assertEqual(alter, [
+            "ALTER TABLE main.risk.anomalies ADD COLUMNS ("
+            "reasons STRING COMMENT 'why the window is unusual: JSON array of reasons, most telling first', "
+            "data_issue STRING COMMENT 'gap or frozen: a data problem next to the window, not a market anomaly')"])
+        # half done before (one column there): only the other is added; all there: nothing
+        half = RecordingSpark(versions=[(1, "anomalies")], columns=tuple(earlier + ["reasons"]))
+        migrate(half, table)
+        self.assertEqual([s for s in half.statements if s.startswith("ALTER")],
+                         ["ALTER TABLE main.risk.anomalies ADD COLUMNS (data_issue STRING COMMENT "
+                          "'gap or frozen: a data problem next to the window, not a market anomaly')"])
+        done = RecordingSpark(versions=[(1, "anomalies")])
+        migrate(done, table)
+        self.assertFalse(any(s.startswith("ALTER") for s in done.statements))
 
     def test_steps_are_numbered_without_gaps(self) -> None:
         check_steps(STEPS)

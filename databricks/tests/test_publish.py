@@ -173,7 +173,7 @@ class FeedPayloadTest(unittest.TestCase):
                                          "series"])
         self.assertEqual(list(payload["windows"][0]), ["asset", "symbol", "window_end", "price_avg", "ret_window",
                                                        "anomaly_score", "is_anomaly", "model_version", "scored_at",
-                                                       "simulated"])
+                                                       "simulated", "reasons", "data_issue"])
 
     def test_at_most_200_windows_the_lowest_scores(self) -> None:
         start = pd.Timestamp("2025-02-28T00:15:00")
@@ -322,7 +322,7 @@ class ServingSnapshotTest(unittest.TestCase):
                                 ("ethereum", iso_ms(start + pd.Timedelta(minutes=5))),
                                 ("ethereum", iso_ms(start)), ("solana", iso_ms(start))])
         self.assertEqual(list(windows[0]), ["asset", "symbol", "window_end", "price_avg", "ret_window",
-                                            "anomaly_score", "model_version", "simulated"])
+                                            "anomaly_score", "model_version", "simulated", "reasons", "data_issue"])
 
     def test_series_of_every_asset_over_seven_days(self) -> None:
         series = gold([("bitcoin", "2025-02-22T00:10:00", 1.0, None), ("bitcoin", "2025-02-22T00:15:00", 2.0, 0.1),

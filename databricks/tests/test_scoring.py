@@ -316,8 +316,10 @@ class ScoreRowsAndDedupTest(unittest.TestCase):
             anomalies_schema(),
             "asset STRING, symbol STRING, window_end TIMESTAMP, price_avg DOUBLE, price_vol DOUBLE, "
             "ret_window DOUBLE, vol_sum DOUBLE, ret_prev DOUBLE, anomaly_score DOUBLE, is_anomaly INT, "
-            "model_version INT, scored_at TIMESTAMP",
+            "model_version INT, scored_at TIMESTAMP, reasons STRING, data_issue STRING",
         )
+        self.assertEqual(first["data_issue"], None)
+        self.assertEqual(first["reasons"], "[]")  # a first window: nothing to compare with
 
     def test_dedupe_windows_keeps_the_latest_emitted(self) -> None:
         gold = pd.DataFrame({
@@ -338,7 +340,8 @@ class ScoreRowsAndDedupTest(unittest.TestCase):
 
 class AnomaliesContractTest(unittest.TestCase):
     """The anomalies table has the same columns in the helper (which 04 creates the table from),
-    in sql/setup.sql, and in the local engine's schema (sql/local/migrations/001_initial_schema.sql)."""
+    in sql/setup.sql, and in the local engine's schema (sql/local/migrations: 001_initial_schema.sql and the
+    columns later steps add)."""
 
     @staticmethod
     def columns_of(sql: str) -> list:
@@ -356,8 +359,12 @@ class AnomaliesContractTest(unittest.TestCase):
         expected = [name for name, _, _ in ANOMALIES_COLUMNS]
         setup = (ROOT / "sql" / "setup.sql").read_text()
         self.assertEqual(self.columns_of(setup), expected)
-        local = ROOT / "sql" / "local" / "migrations" / "001_initial_schema.sql"
-        self.assertEqual(self.columns_of(local.read_text()), expected)
+        # the local table: its CREATE in step 001, then the columns later steps add
+        migrations = sorted((ROOT / "sql" / "local" / "migrations").glob("*.sql"))
+        local = self.columns_of(migrations[0].read_text())
+        for step in migrations[1:]:
+            local += re.findall(r"ALTER TABLE anomalies ADD COLUMN (?:IF NOT EXISTS )?([a-z_]+)", step.read_text())
+        self.assertEqual(local, expected)
         # and the same types and comments in setup.sql as in the DDL 04_infer_iforest runs
         for name, sql_type, comment in ANOMALIES_COLUMNS:
             self.assertIn(f"  {name} {sql_type} COMMENT '{comment}',", setup)

@@ -7,7 +7,8 @@ SELECT
   g.symbol,
   g.source,
   coalesce(a.is_anomaly, 0) = 1 AS is_anomaly,
-  a.anomaly_score
+  a.anomaly_score,
+  a.reasons
 FROM metrics_gold AS g
 LEFT JOIN anomalies AS a ON a.asset = g.asset AND a.window_end = g.window_end
 WHERE g.asset = :asset

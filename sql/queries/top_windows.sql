@@ -8,7 +8,9 @@ SELECT
   a.ret_window,
   a.anomaly_score,
   a.model_version,
-  coalesce(g.source, '') LIKE '%simulator%' AS simulated
+  coalesce(g.source, '') LIKE '%simulator%' AS simulated,
+  a.reasons,
+  a.data_issue
 FROM anomalies AS a
 LEFT JOIN metrics_gold AS g ON g.asset = a.asset AND g.window_end = a.window_end
 WHERE a.is_anomaly = 1

@@ -1,5 +1,6 @@
 import { formatPercent, formatPrice, formatScore, formatTime } from '../domain/format.js';
 import type { Reply } from '../domain/reply.js';
+import { formatReasons, shortReason } from '../model/reasons.js';
 import type { DeliveredWindow } from './delivery-log.js';
 
 /**
@@ -55,6 +56,12 @@ function describeWindow(w: DeliveredWindow): string {
     : `${formatScore(w.anomaly_score)} (cleared by model v${w.model_version})`;
 }
 
+/** The worst window's reasons in words; windows scored before reasons were kept have none to give. */
+function whyOf(w: DeliveredWindow): string {
+  if (w.reasons === null) return 'not recorded for this window';
+  return formatReasons(w.reasons) || 'no single measure stands out: an unusual combination of small moves';
+}
+
 export function episodeReply(windows: DeliveredWindow[]): Reply {
   const first = windows[0] as DeliveredWindow;
   const last = windows.at(-1) as DeliveredWindow;
@@ -73,6 +80,7 @@ export function episodeReply(windows: DeliveredWindow[]): Reply {
     fields: [
       { label: 'Window end (UTC)', value: span },
       { label: 'Lowest score', value: `${describeWindow(worst)} at ${formatTime(worst.window_end)}` },
+      { label: 'Why', value: whyOf(worst) },
       {
         label: 'Price',
         value: `${formatPrice(worst.price_avg)} average, range ${formatPercent(worst.ret_window)}`,
@@ -116,6 +124,7 @@ export function digestReply(windows: DeliveredWindow[]): Reply {
           { header: 'score', align: 'right' },
           { header: 'avg price', align: 'right' },
           { header: 'range', align: 'right' },
+          { header: 'why' },
         ],
         rows: windows.map((w) => [
           label(w),
@@ -123,6 +132,7 @@ export function digestReply(windows: DeliveredWindow[]): Reply {
           describeWindow(w),
           formatPrice(w.price_avg),
           formatPercent(w.ret_window),
+          shortReason(w.reasons) || '—',
         ]),
       },
     ],

@@ -3,9 +3,10 @@ import { dirname } from 'node:path';
 import { z } from 'zod';
 import { durationSchema } from '../domain/duration.js';
 import { formatCount } from '../domain/format.js';
-import type { ChartInput, Reply } from '../domain/reply.js';
+import type { ChartInput, ChartPoint, Reply } from '../domain/reply.js';
 import { coinIdSchema } from '../market/record.js';
-import type { Platform } from '../platform/port.js';
+import { shortReason } from '../model/reasons.js';
+import type { Platform, PricePoint } from '../platform/port.js';
 import { renderChartPng } from '../render/chart.js';
 import { priceChartInput } from '../render/price-chart.js';
 import { describeIssues, type Parsed, parsed, problem } from './slash.js';
@@ -21,7 +22,21 @@ export async function priceChart(
   deps: { platform: Platform; now: Date },
 ): Promise<ChartInput> {
   const since = new Date(deps.now.getTime() - args.sinceMs);
-  return priceChartInput(await deps.platform.reads.priceSeries(args.asset, since, deps.now), args.sinceMs);
+  const series = await deps.platform.reads.priceSeries(args.asset, since, deps.now);
+  return { ...priceChartInput(series, args.sinceMs), points: labelWorst(series.points) };
+}
+
+/** The worst (lowest-scored) anomaly's marker labelled with its top reason, when it has one. */
+export function labelWorst(points: readonly PricePoint[]): ChartPoint[] {
+  let worst: PricePoint | undefined;
+  for (const p of points) {
+    if (p.is_anomaly && (worst === undefined || (p.anomaly_score ?? 0) < (worst.anomaly_score ?? 0)))
+      worst = p;
+  }
+  const label = worst ? shortReason(worst.reasons) : '';
+  return points.map(({ reasons: _, ...p }) =>
+    p.window_end === worst?.window_end && label ? { ...p, label } : p,
+  );
 }
 
 /** `chart <asset> [period]`: the asset first, then the look-back (default 24 h). */

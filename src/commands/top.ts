@@ -10,6 +10,7 @@ import {
 } from '../domain/format.js';
 import type { Reply } from '../domain/reply.js';
 import { coinIdSchema } from '../market/record.js';
+import { shortReason } from '../model/reasons.js';
 import type { LakehouseRead, Platform } from '../platform/port.js';
 import { priceChart } from './chart.js';
 import { describeIssues, type Parsed, parsed, problem } from './slash.js';
@@ -114,6 +115,7 @@ export async function topCommand(args: TopArgs, deps: { platform: Platform; now:
           { header: 'avg price', align: 'right' },
           { header: 'range', align: 'right' },
           { header: 'model', align: 'right' },
+          { header: 'why' },
         ],
         rows: result.windows.map((w) => [
           formatTime(w.window_end),
@@ -122,6 +124,7 @@ export async function topCommand(args: TopArgs, deps: { platform: Platform; now:
           formatPrice(w.price_avg),
           formatPercent(w.ret_window),
           `v${w.model_version}`,
+          shortReason(w.reasons) || '—',
         ]),
       },
     ],

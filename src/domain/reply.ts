@@ -37,6 +37,8 @@ export interface ChartPoint {
   price_avg: number;
   is_anomaly: boolean;
   anomaly_score?: number | null;
+  /** A few words shown beside the marker (the worst anomaly's top reason). */
+  label?: string;
 }
 
 export interface Field {

@@ -18,9 +18,14 @@
  *   A statistic without enough history is 0 (neutral). bench/detection measured this set against
  *   `seed` on simulated events (README, "Anomaly model").
  *
+ * Whatever the set, every row also carries its reasons and data issue (src/model/reasons.ts), from
+ * the measurements behind `default`.
+ *
  * The Python helpers of the Databricks notebooks implement the same definitions (pandas rolling
  * windows of 288 with min_periods 12, shifted by one).
  */
+
+import { type DataIssue, type Explained, explainSeries, type Measurement } from './reasons.js';
 
 export type FeatureSetName = 'seed' | 'default';
 
@@ -57,6 +62,9 @@ export interface FeatureRow {
   ret_window: number | null;
   vol_sum: number | null;
   ret_prev: number | null;
+  /** Why the window is unusual (JSON text, src/model/reasons.ts), whatever the feature set. */
+  reasons: string;
+  data_issue: DataIssue | null;
   features: number[];
 }
 
@@ -79,46 +87,112 @@ export function computeFeatures(windows: readonly GoldWindow[], set: FeatureSetN
 }
 
 function seedFeatures(series: GoldWindow[]): FeatureRow[] {
+  const explained = explainSeries(measureSeries(series).map(toMeasurement));
   return series.map((w, i) => {
     const prev = series[i - 1];
     const retPrev = prev ? w.price_avg / prev.price_avg - 1 : null;
     return {
       ...base(w, retPrev),
+      ...(explained[i] as Explained),
       features: [w.price_avg, w.price_vol, w.ret_window, w.vol_sum, retPrev].map(finiteOrZero),
     };
   });
 }
 
 function defaultFeatures(series: GoldWindow[]): FeatureRow[] {
+  const measured = measureSeries(series);
+  const explained = explainSeries(measured.map(toMeasurement));
+  return series.map((w, i) => {
+    const m = measured[i] as Measured;
+    const features = [
+      m.logRet !== null && m.retScale !== null && m.retScale > 0
+        ? signedLog(m.logRet / (1.4826 * m.retScale))
+        : 0,
+      Math.log1p(ratio(m.rangeRatio, m.rangeMedian)),
+      m.vol !== null && (m.volMedian ?? 0) > 0 ? Math.log(m.vol / (m.volMedian as number)) : 0,
+      m.hasPrev ? Math.log1p(Math.max(0, m.stepWindows - 1)) : 0,
+    ].map(finiteOrZero);
+    return { ...base(w, m.retPrev), ...(explained[i] as Explained), features };
+  });
+}
+
+/** What the `default` features and the reasons are made of, per window, before any transform. */
+interface Measured {
+  hasPrev: boolean;
+  retPrev: number | null;
+  logRet: number | null;
+  /** Trailing median |log return| before this window (null with too little history). */
+  retScale: number | null;
+  rangeRatio: number | null;
+  rangeMedian: number | null;
+  rangeDrop: number | null;
+  vol: number | null;
+  volMedian: number | null;
+  /** (window_end − previous window_end) / 5 minutes. */
+  stepWindows: number;
+  still: boolean;
+}
+
+function measureSeries(series: GoldWindow[]): Measured[] {
   const absRet = new TrailingMedian(TRAILING_WINDOWS);
   const range = new TrailingMedian(TRAILING_WINDOWS);
   const volume = new TrailingMedian(TRAILING_WINDOWS);
   return series.map((w, i) => {
     const prev = series[i - 1];
-    const retPrev = prev ? w.price_avg / prev.price_avg - 1 : null;
     const logRet =
       prev && prev.price_avg > 0 && w.price_avg > 0 ? Math.log(w.price_avg / prev.price_avg) : null;
     const rangeRatio = w.price_min > 0 ? w.price_max / w.price_min - 1 : null;
     const vol = w.vol_sum !== null && w.vol_sum > 0 ? w.vol_sum : null;
-
-    const retScale = absRet.median();
-    const features = [
-      logRet !== null && retScale !== null && retScale > 0 ? signedLog(logRet / (1.4826 * retScale)) : 0,
-      Math.log1p(ratio(rangeRatio, range.median())),
-      vol !== null && (volume.median() ?? 0) > 0 ? Math.log(vol / (volume.median() as number)) : 0,
-      prev
-        ? Math.log1p(Math.max(0, (Date.parse(w.window_end) - Date.parse(prev.window_end)) / WINDOW_MS - 1))
-        : 0,
-    ].map(finiteOrZero);
-
+    const measured: Measured = {
+      hasPrev: prev !== undefined,
+      retPrev: prev ? w.price_avg / prev.price_avg - 1 : null,
+      logRet,
+      retScale: absRet.median(),
+      rangeRatio,
+      rangeMedian: range.median(),
+      rangeDrop: rangeRatio !== null && w.price_max > 0 ? (w.price_max - w.price_min) / w.price_max : null,
+      vol,
+      volMedian: volume.median(),
+      stepWindows: prev ? (Date.parse(w.window_end) - Date.parse(prev.window_end)) / WINDOW_MS : 0,
+      still: prev !== undefined && w.price_min === w.price_max && samePrice(w.price_min, prev.price_avg),
+    };
     absRet.push(logRet === null ? null : Math.abs(logRet));
     range.push(rangeRatio);
     volume.push(vol);
-    return { ...base(w, retPrev), features };
+    return measured;
   });
 }
 
-function base(w: GoldWindow, retPrev: number | null): Omit<FeatureRow, 'features'> {
+/** Equal up to the rounding of an average of equal prices (DuckDB's and pandas' sums differ in the last bits). */
+function samePrice(a: number, b: number): boolean {
+  return Math.abs(a - b) <= 1e-12 * Math.abs(b);
+}
+
+function toMeasurement(m: Measured): Measurement {
+  const finite = (x: number | null): number | null => (x !== null && Number.isFinite(x) ? x : null);
+  return {
+    ret: finite(m.retPrev),
+    retTimes:
+      m.logRet !== null && m.retScale !== null && m.retScale > 0
+        ? finite(Math.abs(m.logRet) / (1.4826 * m.retScale))
+        : null,
+    rangeDrop: finite(m.rangeDrop),
+    rangeTimes:
+      m.rangeRatio !== null && m.rangeMedian !== null && m.rangeMedian > 0
+        ? finite(m.rangeRatio / m.rangeMedian)
+        : null,
+    volume: m.vol,
+    volumeTimes:
+      m.vol !== null && m.volMedian !== null && m.volMedian > 0 ? finite(m.vol / m.volMedian) : null,
+    missing: m.hasPrev ? Math.max(0, Math.round(m.stepWindows - 1)) : 0,
+    still: m.still,
+  };
+}
+
+function base(
+  w: GoldWindow,
+  retPrev: number | null,
+): Omit<FeatureRow, 'features' | 'reasons' | 'data_issue'> {
   return {
     asset: w.asset,
     symbol: w.symbol,

@@ -48,6 +48,7 @@ export function createSharedReads(query: QueryExecutor): SharedReads {
           price_avg: p.price_avg,
           is_anomaly: Boolean(p.is_anomaly),
           anomaly_score: p.anomaly_score,
+          ...(p.is_anomaly && p.reasons ? { reasons: p.reasons } : {}),
         })),
       };
     },

@@ -183,6 +183,9 @@ export interface AnomalyRow {
   anomaly_score: number;
   model_version: number;
   simulated: boolean;
+  /** Why it is unusual (JSON text, src/model/reasons.ts); null or absent where not recorded. */
+  reasons?: string | null;
+  data_issue?: string | null;
 }
 
 export interface TopResult {
@@ -344,6 +347,8 @@ export interface PricePoint {
   price_avg: number;
   is_anomaly: boolean;
   anomaly_score: number | null;
+  /** An anomalous window's reasons (JSON text, src/model/reasons.ts), where recorded. */
+  reasons?: string | null;
 }
 
 export interface PriceSeries {

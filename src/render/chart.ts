@@ -49,6 +49,10 @@ const MAX_SCALE = 8;
 /** With fewer points than this the line also shows small dots (a sparse line is hard to read). */
 const SPARSE_POINTS = 48;
 
+/** A marker label's font size and widest text (px): a few words, never over half the plot. */
+const MARKER_LABEL_SIZE = 12;
+const LABEL_WIDTH = 260;
+
 interface Row {
   /** Epoch milliseconds (UTC); the numbers are what the chart reads, never a local-time string. */
   t: number;
@@ -153,9 +157,20 @@ function utcRange(first: number, last: number): string {
   return a === b ? `${a} UTC` : `${a} – ${end} UTC`;
 }
 
+/** A marker's label (ChartPoint.label), placed where it stays inside the plot. */
+interface Label {
+  t: number;
+  price: number;
+  text: string;
+  align: 'left' | 'right';
+  /** Above the marker, or below it when the marker is near the top of the plot. */
+  above: boolean;
+}
+
 interface Prepared {
   rows: Row[];
   anomalies: Row[];
+  labels: Label[];
   first: number;
   last: number;
   min: number;
@@ -165,7 +180,12 @@ interface Prepared {
 /** Valid points in time order, with a `null` price inserted where the series has a gap. */
 function prepare(points: readonly ChartPoint[]): Prepared | null {
   const valid = points
-    .map((p) => ({ t: Date.parse(p.window_end), price: p.price_avg, anomaly: p.is_anomaly === true }))
+    .map((p) => ({
+      t: Date.parse(p.window_end),
+      price: p.price_avg,
+      anomaly: p.is_anomaly === true,
+      label: p.label?.trim() ?? '',
+    }))
     .filter((p) => Number.isFinite(p.t) && typeof p.price === 'number' && Number.isFinite(p.price))
     .sort((a, b) => a.t - b.t);
   const head = valid[0];
@@ -195,7 +215,16 @@ function prepare(points: readonly ChartPoint[]): Prepared | null {
     max = Math.max(max, p.price);
     previous = p.t;
   }
-  return { rows, anomalies, first: head.t, last: tail.t, min, max };
+  const labels: Label[] = valid
+    .filter((p) => p.anomaly && p.label !== '')
+    .map((p) => ({
+      t: p.t,
+      price: p.price,
+      text: fitText(p.label, LABEL_WIDTH, MARKER_LABEL_SIZE, true),
+      align: tail.t > head.t && (p.t - head.t) / (tail.t - head.t) > 0.6 ? 'right' : 'left',
+      above: !(max > min && (p.price - min) / (max - min) > 0.75),
+    }));
+  return { rows, anomalies, labels, first: head.t, last: tail.t, min, max };
 }
 
 function defaultTitle(input: ChartInput): string {
@@ -377,6 +406,22 @@ export function priceChartSpec(input: ChartInput): TopLevelSpec {
           },
         },
       },
+    });
+  }
+  for (const label of data.labels) {
+    layers.push({
+      data: { values: [label] },
+      mark: {
+        type: 'text',
+        fontSize: MARKER_LABEL_SIZE,
+        fontWeight: 'bold',
+        color: COLOR.anomaly,
+        align: label.align,
+        baseline: label.above ? 'bottom' : 'top',
+        dx: label.align === 'left' ? 8 : -8,
+        dy: label.above ? -8 : 8,
+      },
+      encoding: { x, y, text: { field: 'text', type: 'nominal' } },
     });
   }
   return { ...base, layer: layers } as TopLevelSpec;

@@ -73,7 +73,7 @@ describe.each(MODES)('over %s', (mode) => {
       await lake.platform.db.run(
         `INSERT INTO anomalies
        SELECT 'asset-' || (i % 50), 'A' || (i % 50), TIMESTAMP '2025-01-31 00:00:00' + INTERVAL (i // 50 * 5) MINUTE,
-         100, 1, 0.01, 1000, 0, -0.1 - i / 10000, 1, 1, TIMESTAMP '2025-02-01 00:00:00'
+         100, 1, 0.01, 1000, 0, -0.1 - i / 10000, 1, 1, TIMESTAMP '2025-02-01 00:00:00', NULL, NULL
        FROM range(600) AS t(i)`,
       );
       await slack.slashCommand({ userId: VIEWER, channelId: CHANNEL, text: 'top 500 7d' });

@@ -227,7 +227,8 @@ export async function seedLakehouse(warehouse: Warehouse, now: Date): Promise<vo
     `INSERT INTO anomalies
      SELECT asset, symbol, window_end, price_avg, price_vol, ret_window, vol_sum, 0.0,
        CASE WHEN hash(asset || window_end::VARCHAR) % 29 = 0 THEN -0.08 ELSE 0.12 END,
-       CASE WHEN hash(asset || window_end::VARCHAR) % 29 = 0 THEN 1 ELSE 0 END, 1, CAST(:end AS TIMESTAMP)
+       CASE WHEN hash(asset || window_end::VARCHAR) % 29 = 0 THEN 1 ELSE 0 END, 1, CAST(:end AS TIMESTAMP),
+       NULL, NULL
      FROM metrics_gold`,
     { end },
   );

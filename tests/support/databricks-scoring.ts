@@ -75,7 +75,7 @@ export async function runScoring(db: Db, options: ScoringOptions): Promise<strin
     await db.run(
       `INSERT INTO anomalies
        SELECT asset, symbol, window_end, price_avg, price_vol, ret_window, vol_sum, 0.0,
-         :score, :flag, :version, CAST(:now AS TIMESTAMP)
+         :score, :flag, :version, CAST(:now AS TIMESTAMP), NULL, NULL
        FROM metrics_gold WHERE asset = :asset AND window_end = CAST(:end AS TIMESTAMP)`,
       {
         asset: w.asset,

@@ -129,7 +129,7 @@ export async function addAnomalyBurst(lake: TestLakehouse): Promise<void> {
   await lake.platform.db.run(
     `INSERT INTO anomalies
      SELECT 'asset-' || (i % 20), 'A' || (i % 20), TIMESTAMP '2025-01-31 20:00:00' + INTERVAL (i // 20 * 5) MINUTE,
-       100, 1, 0.01, 1000, 0, -0.1 - i / 1000, 1, 1, TIMESTAMP '2025-02-01 00:00:00'
+       100, 1, 0.01, 1000, 0, -0.1 - i / 1000, 1, 1, TIMESTAMP '2025-02-01 00:00:00', NULL, NULL
      FROM range(200) AS t(i)`,
   );
 }
@@ -139,6 +139,6 @@ export async function onlyOneAnomaly(lake: TestLakehouse): Promise<void> {
   await lake.platform.db.run('DELETE FROM anomalies');
   await lake.platform.db.run(
     `INSERT INTO anomalies VALUES ('bitcoin', 'btc', TIMESTAMP '2025-01-31 23:00:00', 65000, 10, 0.02, 1e6, 0.001,
-       -0.2, 1, 1, TIMESTAMP '2025-02-01 00:00:00')`,
+       -0.2, 1, 1, TIMESTAMP '2025-02-01 00:00:00', NULL, NULL)`,
   );
 }

@@ -232,6 +232,7 @@ describe('renderCard: the replies the commands produce', () => {
       'score',
       'avg price',
       'range',
+      'why',
     ]);
     expect(table.rows).toHaveLength(3);
     expect(table.columns.map((c) => c.horizontalCellContentAlignment ?? 'Left')).toEqual([
@@ -240,6 +241,7 @@ describe('renderCard: the replies the commands produce', () => {
       'Right',
       'Right',
       'Right',
+      'Left',
     ]);
   });
 

@@ -114,12 +114,18 @@ describe('plan: the per-cycle message cap', () => {
 
 describe('episodeReply', () => {
   it('describes one window: its asset and symbol, time, score, price and model', () => {
-    const reply = episodeReply([w('bitcoin', 0, { anomaly_score: -0.23456, price_avg: 65_432.1 })]);
+    const reasons =
+      '[{"feature":"return","value":-0.094,"times":14.2},{"feature":"volume","value":5e8,"times":3.04}]';
+    const reply = episodeReply([w('bitcoin', 0, { anomaly_score: -0.23456, price_avg: 65_432.1, reasons })]);
     expect(reply.title).toBe('🚨 bitcoin (BIT): 1 anomalous window');
     expect(reply.badge).toBeUndefined();
     expect(reply.fields).toEqual([
       { label: 'Window end (UTC)', value: '2025-02-01 10:00 UTC' },
       { label: 'Lowest score', value: '-0.235 at 2025-02-01 10:00 UTC' },
+      {
+        label: 'Why',
+        value: "5-minute return −9.4 % (14× its usual move), volume 3× the day's median",
+      },
       { label: 'Price', value: '$65,432 average, range 1.23 %' },
       { label: 'Model', value: 'v4' },
     ]);
@@ -133,7 +139,13 @@ describe('episodeReply', () => {
   it('spans several windows, names the lowest score, and tables each window', () => {
     const windows = [
       w('ethereum', 0, { anomaly_score: -0.1, price_avg: 3_000.5, ret_window: 0.01 }),
-      w('ethereum', 5, { anomaly_score: -0.3, price_avg: 2.5, ret_window: 0.02, model_version: 5 }),
+      w('ethereum', 5, {
+        anomaly_score: -0.3,
+        price_avg: 2.5,
+        ret_window: 0.02,
+        model_version: 5,
+        reasons: '[]',
+      }),
       w('ethereum', 10, { anomaly_score: -0.2, is_anomaly: false, ret_window: null }),
     ];
     const reply = episodeReply(windows);
@@ -141,6 +153,8 @@ describe('episodeReply', () => {
     expect(reply.fields).toEqual([
       { label: 'Window end (UTC)', value: '2025-02-01 10:00 UTC – 2025-02-01 10:10 UTC' },
       { label: 'Lowest score', value: '-0.300 at 2025-02-01 10:05 UTC' },
+      // recorded, but nothing stands out alone
+      { label: 'Why', value: 'no single measure stands out: an unusual combination of small moves' },
       { label: 'Price', value: '$2.50 average, range 2.00 %' },
       { label: 'Model', value: 'v5' },
     ]);
@@ -168,7 +182,8 @@ describe('episodeReply', () => {
       w('bitcoin', 10, { anomaly_score: -0.3, price_avg: 2 }),
     ]);
     expect(reply.fields?.[1]?.value).toBe('-0.300 at 2025-02-01 10:05 UTC');
-    expect(reply.fields?.[2]?.value).toBe('$1.00 average, range 1.23 %');
+    expect(reply.fields?.[2]?.value).toBe('not recorded for this window'); // scored before reasons were kept
+    expect(reply.fields?.[3]?.value).toBe('$1.00 average, range 1.23 %');
   });
 
   it('says cleared when a re-score cleared every window, and labels simulated data', () => {
@@ -198,9 +213,18 @@ describe('episodeReply', () => {
 describe('digestReply', () => {
   it('counts the anomalous windows and assets, and tables every window in order', () => {
     const windows = [
-      w('bitcoin', 0, { anomaly_score: -0.5, price_avg: 0.001234 }),
+      w('bitcoin', 0, {
+        anomaly_score: -0.5,
+        price_avg: 0.001234,
+        reasons: '[{"feature":"range","value":0.1,"times":80}]',
+      }),
       w('cardano', 5, { anomaly_score: -0.4, symbol: null, is_anomaly: false, price_avg: null }),
-      w('bitcoin', 30, { anomaly_score: -0.3, simulated: true }),
+      w('bitcoin', 30, {
+        anomaly_score: -0.3,
+        simulated: true,
+        reasons: '[{"feature":"gap","value":15,"times":null}]',
+        data_issue: 'gap',
+      }),
     ];
     const reply = digestReply(windows);
     expect(reply.title).toBe('🚨 2 anomalous windows across 2 assets');
@@ -212,11 +236,12 @@ describe('digestReply', () => {
       ['score', 'right'],
       ['avg price', 'right'],
       ['range', 'right'],
+      ['why', undefined],
     ]);
     expect(reply.tables?.[0]?.rows).toEqual([
-      ['bitcoin (BIT)', '2025-02-01 10:00 UTC', '-0.500', '$0.001234', '1.23 %'],
-      ['cardano', '2025-02-01 10:05 UTC', '-0.400 (cleared by model v4)', '—', '1.23 %'],
-      ['bitcoin (BIT)', '2025-02-01 10:30 UTC', '-0.300', '$65,000', '1.23 %'],
+      ['bitcoin (BIT)', '2025-02-01 10:00 UTC', '-0.500', '$0.001234', '1.23 %', 'range 10.0 % 80×'],
+      ['cardano', '2025-02-01 10:05 UTC', '-0.400 (cleared by model v4)', '—', '1.23 %', '—'],
+      ['bitcoin (BIT)', '2025-02-01 10:30 UTC', '-0.300', '$65,000', '1.23 %', 'gap 15 minutes'],
     ]);
     expect(reply.notes).toEqual([
       'Scores below 0 are anomalous: the lower, the more unusual for this asset.',

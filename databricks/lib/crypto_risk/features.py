@@ -16,6 +16,12 @@ training or scoring period, so that lags and trailing statistics see the history
 
   A statistic without enough history is 0 (neutral).
 
+Whatever the set, every row also carries ``reasons`` (JSON text) and ``data_issue`` (``gap``,
+``frozen`` or None): why the window is unusual, by the rules of ``src/model/reasons.ts`` (each
+measurement behind ``default`` as a multiple of the asset's usual over its trailing day; one counts
+at REASON_TIMES × usual; data reasons first, then by the forest's own feature magnitude; at most
+MAX_REASONS), from the same measurements, so both engines store the same reasons.
+
 The trailing median is exactly the TypeScript one (``TrailingMedian`` below): a window of the last
 288 *slots*, where a window without a value (no previous window, a non-positive price or volume)
 takes a slot but adds no value, and the median needs at least 12 values in the window. Missing
@@ -24,6 +30,7 @@ values are ``None`` or NaN here (JSON has no NaN, so NaN never is a value).
 
 from __future__ import annotations
 
+import json
 import math
 from bisect import bisect_left, insort
 from collections import deque
@@ -52,8 +59,15 @@ GOLD_COLUMNS = ("asset", "symbol", "window_end", "price_avg", "price_vol", "pric
                 "vol_sum", "ret_window")
 """The Gold columns the features read."""
 
-ROW_COLUMNS = ("asset", "symbol", "window_end", "price_avg", "price_vol", "ret_window", "vol_sum", "ret_prev")
+ROW_COLUMNS = ("asset", "symbol", "window_end", "price_avg", "price_vol", "ret_window", "vol_sum", "ret_prev",
+               "reasons", "data_issue")
 """The columns of ``Features.rows``: what the anomalies table keeps of each window."""
+
+REASON_TIMES = 3.0
+"""A measurement is a reason from this multiple of the asset's usual on."""
+
+MAX_REASONS = 3
+WINDOW_MINUTES = 5
 
 
 class TrailingMedian:
@@ -130,14 +144,18 @@ def compute_features(windows: pd.DataFrame, feature_set: str) -> Features:
 
     ret_prev: List[Optional[float]] = []
     vectors: List[List[float]] = []
+    explained: List[Tuple[str, Optional[str]]] = []
     make = _seed_features if feature_set == "seed" else _default_features
     for _, series in gold.groupby("asset", sort=True):
         r, v = make(series)
         ret_prev.extend(r)
         vectors.extend(v)
+        explained.extend(explain_series([_measurement(m) for m in _measure_series(series)]))
 
-    rows = gold.loc[:, [c for c in ROW_COLUMNS if c != "ret_prev"]].copy()
+    rows = gold.loc[:, [c for c in ROW_COLUMNS if c not in ("ret_prev", "reasons", "data_issue")]].copy()
     rows["ret_prev"] = np.array([math.nan if r is None else r for r in ret_prev], dtype=float)
+    rows["reasons"] = pd.Series([text for text, _ in explained], dtype=object)
+    rows["data_issue"] = pd.Series([issue for _, issue in explained], dtype=object)
     for column in ("price_avg", "price_vol", "ret_window", "vol_sum"):
         rows[column] = pd.to_numeric(rows[column], errors="coerce").astype(float)
     X = pd.DataFrame(vectors, columns=list(FEATURE_NAMES[feature_set]), dtype=float)
@@ -161,6 +179,40 @@ def _seed_features(series: pd.DataFrame) -> Tuple[List[Optional[float]], List[Li
 
 
 def _default_features(series: pd.DataFrame) -> Tuple[List[Optional[float]], List[List[float]]]:
+    ret_prev: List[Optional[float]] = []
+    out: List[List[float]] = []
+    for m in _measure_series(series):
+        ret_prev.append(m.ret_prev)
+        ret_z = 0.0
+        if m.log_ret is not None and m.ret_scale is not None and m.ret_scale > 0:
+            ret_z = _signed_log(m.log_ret / (ROBUST_SCALE * m.ret_scale))
+        range_rel = math.log1p(_ratio(m.range_ratio, m.range_median))
+        volume_z = 0.0
+        if m.vol is not None and (m.vol_median or 0) > 0:
+            volume_z = math.log(m.vol / m.vol_median)
+        gap = math.log1p(max(0.0, m.step_windows - 1)) if m.has_prev else 0.0
+        out.append([_finite_or_zero(x) for x in (ret_z, range_rel, volume_z, gap)])
+    return ret_prev, out
+
+
+@dataclass(frozen=True)
+class _Measured:
+    """What the ``default`` features and the reasons are made of, per window, before any transform."""
+
+    has_prev: bool
+    ret_prev: Optional[float]
+    log_ret: Optional[float]
+    ret_scale: Optional[float]
+    range_ratio: Optional[float]
+    range_median: Optional[float]
+    range_drop: Optional[float]
+    vol: Optional[float]
+    vol_median: Optional[float]
+    step_windows: float
+    still: bool
+
+
+def _measure_series(series: pd.DataFrame) -> List[_Measured]:
     price = _values(series["price_avg"])
     low = _values(series["price_min"])
     high = _values(series["price_max"])
@@ -169,32 +221,108 @@ def _default_features(series: pd.DataFrame) -> Tuple[List[Optional[float]], List
     abs_ret = TrailingMedian(TRAILING_WINDOWS)
     ranges = TrailingMedian(TRAILING_WINDOWS)
     volumes = TrailingMedian(TRAILING_WINDOWS)
-    ret_prev: List[Optional[float]] = []
-    out: List[List[float]] = []
+    out: List[_Measured] = []
     for i, p in enumerate(price):
         prev = price[i - 1] if i > 0 else None
         r = _ratio_minus_one(p, prev) if i > 0 else None
-        ret_prev.append(r if r is not None and math.isfinite(r) else None)
         log_ret = math.log(p / prev) if prev is not None and p is not None and prev > 0 and p > 0 else None
         range_ratio = None
+        range_drop = None
         if low[i] is not None and high[i] is not None and low[i] > 0:
             range_ratio = high[i] / low[i] - 1
+            if high[i] > 0:
+                range_drop = (high[i] - low[i]) / high[i]
         vol = volume[i] if volume[i] is not None and volume[i] > 0 else None
-
-        scale = abs_ret.median()
-        ret_z = 0.0
-        if log_ret is not None and scale is not None and scale > 0:
-            ret_z = _signed_log(log_ret / (ROBUST_SCALE * scale))
-        range_rel = math.log1p(_ratio(range_ratio, ranges.median()))
-        median_volume = volumes.median()
-        volume_z = math.log(vol / median_volume) if vol is not None and (median_volume or 0) > 0 else 0.0
-        gap = math.log1p(max(0.0, (ms[i] - ms[i - 1]) / WINDOW_MS - 1)) if i > 0 else 0.0
-        out.append([_finite_or_zero(x) for x in (ret_z, range_rel, volume_z, gap)])
-
+        still = (i > 0 and low[i] is not None and low[i] == high[i] and prev is not None
+                 and abs(low[i] - prev) <= 1e-12 * abs(prev))
+        out.append(_Measured(
+            has_prev=i > 0,
+            ret_prev=r if r is not None and math.isfinite(r) else None,
+            log_ret=log_ret,
+            ret_scale=abs_ret.median(),
+            range_ratio=range_ratio,
+            range_median=ranges.median(),
+            range_drop=range_drop,
+            vol=vol,
+            vol_median=volumes.median(),
+            step_windows=(ms[i] - ms[i - 1]) / WINDOW_MS if i > 0 else 0.0,
+            still=bool(still),
+        ))
         abs_ret.push(None if log_ret is None else abs(log_ret))
         ranges.push(range_ratio)
         volumes.push(vol)
-    return ret_prev, out
+    return out
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A window's measurements as multiples of its asset's usual (``Measurement`` of reasons.ts)."""
+
+    ret: Optional[float]
+    ret_times: Optional[float]
+    range_drop: Optional[float]
+    range_times: Optional[float]
+    volume: Optional[float]
+    volume_times: Optional[float]
+    missing: int
+    still: bool
+
+
+def _measurement(m: _Measured) -> Measurement:
+    def finite(x: Optional[float]) -> Optional[float]:
+        return x if x is not None and math.isfinite(x) else None
+
+    ret_times = None
+    if m.log_ret is not None and m.ret_scale is not None and m.ret_scale > 0:
+        ret_times = finite(abs(m.log_ret) / (ROBUST_SCALE * m.ret_scale))
+    range_times = None
+    if m.range_ratio is not None and m.range_median is not None and m.range_median > 0:
+        range_times = finite(m.range_ratio / m.range_median)
+    volume_times = None
+    if m.vol is not None and m.vol_median is not None and m.vol_median > 0:
+        volume_times = finite(m.vol / m.vol_median)
+    return Measurement(
+        ret=finite(m.ret_prev),
+        ret_times=ret_times,
+        range_drop=finite(m.range_drop),
+        range_times=range_times,
+        volume=m.vol,
+        volume_times=volume_times,
+        # round half to even here, half away from zero in JavaScript: step_windows is a whole number
+        missing=max(0, int(round(m.step_windows - 1))) if m.has_prev else 0,
+        still=m.still,
+    )
+
+
+def explain_series(measurements: Sequence[Measurement]) -> List[Tuple[str, Optional[str]]]:
+    """(reasons as JSON text, data_issue) of each window of one asset's series, in time order
+    (``explainSeries`` of reasons.ts): ``frozen`` once the price stood still in two windows in a row,
+    and for the first window after such a run; ``gap`` when windows are missing just before it."""
+    out: List[Tuple[str, Optional[str]]] = []
+    run = 0
+    for m in measurements:
+        before = run
+        run = run + 1 if m.still else 0
+        frozen_for = run if run >= 2 else (before if not m.still and before >= 2 else 0)
+        reasons: List[Dict[str, object]] = []
+        if m.missing > 0:
+            reasons.append({"feature": "gap", "value": m.missing * WINDOW_MINUTES, "times": None})
+        if frozen_for > 0:
+            # the still windows and the one before them, whose average they repeat
+            reasons.append({"feature": "frozen", "value": (frozen_for + 1) * WINDOW_MINUTES, "times": None})
+        market: List[Tuple[float, Dict[str, object]]] = []
+        for feature, value, times, magnitude in (
+            ("return", m.ret, m.ret_times, math.log1p(m.ret_times or 0.0)),
+            ("range", m.range_drop, m.range_times, math.log1p(m.range_times or 0.0)),
+            ("volume", m.volume, m.volume_times, math.log(m.volume_times) if m.volume_times else 0.0),
+        ):
+            if value is not None and times is not None and times >= REASON_TIMES:
+                market.append((magnitude, {"feature": feature, "value": value, "times": times}))
+        market.sort(key=lambda item: -item[0])  # stable: equal magnitudes keep return, range, volume
+        reasons.extend(reason for _, reason in market)
+        issue = "gap" if m.missing > 0 else ("frozen" if frozen_for > 0 else None)
+        out.append((json.dumps(reasons[:MAX_REASONS], separators=(",", ":")), issue))
+    return out
 
 
 def _values(column: pd.Series) -> List[Optional[float]]:

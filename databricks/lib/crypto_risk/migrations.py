@@ -8,6 +8,8 @@ steps not applied yet, in order.
 Step 1 is the table the notebooks created before the versioning (``anomalies``, with the DDL of
 ``scoring.anomalies_ddl``): ``CREATE TABLE IF NOT EXISTS``, so on a schema made by those notebooks (the
 table there, no ``schema_version``) it changes nothing and the schema is recorded as version 1.
+Step 2 adds the ``reasons`` and ``data_issue`` columns to an anomalies table made before them (a
+table step 1 makes already has them).
 
 Delta has no transaction across statements: a step is recorded after its statements succeed, so a run
 that fails in between runs the step again. Every step must therefore be safe to run twice (IF NOT
@@ -23,7 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
-from .scoring import anomalies_ddl, constraints_unsupported
+from .scoring import ANOMALIES_COLUMNS, anomalies_ddl, constraints_unsupported
 
 VERSION_TABLE = "schema_version"
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -55,8 +57,23 @@ def _create_anomalies(spark: Any, table: Table) -> None:
         spark.sql(anomalies_ddl(table("anomalies"), primary_key=False))
 
 
+def _add_anomaly_reasons(spark: Any, table: Table) -> None:
+    # Only the columns still missing, so a step that failed after the ALTER can run again (Delta's
+    # ADD COLUMNS refuses a column that exists: https://docs.databricks.com/aws/en/sql/language-manual/sql-ref-syntax-ddl-alter-table-manage-column ).
+    name = table("anomalies")
+    present = {c.lower() for c in spark.table(name).columns}
+    missing = [f"{column} {sql_type} COMMENT '{comment}'" for column, sql_type, comment in ANOMALIES_COLUMNS
+               if column in ANOMALY_REASON_COLUMNS and column not in present]
+    if missing:
+        spark.sql(f"ALTER TABLE {name} ADD COLUMNS ({', '.join(missing)})")
+
+
+ANOMALY_REASON_COLUMNS = ("reasons", "data_issue")
+"""The columns step 2 adds to an anomalies table made before them."""
+
 STEPS: Tuple[Step, ...] = (
     Step(1, "anomalies", _create_anomalies),
+    Step(2, "anomaly_reasons", _add_anomaly_reasons),
 )
 
 

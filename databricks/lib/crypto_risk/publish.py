@@ -143,7 +143,8 @@ def _frame(rows: pd.DataFrame, required: Sequence[str]) -> pd.DataFrame:
 
 SCORED_COLUMNS = ("asset", "symbol", "window_end", "price_avg", "ret_window", "anomaly_score", "is_anomaly",
                   "model_version", "scored_at")
-"""Columns of a scored window (``changed`` in ``feed_payload``), plus ``source`` (Gold's, may be null)."""
+"""Columns of a scored window (``changed`` in ``feed_payload``), plus ``source`` (Gold's, may be null), and
+``reasons`` and ``data_issue`` where the table has them (null when not)."""
 
 SERIES_COLUMNS = ("asset", "symbol", "window_end", "price_avg", "anomaly_score", "is_anomaly")
 """Columns of Gold windows left-joined with their scores (``anomaly_score`` and ``is_anomaly`` null when
@@ -214,6 +215,9 @@ def _window(row: pd.Series, feed: bool = False) -> Dict[str, Any]:
         "model_version": _integer(row["model_version"]),
         **({"scored_at": iso_ms(row["scored_at"])} if feed else {}),
         "simulated": bool(_simulated(pd.Series([row["source"]])).iloc[0]),
+        # why it is unusual (crypto_risk.features.explain_series); null for a row scored before reasons
+        "reasons": _text(row.get("reasons")),
+        "data_issue": _text(row.get("data_issue")),
     }
 
 
@@ -268,7 +272,8 @@ def feed_payload(
 
 ANOMALY_COLUMNS = ("asset", "symbol", "window_end", "price_avg", "ret_window", "anomaly_score", "is_anomaly",
                    "model_version")
-"""Columns of the anomalies rows a snapshot summarises, plus ``source`` (Gold's, may be null)."""
+"""Columns of the anomalies rows a snapshot summarises, plus ``source`` (Gold's, may be null), and
+``reasons`` and ``data_issue`` where the table has them."""
 
 
 def _mean(values: pd.Series) -> Optional[float]:

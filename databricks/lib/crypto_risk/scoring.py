@@ -53,6 +53,8 @@ ANOMALIES_COLUMNS: Tuple[Tuple[str, str, str], ...] = (
     ("is_anomaly", "INT NOT NULL", "1 when anomaly_score < 0, else 0"),
     ("model_version", "INT NOT NULL", "Unity Catalog model version that scored the window"),
     ("scored_at", "TIMESTAMP NOT NULL", "when inference scored the window"),
+    ("reasons", "STRING", "why the window is unusual: JSON array of reasons, most telling first"),
+    ("data_issue", "STRING", "gap or frozen: a data problem next to the window, not a market anomaly"),
 )
 """The anomalies table (DESIGN.md contract): name, Databricks SQL type, comment. ``sql/setup.sql``
 creates the same columns; the inference notebook creates the table from this when it is missing."""
@@ -239,7 +241,7 @@ def score_rows(features: Features, scores: np.ndarray, model_version: int, score
     if len(scores) != len(features):
         raise ValueError(f"{len(scores)} scores for {len(features)} feature rows")
     out = features.rows.loc[:, ["asset", "symbol", "window_end", "price_avg", "price_vol", "ret_window",
-                                "vol_sum", "ret_prev"]].copy()
+                                "vol_sum", "ret_prev", "reasons", "data_issue"]].copy()
     out["anomaly_score"] = scores
     out["is_anomaly"] = (scores < 0).astype(np.int32)
     out["model_version"] = np.int32(model_version)
@@ -263,7 +265,8 @@ def anomalies_schema() -> str:
     return ", ".join(f"{name} {sql_type.replace(' NOT NULL', '')}" for name, sql_type, _ in ANOMALIES_COLUMNS)
 
 
-def anomalies_ddl(table: str, primary_key: bool = True) -> str:
+def anomalies_ddl(table: str, primary_key: bool = True,
+                  columns: Tuple[Tuple[str, str, str], ...] = ANOMALIES_COLUMNS) -> str:
     """``CREATE TABLE IF NOT EXISTS`` of the anomalies table (the columns of ``sql/setup.sql``) named
     ``table`` (``catalog.schema.anomalies`` from ``JobParams.table``, whose parts are checked
     identifiers, so the name is written into the statement as it is).
@@ -272,9 +275,9 @@ def anomalies_ddl(table: str, primary_key: bool = True) -> str:
     Unity Catalog tables take (https://docs.databricks.com/aws/en/tables/constraints); open-source
     Delta's catalog refuses it (``UNSUPPORTED_FEATURE.TABLE_OPERATION``), so 04 creates the table
     without it there (``constraints_unsupported``). Nothing enforces the key either way: the MERGE
-    keeps it.
+    keeps it. ``columns``: the table's columns (a test makes the table of an earlier release).
     """
-    columns = ",\n  ".join(f"{name} {sql_type} COMMENT '{comment}'" for name, sql_type, comment in ANOMALIES_COLUMNS)
+    columns = ",\n  ".join(f"{name} {sql_type} COMMENT '{comment}'" for name, sql_type, comment in columns)
     key = ",\n  CONSTRAINT anomalies_pk PRIMARY KEY (asset, window_end)" if primary_key else ""
     return f"CREATE TABLE IF NOT EXISTS {table} (\n  {columns}{key}\n) USING DELTA"
 

@@ -618,7 +618,25 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Databric
         const published = await publishedSeries(asset, span);
         if (published) {
           const end = new Date(published.asOf);
-          return seriesWithin(asset, published.series, new Date(end.getTime() - span), end, published.asOf);
+          const series = seriesWithin(
+            asset,
+            published.series,
+            new Date(end.getTime() - span),
+            end,
+            published.asOf,
+          );
+          // the published series have no reasons; the snapshot's most anomalous windows do (the chart's label)
+          const reasons = new Map(
+            (served?.snapshot?.periods['7d'].windows ?? [])
+              .filter((w) => w.asset === asset && w.reasons)
+              .map((w) => [w.window_end, w.reasons]),
+          );
+          return {
+            ...series,
+            points: series.points.map((p) =>
+              p.is_anomaly && reasons.has(p.window_end) ? { ...p, reasons: reasons.get(p.window_end) } : p,
+            ),
+          };
         }
         return shared.priceSeries(asset, since, until);
       },

@@ -48,13 +48,13 @@ const windowSchema = z.object({
   anomaly_score: finite,
   model_version: z.number().int(),
   simulated: z.boolean(),
+  // Files published before reasons were kept have neither field.
+  reasons: z.string().nullable().default(null),
+  data_issue: z.string().nullable().default(null),
 });
 const feedWindowSchema = windowSchema.extend({
   is_anomaly: z.boolean(),
   scored_at: instant,
-  // Files published before reasons were kept have neither field.
-  reasons: z.string().nullable().default(null),
-  data_issue: z.string().nullable().default(null),
 });
 
 export const feedFileSchema = z.object({

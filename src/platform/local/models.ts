@@ -260,5 +260,7 @@ function toAnomaly(r: FeatureRow, score: number, version: number, scoredAt: stri
     is_anomaly: score < 0 ? 1 : 0,
     model_version: version,
     scored_at: scoredAt,
+    reasons: r.reasons,
+    data_issue: r.data_issue,
   };
 }
