@@ -7,6 +7,7 @@ can compute what every query should return.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -140,10 +141,22 @@ class Scored:
     def is_anomaly(self) -> int:
         return 1 if self.anomaly_score < 0 else 0
 
+    @property
+    def reasons(self) -> Optional[str]:
+        """What infer stores as a flagged window's reasons (src/model/reasons.ts); a normal one has none."""
+        if not self.is_anomaly:
+            return None
+        return json.dumps([{"feature": "return", "value": 0.002, "times": round(-self.anomaly_score * 40, 2)}])
+
+    @property
+    def data_issue(self) -> Optional[str]:
+        """Every seventh flagged window stands for a gap in the data."""
+        return "gap" if self.is_anomaly and self.window_end.minute % 35 == 0 else None
+
     def row(self) -> tuple:
         return (self.asset, self.symbol, self.window_end, self.price_avg, self.price_avg * 0.0004, 0.002,
                 1_000_000.0, 0.0001, self.anomaly_score, self.is_anomaly, self.model_version, self.scored_at,
-                None, None)  # reasons, data_issue
+                self.reasons, self.data_issue)
 
 
 @dataclass(frozen=True)

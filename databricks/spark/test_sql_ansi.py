@@ -311,7 +311,7 @@ class SqlAnsiTest(unittest.TestCase):
 
     def test_price_series(self) -> None:
         statement = fx.query("price_series")
-        columns = ["window_end", "price_avg", "symbol", "source", "is_anomaly", "anomaly_score"]
+        columns = ["window_end", "price_avg", "symbol", "source", "is_anomaly", "anomaly_score", "reasons"]
         base = self.data.base
         scores = {(s.asset, s.window_end): s for s in self.data.scored}
         since, until = base - timedelta(hours=1), base
@@ -329,6 +329,7 @@ class SqlAnsiTest(unittest.TestCase):
                     s = scores.get((asset, r.window_end.replace(tzinfo=UTC)))
                     self.assertEqual(r.is_anomaly, bool(s and s.is_anomaly))
                     self.assertEqual(r.anomaly_score, s.anomaly_score if s else None)  # unscored: NULL
+                    self.assertEqual(r.reasons, s.reasons if s else None)
         # Edge values: an empty range, a range after everything, an unknown asset, reversed bounds,
         # NULL bounds (never sent, but not an error under ANSI), and empty tables.
         for label, params in (
@@ -349,7 +350,7 @@ class SqlAnsiTest(unittest.TestCase):
     def test_scored_since(self) -> None:
         statement = fx.query("scored_since")
         columns = ["asset", "symbol", "window_end", "price_avg", "ret_window", "anomaly_score", "is_anomaly",
-                   "model_version", "scored_at", "simulated"]
+                   "model_version", "scored_at", "simulated", "reasons", "data_issue"]
         everything = self.scored_order(self.data.scored)
         latest = everything[-1].scored_at
         middle = everything[len(everything) // 2].scored_at
@@ -371,6 +372,7 @@ class SqlAnsiTest(unittest.TestCase):
                     self.assertIs(r.is_anomaly, bool(s.is_anomaly))
                     self.assertIs(r.simulated, "simulator" in s.source)
                     self.assertEqual((r.model_version, r.anomaly_score), (s.model_version, s.anomaly_score))
+                    self.assertEqual((r.reasons, r.data_issue), (s.reasons, s.data_issue))
         self.assertEqual(self.empty("scored_since", statement, {"cursor": None, "limit": 100}), columns)
         self.empty("scored_since", statement, {"cursor": latest, "limit": 100})
 
@@ -421,14 +423,15 @@ class SqlAnsiTest(unittest.TestCase):
     def test_top_windows(self) -> None:
         statement = fx.query("top_windows")
         columns = ["asset", "symbol", "window_end", "price_avg", "ret_window", "anomaly_score", "model_version",
-                   "simulated"]
+                   "simulated", "reasons", "data_issue"]
         base = self.data.base
         day = (base - timedelta(days=1), base)
 
         def expected(since: datetime, until: datetime, asset: Optional[str], limit: int) -> List[tuple]:
             flagged = [s for s in self.data.scored_between(since, until, asset) if s.is_anomaly]
             flagged.sort(key=lambda s: (s.anomaly_score, -s.window_end.timestamp(), s.asset))
-            return [(s.asset, naive(s.window_end), s.anomaly_score, "simulator" in s.source) for s in flagged[:limit]]
+            return [(s.asset, naive(s.window_end), s.anomaly_score, "simulator" in s.source, s.reasons, s.data_issue)
+                    for s in flagged[:limit]]
 
         for label, since, until, asset, limit in (
             ("a day, all assets, top 5", *day, None, 5),
@@ -443,7 +446,8 @@ class SqlAnsiTest(unittest.TestCase):
                                                  {"since": since, "until": until, "asset": asset, "limit": limit})
                 self.assertEqual(got_columns, columns)
                 want = expected(since, until, asset, limit)
-                self.assertEqual([(r.asset, r.window_end, r.anomaly_score, r.simulated) for r in rows], want)
+                self.assertEqual([(r.asset, r.window_end, r.anomaly_score, r.simulated, r.reasons, r.data_issue)
+                                  for r in rows], want)
                 if label.startswith("a day, all assets, top"):
                     self.assertEqual(len(rows), 5)
         self.assertEqual(self.empty("top_windows", statement, {"since": day[0], "until": day[1], "asset": None,
