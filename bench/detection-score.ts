@@ -5,8 +5,9 @@
  * - Alerts are episodes, as the feed groups flagged windows (src/chat/feed-plan.ts): windows of an
  *   asset further apart than 15 minutes start a new episode. A false alert is an episode none of whose
  *   windows overlaps an event; a false flag is a flagged window that overlaps none.
- * - Which windows alert is a rule (Rule below): the product alerts on every window the model flags;
- *   the other rules are alternatives measured against it, from the stored reasons (src/model/reasons.ts).
+ * - Which windows alert is a rule (Rule below): the product's is the stored `is_anomaly` (isAlert of
+ *   src/model/reasons.ts); the others are alternatives measured against it, from the stored score and
+ *   reasons.
  */
 import { parseReasons } from '../src/model/reasons.js';
 
@@ -44,36 +45,33 @@ export interface Scored {
 }
 
 /**
- * Which windows alert: `model` is the product (the model's flags); `gate:N` keeps a model flag only
- * with a data issue or a market reason at ≥ N× usual; `either:N` adds to the model's flags every
- * window with a price reason (return or range) at ≥ N× usual.
+ * Which windows alert: `model` is the product (the stored is_anomaly: the forest's flag or a return
+ * or range at ≥ ALERT_TIMES × usual); `forest` is the forest's flag alone (score < 0); `either:N` is
+ * the product's rule at N× instead (`either:12` is `model` at ALERT_TIMES = 12).
  */
-export type Rule = { kind: 'model' } | { kind: 'gate' | 'either'; times: number };
+export type Rule = { kind: 'model' } | { kind: 'forest' } | { kind: 'either'; times: number };
 
 export function parseRule(text: string): Rule {
-  if (text === 'model') return { kind: 'model' };
+  if (text === 'model' || text === 'forest') return { kind: text };
   const [kind, times] = text.split(':');
-  if ((kind === 'gate' || kind === 'either') && Number(times) > 0) return { kind, times: Number(times) };
-  throw new Error(`a rule is model, gate:N or either:N (not ${text})`);
+  if (kind === 'either' && Number(times) > 0) return { kind, times: Number(times) };
+  throw new Error(`a rule is model, forest or either:N (not ${text})`);
 }
 
 export function ruleName(rule: Rule): string {
-  return rule.kind === 'model' ? 'model' : `${rule.kind}:${rule.times}`;
+  return rule.kind === 'either' ? `either:${rule.times}` : rule.kind;
 }
 
-export function applyRule(windows: ReadonlyArray<Flag & { is_anomaly: number }>, rule: Rule): Flag[] {
+export function applyRule(
+  windows: ReadonlyArray<Flag & { is_anomaly: number; anomaly_score: number }>,
+  rule: Rule,
+): Flag[] {
   if (rule.kind === 'model') return windows.filter((w) => w.is_anomaly === 1);
+  if (rule.kind === 'forest') return windows.filter((w) => w.anomaly_score < 0);
   const { times } = rule;
-  if (rule.kind === 'gate') {
-    return windows.filter(
-      (w) =>
-        w.is_anomaly === 1 &&
-        (w.data_issue !== null || parseReasons(w.reasons).some((r) => r.times !== null && r.times >= times)),
-    );
-  }
   return windows.filter(
     (w) =>
-      w.is_anomaly === 1 ||
+      w.anomaly_score < 0 ||
       parseReasons(w.reasons).some(
         (r) => (r.feature === 'return' || r.feature === 'range') && r.times !== null && r.times >= times,
       ),

@@ -11,8 +11,9 @@
  * mode and configuration on stdout; the issue's target (price recall ≥ 95 % at ≤ 1 false alert per
  * asset-day on real BTC) is judged on the real lines. Progress goes to stderr.
  * Usage: npm run bench:detection [-- --mode simulated|real|all --days 14 --seed 42
- *   --features default,seed --contamination 0.02,0.005,auto --rule model,gate:5,either:12 --events-per-day 5 --explain]
- * Without --features / --contamination it measures the product's defaults (src/config.ts);
+ *   --features default,seed --contamination 0.02,0.005,auto --rule model,forest,either:10 --events-per-day 5 --explain]
+ * Without --features / --contamination / --rule it measures the product's defaults (src/config.ts)
+ * and its alert rule (`model`: the stored is_anomaly; see bench/detection-score.ts for the others);
  * --explain lists each missed event and each false alert on stderr, with scores and reasons.
  */
 import { access, copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';

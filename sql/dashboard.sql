@@ -111,7 +111,8 @@ ORDER BY hour_start, a.asset;
 
 -- name: score_distribution
 -- Histogram of anomaly scores (decision_function) over the last :hours hours, per model version:
--- bins of 0.02 with an edge at 0, so flagged (score < 0) and unflagged windows never share a bin.
+-- bins of 0.02 with an edge at 0, so the forest's flags (score < 0) never share a bin with the rest.
+-- `flagged` at scores from 0 up counts the windows that alerted on a price move (src/model/reasons.ts).
 SELECT
   a.model_version,
   floor(a.anomaly_score / 0.02) * 0.02 AS score_bin,

@@ -69,7 +69,7 @@ CREATE TABLE IF NOT EXISTS IDENTIFIER(:catalog || '.' || :schema || '.anomalies'
   vol_sum DOUBLE COMMENT 'summed volume of the window (USD)',
   ret_prev DOUBLE COMMENT 'price_avg / previous window price_avg - 1',
   anomaly_score DOUBLE NOT NULL COMMENT 'IsolationForest decision_function: below 0 is anomalous',
-  is_anomaly INT NOT NULL COMMENT '1 when anomaly_score < 0, else 0',
+  is_anomaly INT NOT NULL COMMENT '1 when the window alerts: anomaly_score < 0, or a return or range at 12x usual or more',
   model_version INT NOT NULL COMMENT 'Unity Catalog model version that scored the window',
   scored_at TIMESTAMP NOT NULL COMMENT 'when inference scored the window',
   reasons STRING COMMENT 'why the window is unusual: JSON array of reasons, most telling first',

@@ -11,7 +11,8 @@
 # MAGIC    every window after now − rescore;
 # MAGIC 3. read Gold from the earliest start minus a day of warm-up, compute the model's feature set (its
 # MAGIC    `feature_set` tag), keep the selected windows and score them: `anomaly_score` =
-# MAGIC    `decision_function`, `is_anomaly` = score < 0;
+# MAGIC    `decision_function`, `is_anomaly` = score < 0 or a return or range reason at `ALERT_TIMES` (12) ×
+# MAGIC    usual or more (`crypto_risk.features.is_alert`, as `isAlert` of `src/model/reasons.ts`);
 # MAGIC 4. MERGE into `anomalies` on `(asset, window_end)` from a source deduplicated with a window
 # MAGIC    function (Delta fails when two source rows match one target row): new windows are inserted,
 # MAGIC    a window scored again by another model or with another score is updated in place, the same

@@ -6,6 +6,7 @@ Run from the repository root: /usr/bin/python3 -B -m unittest discover -s databr
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import unittest
@@ -43,6 +44,7 @@ from crypto_risk import (
     select_for_scoring,
     split_by_time,
 )
+from crypto_risk.features import ALERT_TIMES, is_alert
 
 IFOREST_FIXTURES = ("gaussian", "heavy-tailed", "constant-column", "small")
 UTC = timezone.utc
@@ -170,6 +172,45 @@ class TrainingParityTest(unittest.TestCase):
         self.assertGreaterEqual(jaccard, 0.8, f"flags: python {ours.sum()}, typescript {theirs.sum()}")
         # scikit-learn's scores rank the TypeScript engine's flagged windows first
         self.assertGreaterEqual(roc_auc_score(theirs, -self.ours), 0.99)
+
+
+class AlertRuleTest(unittest.TestCase):
+    """is_anomaly: the forest's flag, or a return or range reason at ALERT_TIMES × usual (isAlert of
+    src/model/reasons.ts), the same on the fixture's rows as the TypeScript engine decides."""
+
+    def test_the_same_alerts_as_the_typescript_engine(self) -> None:
+        ts = features_fixture()["training"]
+        features = compute_features(fixture_windows(), ts["feature_set"])
+        period = features.where((features.rows["window_end"] > pd.Timestamp(ts["since"])).to_numpy())
+        decision = np.array(ts["decision"])
+        rows = score_rows(period, decision, 1, utc("2025-01-07T12:00:00Z"))
+        self.assertEqual(rows["is_anomaly"].tolist(), ts["alert"])
+        # the rule adds alerts to the forest's flags and never drops one
+        self.assertTrue((rows["is_anomaly"][decision < 0] == 1).all())
+        added = rows[(rows["is_anomaly"] == 1) & (decision >= 0)]
+        self.assertGreater(len(added), 0)
+        for text in added["reasons"]:
+            self.assertTrue(any(r["feature"] in ("return", "range") and r["times"] >= ALERT_TIMES
+                                for r in json.loads(text)), text)
+
+    def test_is_alert(self) -> None:
+        def reasons(*items) -> str:
+            return json.dumps([{"feature": f, "value": 0.05, "times": t} for f, t in items])
+
+        self.assertEqual(ALERT_TIMES, 12.0)
+        self.assertTrue(is_alert(-1e-12, None))  # the forest's flag alone
+        self.assertFalse(is_alert(0.0, None))
+        self.assertFalse(is_alert(0.0, "[]"))
+        self.assertTrue(is_alert(0.1, reasons(("return", 12))))  # from ALERT_TIMES on
+        self.assertTrue(is_alert(0.1, reasons(("volume", 40), ("range", 30.5))))
+        self.assertFalse(is_alert(0.1, reasons(("return", 11.99), ("range", 11.5))))
+        self.assertFalse(is_alert(0.1, reasons(("volume", 500))))  # volume alone never alerts
+        self.assertFalse(is_alert(0.1, json.dumps([{"feature": "gap", "value": 30, "times": None}])))
+        # what parseReasons of reasons.ts drops is no reason
+        self.assertFalse(is_alert(0.1, "not json"))
+        self.assertFalse(is_alert(0.1, json.dumps({"feature": "return", "value": 0.1, "times": 50})))
+        self.assertFalse(is_alert(0.1, json.dumps([{"feature": "return", "value": 0.1, "times": True}])))
+        self.assertFalse(is_alert(0.1, json.dumps([{"feature": "return", "value": None, "times": 50}])))
 
 
 class SplitTest(unittest.TestCase):
@@ -408,7 +449,7 @@ class ParamsTest(unittest.TestCase):
     def test_defaults(self) -> None:
         params = parse_job_params(lambda name: "")
         self.assertEqual(params.model_full_name, "workspace.crypto.crypto_anomaly_iforest")
-        self.assertEqual((params.trees, params.seed, params.contamination), (200, 42, 0.02))
+        self.assertEqual((params.trees, params.seed, params.contamination), (200, 42, 0.005))
         self.assertEqual((params.feature_set, params.promotion, params.alias), ("default", "auto", "champion"))
         self.assertEqual(params.lookback, timedelta(days=7))
         self.assertEqual(params.max_rows, 200_000)

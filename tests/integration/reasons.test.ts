@@ -9,7 +9,14 @@ import { runIngest } from '../../src/jobs/ingest.js';
 import { silentLogger } from '../../src/log.js';
 import { replaySource } from '../../src/market/sources.js';
 import { computeFeatures, type FeatureRow, type GoldWindow } from '../../src/model/features.js';
-import { formatReason, formatReasons, parseReasons, type Reason } from '../../src/model/reasons.js';
+import {
+  ALERT_TIMES,
+  formatReason,
+  formatReasons,
+  isAlert,
+  parseReasons,
+  type Reason,
+} from '../../src/model/reasons.js';
 import { priceChartSpec, renderChartSvg } from '../../src/render/chart.js';
 import { createTestLakehouse, type TestLakehouse } from '../support/lakehouse.js';
 
@@ -115,6 +122,8 @@ describe('reasons on events injected into the real BTC minutes', () => {
             : /^5-minute return −[23]\.\d % \(\d+× its usual move\)$/,
         );
         expect(rowAt(rows, start).data_issue).toBeNull();
+        // the product alerts on it whatever the forest's score (ALERT_TIMES)
+        expect(isAlert(0.1, rowAt(rows, start).reasons)).toBe(true);
       }
     });
   }
@@ -230,6 +239,30 @@ describe('reasons in words', () => {
       '[{"feature":"other","value":1}]',
     ])
       expect(parseReasons(text)).toEqual([]);
+  });
+});
+
+describe('when a window alerts', () => {
+  const text = (...items: Array<[Reason['feature'], number | null]>) =>
+    JSON.stringify(items.map(([feature, times]) => ({ feature, value: 0.05, times })));
+
+  it('on the forest’s flag, or a return or range at ALERT_TIMES × usual or more', () => {
+    expect(ALERT_TIMES).toBe(12);
+    expect(isAlert(-1e-12, null)).toBe(true);
+    expect(isAlert(0, '[]')).toBe(false);
+    expect(isAlert(0.1, text(['return', 12]))).toBe(true);
+    expect(isAlert(0.1, text(['volume', 40], ['range', 30.5]))).toBe(true);
+    expect(isAlert(0.1, [{ feature: 'range', value: 0.1, times: 12.5 }])).toBe(true);
+    expect(isAlert(0.1, text(['return', 11.99], ['range', 11.5]))).toBe(false);
+  });
+
+  it('never on volume or a data issue alone, nor on reasons it cannot read', () => {
+    expect(isAlert(0.1, text(['volume', 500]))).toBe(false);
+    expect(isAlert(0.1, text(['gap', null], ['frozen', null]))).toBe(false);
+    for (const bad of [null, undefined, 'not json', '{"feature":"return","value":0.1,"times":50}'])
+      expect(isAlert(0.1, bad)).toBe(false);
+    expect(isAlert(0.1, '[{"feature":"return","value":0.1,"times":true}]')).toBe(false);
+    expect(isAlert(0.1, '[{"feature":"return","value":null,"times":50}]')).toBe(false);
   });
 });
 

@@ -20,7 +20,8 @@ Whatever the set, every row also carries ``reasons`` (JSON text) and ``data_issu
 ``frozen`` or None): why the window is unusual, by the rules of ``src/model/reasons.ts`` (each
 measurement behind ``default`` as a multiple of the asset's usual over its trailing day; one counts
 at REASON_TIMES × usual; data reasons first, then by the forest's own feature magnitude; at most
-MAX_REASONS), from the same measurements, so both engines store the same reasons.
+MAX_REASONS), from the same measurements, so both engines store the same reasons. ``is_alert`` is
+reasons.ts's ``isAlert``: whether a scored window alerts, from its score and stored reasons.
 
 The trailing median is exactly the TypeScript one (``TrailingMedian`` below): a window of the last
 288 *slots*, where a window without a value (no previous window, a non-positive price or volume)
@@ -65,6 +66,13 @@ ROW_COLUMNS = ("asset", "symbol", "window_end", "price_avg", "price_vol", "ret_w
 
 REASON_TIMES = 3.0
 """A measurement is a reason from this multiple of the asset's usual on."""
+
+ALERT_TIMES = 12.0
+"""A window alerts when the forest flags it or its stored return or range reason is at least this
+multiple of the asset's usual (``isAlert`` and ALERT_TIMES of src/model/reasons.ts, which say how
+bench/detection chose it)."""
+
+ALERT_FEATURES = ("return", "range")
 
 MAX_REASONS = 3
 WINDOW_MINUTES = 5
@@ -323,6 +331,31 @@ def explain_series(measurements: Sequence[Measurement]) -> List[Tuple[str, Optio
         issue = "gap" if m.missing > 0 else ("frozen" if frozen_for > 0 else None)
         out.append((json.dumps(reasons[:MAX_REASONS], separators=(",", ":")), issue))
     return out
+
+
+def is_alert(score: float, reasons: Optional[str]) -> bool:
+    """Whether a scored window alerts (its ``is_anomaly``): ``score`` < 0, or a return or range reason
+    of ``reasons`` (the stored JSON text) at ALERT_TIMES × usual or more."""
+    if score < 0:
+        return True
+    if not reasons:
+        return False
+    try:
+        parsed = json.loads(reasons)
+    except ValueError:
+        return False
+    if not isinstance(parsed, list):
+        return False
+    return any(
+        isinstance(r, dict) and r.get("feature") in ALERT_FEATURES and _number(r.get("value"))
+        and _number(r.get("times")) and r["times"] >= ALERT_TIMES
+        for r in parsed
+    )
+
+
+def _number(x: object) -> bool:
+    """A JSON number (as parseReasons of reasons.ts accepts one; JSON true is no number)."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
 def _values(column: pd.Series) -> List[Optional[float]]:

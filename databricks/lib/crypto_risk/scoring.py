@@ -8,7 +8,8 @@
 - Inference (``src/platform/local/models.ts``): each asset resumes after its own latest scored
   window, never before the look-back; a re-score also takes every window after its start; Gold is
   read with a warm-up of TRAILING_WINDOWS + 1 windows before the span so lags and trailing
-  statistics are warm; a window is anomalous when decision_function < 0.
+  statistics are warm; a window is anomalous (``is_anomaly``) when decision_function < 0 or its
+  return or range reason is at least ALERT_TIMES × usual (``features.is_alert``).
 - Job parameters: the notebooks' parameters, checked before anything uses them.
 """
 
@@ -25,7 +26,7 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import IsolationForest
 
-from .features import TRAILING_WINDOWS, Features
+from .features import TRAILING_WINDOWS, Features, is_alert
 
 MIN_TRAIN_ROWS = 100
 """Fewer training windows than this give no model."""
@@ -50,7 +51,7 @@ ANOMALIES_COLUMNS: Tuple[Tuple[str, str, str], ...] = (
     ("vol_sum", "DOUBLE", "summed volume of the window (USD)"),
     ("ret_prev", "DOUBLE", "price_avg / previous window price_avg - 1"),
     ("anomaly_score", "DOUBLE NOT NULL", "IsolationForest decision_function: below 0 is anomalous"),
-    ("is_anomaly", "INT NOT NULL", "1 when anomaly_score < 0, else 0"),
+    ("is_anomaly", "INT NOT NULL", "1 when the window alerts: anomaly_score < 0, or a return or range at 12x usual or more"),
     ("model_version", "INT NOT NULL", "Unity Catalog model version that scored the window"),
     ("scored_at", "TIMESTAMP NOT NULL", "when inference scored the window"),
     ("reasons", "STRING", "why the window is unusual: JSON array of reasons, most telling first"),
@@ -243,7 +244,7 @@ def score_rows(features: Features, scores: np.ndarray, model_version: int, score
     out = features.rows.loc[:, ["asset", "symbol", "window_end", "price_avg", "price_vol", "ret_window",
                                 "vol_sum", "ret_prev", "reasons", "data_issue"]].copy()
     out["anomaly_score"] = scores
-    out["is_anomaly"] = (scores < 0).astype(np.int32)
+    out["is_anomaly"] = np.array([is_alert(s, r) for s, r in zip(scores, out["reasons"])], dtype=np.int32)
     out["model_version"] = np.int32(model_version)
     out["scored_at"] = pd.Timestamp(_utc(scored_at))
     return out.loc[:, [name for name, _, _ in ANOMALIES_COLUMNS]].reset_index(drop=True)
@@ -334,7 +335,7 @@ PARAMETER_DEFAULTS: Dict[str, str] = {
     "model_name": "crypto_anomaly_iforest",  # a name in catalog.schema, or a full catalog.schema.name
     "alias": "champion",
     "feature_set": "default",
-    "contamination": "0.02",
+    "contamination": "0.005",
     "trees": "200",
     "seed": "42",
     "lookback_days": "7",

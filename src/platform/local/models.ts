@@ -3,6 +3,7 @@ import { ExitCode, UserError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { computeFeatures, type FeatureRow, type GoldWindow, TRAILING_WINDOWS } from '../../model/features.js';
 import { loadIsolationForest } from '../../model/isolation-forest.js';
+import { isAlert } from '../../model/reasons.js';
 import { fitModel, MIN_PERIOD_ROWS } from '../../model/training.js';
 import { sqlFile } from '../../sql-files.js';
 import type {
@@ -257,7 +258,8 @@ function toAnomaly(r: FeatureRow, score: number, version: number, scoredAt: stri
     vol_sum: r.vol_sum,
     ret_prev: r.ret_prev,
     anomaly_score: score,
-    is_anomaly: score < 0 ? 1 : 0,
+    // the forest's flag or a price move far beyond the asset's usual (src/model/reasons.ts)
+    is_anomaly: isAlert(score, r.reasons) ? 1 : 0,
     model_version: version,
     scored_at: scoredAt,
     reasons: r.reasons,
