@@ -9,6 +9,7 @@ import type {
   SlackSettings,
   TeamsSettings,
 } from './config.js';
+import { longestIntervalMs } from './jobs/scheduler.js';
 import type { Logger } from './log.js';
 import { createCoinGeckoClient } from './market/coingecko.js';
 import { type MarketSource, resolveSource, type SourceDeps } from './market/sources.js';
@@ -88,8 +89,12 @@ export async function createApp(config: Config, deps: { clock: Clock; logger: Lo
       const store = await platform.botStore();
       const log = createDeliveryLog(store);
       await log.init();
+      // Ingestion is stale after three ingest intervals without new data, in the clock's time (the
+      // simulator's accelerated clock runs `speed` times faster than the schedules).
+      const staleAfterMs =
+        3 * longestIntervalMs(config.schedule.ingest) * Math.max(1, config.market.simulator.speed);
       const createBot = (settings: SlackSettings, listen: { host?: string; port: number }) =>
-        createSlackBot({ settings, ...listen, platform, log, clock, logger });
+        createSlackBot({ settings, ...listen, platform, log, store, clock, logger, staleAfterMs });
       const surfaces: Record<string, () => Promise<Started>> = {
         async slack() {
           if (!config.slack) throw new Error('CHAT_SURFACE names slack, but Slack is not configured');
@@ -112,6 +117,7 @@ export async function createApp(config: Config, deps: { clock: Clock; logger: Lo
             log,
             store,
             clock,
+            staleAfterMs,
             logger: logger.child({ component: 'teams' }),
           });
           await bot.start();

@@ -1,3 +1,4 @@
+import type { DataIncident } from '../domain/incidents.js';
 import { baseType, type StoredWindow, WINDOW_COLUMNS, WINDOW_FIELDS } from '../domain/windows.js';
 import type { Db } from '../platform/local/db.js';
 import { migrate } from '../platform/local/migrations.js';
@@ -11,10 +12,17 @@ const WINDOWS_JSON_TYPE = JSON.stringify([
   Object.fromEntries(Object.entries(WINDOW_COLUMNS).map(([field, type]) => [field, baseType(type)])),
 ]);
 
+const INCIDENT_COLUMNS = `id, kind, asset, strftime(since, '%Y-%m-%dT%H:%M:%S.%gZ') AS since, detail,
+  strftime(opened_at, '%Y-%m-%dT%H:%M:%S.%gZ') AS opened_at,
+  strftime(recovered_at, '%Y-%m-%dT%H:%M:%S.%gZ') AS recovered_at, recovery`;
+
+/** What a feed message is: a move of the market, an asset's episode, or a digest of a burst. */
+export type MessageKind = 'market' | 'episode' | 'digest';
+
 export interface FeedMessage {
   delivery_id: string;
   channel: string;
-  kind: 'episode' | 'digest';
+  kind: MessageKind;
   state: 'pending' | 'posted';
   message_ts: string | null;
 }
@@ -161,6 +169,42 @@ export function createDeliveryLog(db: Db) {
         },
       );
     },
+
+    /** Opens a data incident unless one with its id exists (another feed, or a re-scored window). */
+    async openIncident(
+      incident: Pick<DataIncident, 'id' | 'kind' | 'asset' | 'since' | 'detail'>,
+      at: Date,
+    ): Promise<void> {
+      await db.run(
+        `INSERT OR IGNORE INTO data_incidents (id, kind, asset, since, detail, opened_at, recovered_at, recovery)
+         VALUES (:id, :kind, :asset, CAST(:since AS TIMESTAMP), :detail, CAST(:at AS TIMESTAMP), NULL, NULL)`,
+        { ...incident, at: at.toISOString() },
+      );
+    },
+
+    async recoverIncident(id: string, recovery: string, at: Date): Promise<void> {
+      await db.run(
+        `UPDATE data_incidents SET recovered_at = CAST(:at AS TIMESTAMP), recovery = :recovery
+         WHERE id = :id AND recovered_at IS NULL`,
+        { id, recovery, at: at.toISOString() },
+      );
+    },
+
+    /** Data incidents not recovered yet, oldest first. */
+    openIncidents: () =>
+      db.all<DataIncident>(
+        `SELECT ${INCIDENT_COLUMNS} FROM data_incidents WHERE recovered_at IS NULL ORDER BY opened_at, id`,
+      ),
+
+    /** Data incidents opened or recovered since an instant, and those still open, oldest first. */
+    incidentsSince: (since: Date) =>
+      db.all<DataIncident>(
+        `SELECT ${INCIDENT_COLUMNS} FROM data_incidents
+         WHERE opened_at >= CAST(:since AS TIMESTAMP) OR recovered_at >= CAST(:since AS TIMESTAMP)
+            OR recovered_at IS NULL
+         ORDER BY opened_at, id`,
+        { since: since.toISOString() },
+      ),
 
     async cursor(channel: string): Promise<string | null> {
       const [row] = await db.all<{ value: string }>('SELECT value FROM bot_state WHERE key = :key', {

@@ -1,11 +1,12 @@
 import { formatPercent, formatPrice, formatScore, formatTime } from '../domain/format.js';
-import type { Reply } from '../domain/reply.js';
+import type { Field, Reply } from '../domain/reply.js';
 import { formatReasons, shortReason } from '../model/reasons.js';
-import type { DeliveredWindow } from './delivery-log.js';
+import type { DeliveredWindow, MessageKind } from './delivery-log.js';
+import { direction, percentRange, within } from './market-context.js';
 
 /**
- * The feed's pure steps: which messages a cycle's new anomalous windows become (episodes, or
- * digests in a burst), and what each message says.
+ * The feed's pure steps: which messages a cycle's new anomalous windows become (market-wide moves,
+ * episodes, or digests in a burst), and what each message says.
  */
 
 /** More episodes than this in one cycle are posted as digests instead (a burst, not a flood). */
@@ -14,11 +15,57 @@ const MAX_EPISODE_MESSAGES = 3;
 const DIGEST_WINDOWS = 40;
 /** Windows further apart than this belong to different episodes of an asset. */
 const EPISODE_GAP_MS = 15 * 60_000;
+/** Anomalous windows of several assets ending this close together are one move of the market... */
+const MARKET_SPAN_MS = 10 * 60_000;
+/** ...when they are of at least this many assets, and at least half of all the assets. */
+const MARKET_MIN_ASSETS = 3;
 
-/** Episodes per asset; in a burst (many episodes), digests of at most DIGEST_WINDOWS windows. */
+/**
+ * The messages for a cycle's windows. First the market-wide moves: windows ending within
+ * MARKET_SPAN_MS of each other across at least MARKET_MIN_ASSETS assets and half of the
+ * `assetCount` assets the lakehouse has are one message instead of one per asset. The rest are
+ * episodes per asset; in a burst (many episodes), digests of at most DIGEST_WINDOWS windows.
+ */
 export function plan(
   windows: DeliveredWindow[],
+  assetCount = 0,
+): Array<{ kind: MessageKind; windows: DeliveredWindow[] }> {
+  const markets = marketMoves(windows, assetCount);
+  const taken = new Set(markets.flat());
+  const rest = windows.filter((w) => !taken.has(w));
+  return [...markets.map((m) => ({ kind: 'market' as const, windows: m })), ...perAsset(rest)];
+}
+
+/** Groups of windows that are one move of the market, oldest first. */
+function marketMoves(windows: DeliveredWindow[], assetCount: number): DeliveredWindow[][] {
+  const needed = Math.max(MARKET_MIN_ASSETS, Math.ceil(assetCount / 2));
+  if (assetCount < MARKET_MIN_ASSETS) return [];
+  const sorted = windows.slice().sort((a, b) => a.window_end.localeCompare(b.window_end));
+  const groups: DeliveredWindow[][] = [];
+  let i = 0;
+  while (i < sorted.length) {
+    const start = Date.parse((sorted[i] as DeliveredWindow).window_end);
+    let j = i;
+    while (
+      j < sorted.length &&
+      Date.parse((sorted[j] as DeliveredWindow).window_end) - start <= MARKET_SPAN_MS
+    )
+      j++;
+    const group = sorted.slice(i, j);
+    if (new Set(group.map((w) => w.asset)).size >= needed) {
+      groups.push(group);
+      i = j;
+    } else {
+      i++;
+    }
+  }
+  return groups;
+}
+
+function perAsset(
+  windows: DeliveredWindow[],
 ): Array<{ kind: 'episode' | 'digest'; windows: DeliveredWindow[] }> {
+  if (windows.length === 0) return [];
   const episodes: DeliveredWindow[][] = [];
   const byAsset = new Map<string, DeliveredWindow[]>();
   for (const w of windows) byAsset.set(w.asset, [...(byAsset.get(w.asset) ?? []), w]);
@@ -62,7 +109,8 @@ function whyOf(w: DeliveredWindow): string {
   return formatReasons(w.reasons) || 'no single measure stands out: an unusual combination of small moves';
 }
 
-export function episodeReply(windows: DeliveredWindow[]): Reply {
+/** One asset's episode; `market` says whether the other assets moved with it (market-context.ts). */
+export function episodeReply(windows: DeliveredWindow[], market?: Field): Reply {
   const first = windows[0] as DeliveredWindow;
   const last = windows.at(-1) as DeliveredWindow;
   const active = windows.filter((w) => w.is_anomaly);
@@ -85,6 +133,7 @@ export function episodeReply(windows: DeliveredWindow[]): Reply {
         label: 'Price',
         value: `${formatPrice(worst.price_avg)} average, range ${formatPercent(worst.ret_window)}`,
       },
+      ...(market ? [market] : []),
       { label: 'Model', value: `v${worst.model_version}` },
     ],
     tables:
@@ -137,6 +186,55 @@ export function digestReply(windows: DeliveredWindow[]): Reply {
       },
     ],
     notes: [HOW_TO_READ, '`/crypto top 50 24h` lists them all.'],
+    data: { windows },
+  };
+}
+
+/**
+ * A move of the market in one message: "4 of 5 assets fell 5–9 % within 10 minutes", each asset's
+ * move (`moves`, market-context.ts) and its lowest window.
+ */
+export function marketReply(
+  windows: DeliveredWindow[],
+  moves: ReadonlyMap<string, number | null>,
+  assetCount: number,
+): Reply {
+  const assets = [...new Set(windows.map((w) => w.asset))].sort();
+  const active = windows.filter((w) => w.is_anomaly);
+  const known = assets.map((a) => moves.get(a)).filter((m): m is number => m !== null && m !== undefined);
+  const worstOf = (asset: string) =>
+    windows.filter((w) => w.asset === asset).reduce((a, b) => (b.anomaly_score < a.anomaly_score ? b : a));
+  const how = known.length > 0 ? ` ${direction(known)} ${percentRange(known)}` : ' were anomalous';
+  return {
+    title:
+      active.length === 0
+        ? `✅ Market move cleared: ${assets.length} assets`
+        : `🌐 ${assets.length} of ${Math.max(assetCount, assets.length)} assets${how} ${within(windows)}`,
+    badge: windows.some((w) => w.simulated) ? SIMULATED : undefined,
+    summary: 'Several assets moved together: a move of the market, in one message instead of one per asset.',
+    tables: [
+      {
+        columns: [
+          { header: 'asset' },
+          { header: 'move', align: 'right' },
+          { header: 'lowest score', align: 'right' },
+          { header: 'at' },
+          { header: 'why' },
+        ],
+        rows: assets.map((asset) => {
+          const worst = worstOf(asset);
+          const move = moves.get(asset);
+          return [
+            label(worst),
+            move === null || move === undefined ? '—' : formatPercent(move, 1),
+            describeWindow(worst),
+            formatTime(worst.window_end),
+            shortReason(worst.reasons) || '—',
+          ];
+        }),
+      },
+    ],
+    notes: [HOW_TO_READ, '`/crypto top 50 24h` lists every window.'],
     data: { windows },
   };
 }

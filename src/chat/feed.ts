@@ -1,15 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
+import type { Silences } from '../commands/silences.js';
 import type { Reply } from '../domain/reply.js';
 import type { FeedResult } from '../domain/results.js';
 import { storedWindow } from '../domain/windows.js';
 import type { Logger } from '../log.js';
 import type { Platform, ScoredWindow } from '../platform/port.js';
 import { priceChartInput } from '../render/price-chart.js';
-import { announceQuarantined } from './data-incidents.js';
-import type { DeliveredWindow, DeliveryLog } from './delivery-log.js';
-import { digestReply, episodeReply, plan } from './feed-plan.js';
+import { createIncidentWatch, windowsBeforeGaps } from './data-incidents.js';
+import type { DeliveredWindow, DeliveryLog, MessageKind } from './delivery-log.js';
+import { digestReply, episodeReply, marketReply, plan } from './feed-plan.js';
+import { marketField, moves } from './market-context.js';
 import { type Envelope, type FeedOutlet, NotPosted } from './port.js';
+import { announceSilences } from './silence-announcements.js';
 
 /** Older anomalies (e.g. in a first backfill) are not announced. */
 const MAX_AGE_MS = 24 * 3_600_000;
@@ -23,6 +26,13 @@ export interface FeedDeps {
   log: DeliveryLog;
   clock: Clock;
   logger: Logger;
+  /**
+   * Ingestion is stale after this long without new data (three ingest intervals, in the clock's
+   * time); unset: never (src/chat/data-incidents.ts).
+   */
+  staleAfterMs?: number;
+  /** Silences (`mute`): the windows they cover are not posted; their starts and ends are announced. */
+  silences?: Silences;
 }
 
 export interface Feed {
@@ -46,6 +56,7 @@ export interface Feed {
 export function createFeed(deps: FeedDeps): Feed {
   const { outlet, log, logger } = deps;
   let recovered = false;
+  const incidents = createIncidentWatch(deps);
 
   /**
    * Pending reservations: posted before a crash or a lost answer (found by the platform) or not
@@ -73,13 +84,16 @@ export function createFeed(deps: FeedDeps): Feed {
     return found.size;
   }
 
-  /** What a message shows: the episode or digest, with the price chart of its worst window's asset. */
+  /**
+   * What a message shows: the market move, episode or digest, with the price chart of its worst
+   * window's asset; an episode says whether the market moved with it.
+   */
   async function content(
-    kind: 'episode' | 'digest',
+    kind: MessageKind,
     deliveryId: string,
     windows: DeliveredWindow[],
   ): Promise<{ reply: Reply; envelope: Envelope }> {
-    const reply = kind === 'episode' ? episodeReply(windows) : digestReply(windows);
+    const reply = await describe(kind, windows);
     const worst = windows.reduce((a, b) => (b.anomaly_score < a.anomaly_score ? b : a));
     const now = deps.clock.now();
     const chart = await deps.platform.reads
@@ -107,6 +121,26 @@ export function createFeed(deps: FeedDeps): Feed {
         },
       },
     };
+  }
+
+  /** The reply for a message's windows; market context read from the price series (best effort). */
+  async function describe(kind: MessageKind, windows: DeliveredWindow[]): Promise<Reply> {
+    if (kind === 'digest') return digestReply(windows);
+    const context = await (async () => {
+      const assets = await deps.platform.reads.assets();
+      const ends = windows.map((w) => w.window_end).sort();
+      return {
+        assets,
+        moves: await moves(deps.platform.reads, assets, ends[0] as string, ends.at(-1) as string),
+      };
+    })().catch((err: unknown) => {
+      logger.warn({ err: String(err) }, 'feed: could not read the market context; sent without it');
+      return undefined;
+    });
+    if (kind === 'market')
+      return marketReply(windows, context?.moves ?? new Map(), context?.assets.length ?? 0);
+    const first = windows[0] as DeliveredWindow;
+    return episodeReply(windows, context ? marketField(first.asset, context.moves) : undefined);
   }
 
   /** Posts a reserved message and confirms it; a refused post is released, a lost answer kept. */
@@ -140,28 +174,50 @@ export function createFeed(deps: FeedDeps): Feed {
         result.recovered = await recover(conversation);
         recovered = true;
       }
-      // Landing files the pipeline quarantined: each announced once as a data incident.
-      const incidents = await announceQuarantined(
-        { platform: deps.platform, outlet, log, clock: deps.clock, logger },
-        conversation,
-      ).catch((err: unknown) => {
+      // Silences started or ended since the last cycle: each announced once, before any anomaly.
+      if (deps.silences)
+        await announceSilences(
+          { outlet, log, clock: deps.clock, logger, silences: deps.silences },
+          conversation,
+        ).catch((err: unknown) =>
+          logger.warn({ err: String(err) }, 'feed: could not announce silences; next cycle tries again'),
+        );
+      const rows = await deps.platform.reads.scoredSince(await log.cursor(conversation), BATCH);
+      // Data incidents (stale ingestion, frozen prices, gaps, quarantined files): each announced once.
+      const announced = await incidents.run(conversation, rows).catch((err: unknown) => {
         logger.warn(
           { err: String(err) },
-          'feed: could not announce quarantined landing files; next cycle tries again',
+          'feed: could not check or announce data incidents; next cycle tries again',
         );
         return 0;
       });
-      if (incidents > 0) result.incidents = incidents;
-      const rows = await deps.platform.reads.scoredSince(await log.cursor(conversation), BATCH);
+      if (announced > 0) result.incidents = announced;
       if (rows.length === 0) return result;
       const delivered = await log.delivered(conversation, rows);
       const now = deps.clock.now().getTime();
       const key = (w: { asset: string; window_end: string }) => `${w.asset}|${w.window_end}`;
+      // A muted window (a silence covered its end) is scored and listed by top, never posted.
+      const muted = deps.silences
+        ? await deps.silences.covering(rows.filter((r) => r.is_anomaly))
+        : () => undefined;
+      // A window next to broken data (a gap, a frozen price, the part-filled window a gap begins
+      // after) belongs to a data incident, not to the market.
+      const beforeGap = windowsBeforeGaps(rows);
+      const duringStale = await incidents.duringStale();
       const fresh = rows.filter(
-        (r) => r.is_anomaly && !delivered.has(key(r)) && now - Date.parse(r.window_end) <= MAX_AGE_MS,
+        (r) =>
+          r.is_anomaly &&
+          !r.data_issue &&
+          !beforeGap.has(key(r)) &&
+          !duringStale(r) &&
+          !delivered.has(key(r)) &&
+          !muted(r) &&
+          now - Date.parse(r.window_end) <= MAX_AGE_MS,
       );
 
-      for (const { kind, windows } of plan(fresh.map(toDelivered))) {
+      // How many assets there are decides what is a move of the market (feed-plan.ts).
+      const assetCount = fresh.length > 0 ? (await deps.platform.reads.assets()).length : 0;
+      for (const { kind, windows } of plan(fresh.map(toDelivered), assetCount)) {
         const deliveryId = randomUUID();
         const { reply, envelope } = await content(kind, deliveryId, windows);
         await log.reserve(

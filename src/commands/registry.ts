@@ -1,9 +1,13 @@
 import type { Clock } from '../clock.js';
+import { formatDurationSpec } from '../domain/duration.js';
+import type { DataIncident } from '../domain/incidents.js';
 import { plainText, type Reply } from '../domain/reply.js';
 import type { LakehouseRead, Platform } from '../platform/port.js';
 import { type ChartRequest, chartReply, chartTokens, noDataFor, priceChart } from './chart.js';
 import { helpCommand } from './help.js';
+import { type MuteArgs, muteCommand, mutesCommand, muteTokens, unmuteCommand, unmuteTokens } from './mute.js';
 import { provisionCommand, provisionTokens } from './provision.js';
+import type { Silences } from './silences.js';
 import { MAX_TEXT, type NoArgs, noArguments, type Parsed, parsed } from './slash.js';
 import { statusCommand } from './status.js';
 import { type TopArgs, topCommand, topRead, topTokens } from './top.js';
@@ -31,6 +35,10 @@ export interface CommandContext {
   /** Who asked: a chat user id, or the OS user on the command line. */
   user: string;
   flows: ChatFlows;
+  /** The chat bot's silences (its store); the command line has none. */
+  silences?: Silences;
+  /** The data incidents still open (the chat bot's store); the command line has none. */
+  openIncidents?: () => Promise<DataIncident[]>;
 }
 
 /** An action only the ops team may run in chat: audited, and refused to anyone else. */
@@ -64,6 +72,9 @@ export interface Command<A> {
 /** Refused retrains: here, and at the confirmation button (src/slack/retrain.ts). */
 export const RETRAIN_REFUSAL =
   'Only the ops team can retrain the model. Ask one of its members (SLACK_OPS_USERS or TEAMS_OPS_USERS, or the ops group).';
+
+/** Refused mutes and unmutes. */
+export const MUTE_REFUSAL = 'Only the ops team can mute or unmute the feed. Ask one of its members.';
 
 const command = <A>(spec: Command<A>): Command<A> => spec;
 
@@ -124,6 +135,39 @@ const definitions = {
       refusal: 'Only the ops team can provision Databricks.',
     },
     run: (args, ctx) => provisionCommand(args.apply, ctx),
+  }),
+  mute: command<MuteArgs>({
+    usage: 'mute <asset|all> <30m|2h|1d|…> [reason]',
+    help: 'stop posting the anomalies of an asset (or all) for up to 7d; they are still scored (ops only)',
+    description:
+      'ops only: the feed stops posting the anomalies of the asset (or of every asset) for up to 7 days; `top` still lists them',
+    examples: ['mute bitcoin 2h maintenance'],
+    parse: muteTokens,
+    ops: {
+      what: (args) => `mute ${args.asset} ${formatDurationSpec(args.durationMs)}`,
+      refusal: MUTE_REFUSAL,
+    },
+    async run(args, ctx) {
+      const reply = await muteCommand(args, ctx);
+      return typeof reply === 'string' ? usageReply(reply) : reply;
+    },
+  }),
+  unmute: command<{ asset: string }>({
+    usage: 'unmute <asset|all>',
+    help: 'end the silence of an asset now, or every silence with all (ops only)',
+    description: 'ops only: ends the silence of the asset now (`all`: every silence)',
+    examples: ['unmute bitcoin'],
+    parse: unmuteTokens,
+    ops: { what: (args) => `unmute ${args.asset}`, refusal: MUTE_REFUSAL },
+    run: (args, ctx) => unmuteCommand(args, ctx),
+  }),
+  mutes: command<NoArgs>({
+    usage: 'mutes',
+    help: 'the active silences: asset, until when, who, why',
+    description: 'the active silences: asset or all, until when (UTC), who muted, why',
+    examples: ['mutes'],
+    parse: noArguments('mutes'),
+    run: (_args, ctx) => mutesCommand(ctx),
   }),
   help: command<NoArgs>({
     usage: 'help',
@@ -188,6 +232,10 @@ export interface ChatSurface {
   warmUp(read: LakehouseRead): Promise<void>;
   /** Tells the user that an ops action is not theirs to run. */
   refuse(sentence: string): Promise<void>;
+  /** The bot's silences (mute, unmute, mutes; top marks muted windows). */
+  silences?: Silences;
+  /** The data incidents still open (status lists them). */
+  openIncidents?: () => Promise<DataIncident[]>;
 }
 
 /**
@@ -213,7 +261,14 @@ async function runRequest<N extends CommandName>(
   }
   const read = entry.read?.(request.args);
   if (read) await surface.warmUp(read);
-  const reply = await entry.run(request.args, { platform, now: surface.clock.now(), user, flows });
+  const reply = await entry.run(request.args, {
+    platform,
+    now: surface.clock.now(),
+    user,
+    flows,
+    ...(surface.silences ? { silences: surface.silences } : {}),
+    ...(surface.openIncidents ? { openIncidents: surface.openIncidents } : {}),
+  });
   // A flow audits its own steps (the retrain flow: asked to confirm, confirmed, its outcome).
   if (ops && reply) access.audit({ who: user, what: ops.what, result: plainText(reply.summary) || 'done' });
   return reply;

@@ -1,10 +1,19 @@
 import { formatAge, formatCount, formatDuration, formatPercent, formatTime } from '../domain/format.js';
+import type { DataIncident } from '../domain/incidents.js';
 import type { Reply } from '../domain/reply.js';
 import type { Platform, RetrainRun, StageStatus, StatusReport } from '../platform/port.js';
 
-/** Health of every stage, freshness, the last run of each job, and anomalies in the last 24 h. */
-export async function statusCommand(deps: { platform: Platform; now: Date }): Promise<Reply> {
+/**
+ * Health of every stage, freshness, the last run of each job, anomalies in the last 24 h, and the
+ * open data incidents (the chat bot's store; the command line has none).
+ */
+export async function statusCommand(deps: {
+  platform: Platform;
+  now: Date;
+  openIncidents?: () => Promise<DataIncident[]>;
+}): Promise<Reply> {
   const report = await deps.platform.reads.status(deps.now);
+  const incidents = deps.openIncidents ? await deps.openIncidents() : [];
   const simulated = report.assets.filter((a) => a.simulated).map((a) => a.asset);
   const stage = (name: StageStatus['stage']) => report.stages.find((s) => s.stage === name);
   const notes: string[] = [];
@@ -57,6 +66,14 @@ export async function statusCommand(deps: { platform: Platform; now: Date }): Pr
         : []),
       { label: 'Champion model', value: describeChampion(report, deps.now) },
       { label: 'Anomalies, last 24 h', value: formatCount(report.anomalies_24h) },
+      {
+        label: 'Data incidents',
+        value: deps.openIncidents
+          ? incidents.length === 0
+            ? 'none open'
+            : `${formatCount(incidents.length)} open (table below)`
+          : 'kept by the chat bot (ask it `status`)',
+      },
       ...(report.quarantine
         ? [
             {
@@ -67,6 +84,15 @@ export async function statusCommand(deps: { platform: Platform; now: Date }): Pr
         : []),
     ],
     tables: [
+      ...(incidents.length > 0
+        ? [
+            {
+              title: 'Open data incidents',
+              columns: [{ header: 'since' }, { header: 'kind' }, { header: 'asset' }, { header: 'what' }],
+              rows: incidents.map((i) => [formatTime(i.since), i.kind, i.asset ?? 'all', i.detail]),
+            },
+          ]
+        : []),
       {
         title: 'Stages',
         columns: [

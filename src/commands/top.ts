@@ -13,6 +13,7 @@ import { coinIdSchema } from '../market/record.js';
 import { shortReason } from '../model/reasons.js';
 import type { LakehouseRead, Platform } from '../platform/port.js';
 import { priceChart } from './chart.js';
+import type { Silences } from './silences.js';
 import { describeIssues, type Parsed, parsed, problem } from './slash.js';
 
 export const topArgsSchema = z.object({
@@ -54,7 +55,10 @@ export function topRead(args: TopArgs): LakehouseRead {
 }
 
 /** The leaderboard of anomalies per asset and the N most anomalous windows in a period. */
-export async function topCommand(args: TopArgs, deps: { platform: Platform; now: Date }): Promise<Reply> {
+export async function topCommand(
+  args: TopArgs,
+  deps: { platform: Platform; now: Date; silences?: Silences },
+): Promise<Reply> {
   const since = new Date(deps.now.getTime() - args.since);
   const result = await deps.platform.reads.topAnomalies({
     limit: args.limit,
@@ -77,6 +81,13 @@ export async function topCommand(args: TopArgs, deps: { platform: Platform; now:
     notes.push(`${formatCount(result.scored_windows)} windows were scored; none was anomalous.`);
   }
   if (result.as_of) notes.push(servedNote(result.as_of, deps.now));
+  // Muted windows are listed as any other: a silence only keeps them out of the feed.
+  const mutedBy = deps.silences ? await deps.silences.covering(result.windows) : () => undefined;
+  const muted = result.windows.filter((w) => mutedBy(w));
+  if (muted.length > 0)
+    notes.push(
+      `🔕 muted: ${formatCount(muted.length)} window(s) a silence covered, not posted in the feed (\`mutes\` lists the silences).`,
+    );
   const chartAsset = args.asset ?? result.leaderboard[0]?.asset;
   const chart = chartAsset ? await priceChart({ asset: chartAsset, sinceMs: args.since }, deps) : undefined;
   return {
@@ -124,7 +135,7 @@ export async function topCommand(args: TopArgs, deps: { platform: Platform; now:
           formatPrice(w.price_avg),
           formatPercent(w.ret_window),
           `v${w.model_version}`,
-          shortReason(w.reasons) || '—',
+          `${mutedBy(w) ? '🔕 muted · ' : ''}${shortReason(w.reasons) || '—'}`,
         ]),
       },
     ],
@@ -135,6 +146,7 @@ export async function topCommand(args: TopArgs, deps: { platform: Platform; now:
       until: deps.now.toISOString(),
       asset: args.asset ?? null,
       ...result,
+      ...(deps.silences ? { muted: muted.map((w) => ({ asset: w.asset, window_end: w.window_end })) } : {}),
     },
   };
 }

@@ -5,6 +5,12 @@ import type { MarketSource } from '../market/sources.js';
 import { type JobDeps, recordRun } from './record-run.js';
 
 /**
+ * The platform state key of the ingest time of the newest batch that landed records: the feed tells
+ * stale ingestion from it (src/chat/data-incidents.ts).
+ */
+export const LANDED_AT_KEY = 'ingest.landed_at';
+
+/**
  * Fetches everything new from the market source and lands it, one landing file per batch, in
  * order. The source's progress is committed only after its batch has landed, so a failure lands
  * nothing partial and the next run fetches the same data again (Silver drops any repeat). Records
@@ -44,6 +50,7 @@ export function runIngest(deps: JobDeps & { source: MarketSource }): Promise<Ing
         result.records += written.records;
         result.events += batch.events.length;
       }
+      if (result.records > 0) await platform.pipeline.state.set(LANDED_AT_KEY, ingestTs.toISOString());
       if (result.dropped.count > 0) {
         const { count, reasons, sample } = result.dropped;
         logger.warn(

@@ -17,6 +17,23 @@ export interface Scheduler {
 }
 
 /**
+ * The longest time between two runs of a cron schedule (UTC), over its next runs: how long a job on
+ * it may rightly be quiet (the feed's stale-data rule counts in these).
+ */
+export function longestIntervalMs(expression: string): number {
+  const task = cron.createTask(expression, () => undefined, { timezone: 'UTC' });
+  try {
+    const runs = task.getNextRuns(60).map((d) => d.getTime());
+    let longest = 0;
+    for (let i = 1; i < runs.length; i++)
+      longest = Math.max(longest, (runs[i] as number) - (runs[i - 1] as number));
+    return longest;
+  } finally {
+    task.destroy();
+  }
+}
+
+/**
  * Runs jobs on cron schedules (node-cron, UTC). A job never overlaps with itself: a trigger that
  * comes while the job still runs, scheduled or by hand, is skipped and logged. A failing job is
  * logged and runs again at its next trigger.

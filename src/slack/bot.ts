@@ -16,11 +16,13 @@ import type { Respond } from '../chat/port.js';
 import { createRetrainFlow, RETRAIN_CONFIRM } from '../chat/retrain.js';
 import type { Clock } from '../clock.js';
 import { dispatch, parseSlashText } from '../commands/registry.js';
+import { createSilences } from '../commands/silences.js';
 import { statusCommand } from '../commands/status.js';
 import type { SlackSettings } from '../config.js';
 import type { Reply } from '../domain/reply.js';
 import { UserError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { Db } from '../platform/local/db.js';
 import type { LakehouseRead, Platform } from '../platform/port.js';
 import { renderBlocks } from '../render/blocks.js';
 import { createSlackCharts, refusedBlocks } from './charts.js';
@@ -47,10 +49,14 @@ export interface SlackBotDeps {
   host?: string;
   platform: Platform;
   log: DeliveryLog;
+  /** The bot store (the delivery log's tables): silences live there. Without it, nothing can be muted. */
+  store?: Db;
   clock: Clock;
   logger: Logger;
   /** How often a running retrain's state is read (ms). */
   retrainPollMs?: number;
+  /** The feed's stale-data rule (FeedDeps.staleAfterMs). */
+  staleAfterMs?: number;
 }
 
 export interface SlackBot {
@@ -94,6 +100,7 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
     deferInitialization: true,
   });
   const client = app.client;
+  const silences = deps.store ? createSilences(deps.store) : undefined;
   const access = createAccess({
     opsUsers: settings.opsUsers,
     ...(settings.opsUsergroup
@@ -231,6 +238,8 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
       refuse: async (sentence) => {
         await respond({ response_type: 'ephemeral', replace_original: false, text: sentence });
       },
+      ...(silences ? { silences } : {}),
+      openIncidents: () => deps.log.openIncidents(),
     });
     if (reply) await answer(respond, reply);
   }
@@ -296,7 +305,11 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
   app.event('app_home_opened', async ({ event, body }) => {
     if (event.tab !== 'home' || !firstDelivery((body as { event_id?: unknown }).event_id)) return;
     try {
-      const reply = await statusCommand({ platform, now: clock.now() });
+      const reply = await statusCommand({
+        platform,
+        now: clock.now(),
+        openIncidents: () => deps.log.openIncidents(),
+      });
       const { blocks } = renderBlocks(reply, { maxBlocks: 100 });
       await client.views.publish({ user_id: event.user, view: { type: 'home', blocks } });
     } catch (err) {
@@ -323,7 +336,15 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
     pacer,
     botName: () => botName,
   });
-  const feed = createFeed({ platform, outlet, log: deps.log, clock, logger: feedLogger });
+  const feed = createFeed({
+    platform,
+    outlet,
+    log: deps.log,
+    clock,
+    logger: feedLogger,
+    ...(silences ? { silences } : {}),
+    ...(deps.staleAfterMs !== undefined ? { staleAfterMs: deps.staleAfterMs } : {}),
+  });
 
   return {
     feed,

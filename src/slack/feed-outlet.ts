@@ -5,7 +5,7 @@ import type { FeedSettings } from '../config.js';
 import type { Reply } from '../domain/reply.js';
 import { UserError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { escapeMrkdwn, renderBlocks } from '../render/blocks.js';
+import { renderBlocks } from '../render/blocks.js';
 import type { SlackCharts } from './charts.js';
 import {
   type ChannelPacer,
@@ -235,14 +235,12 @@ export function createSlackFeedOutlet(deps: SlackFeedOutletDeps): FeedOutlet & {
 
     async post(channel, reply, envelope) {
       if (envelope.kind === 'incident') {
+        // Announcements (data incidents, silences) have no chart: their blocks go out as they are.
+        const { text, blocks } = renderBlocks(reply);
         await pacer.turn(channel);
         try {
           const answer = await waitingOutRateLimits(() =>
-            client.chat.postMessage({
-              channel,
-              text: incidentText(envelope.payload as { file: string; attempts: number; reason: string }),
-              metadata: metadata(envelope),
-            }),
+            client.chat.postMessage({ channel, text, blocks, metadata: metadata(envelope) }),
           );
           return answer.ts as string;
         } catch (err) {
@@ -295,18 +293,4 @@ export function createSlackFeedOutlet(deps: SlackFeedOutletDeps): FeedOutlet & {
       await Promise.all(lateCharts);
     },
   };
-}
-
-/**
- * A data incident's announcement in Slack: what happened, that the pipeline carries on, and what
- * ops can do. The file's name and the reason are escaped: whatever lands there can never mention
- * or link in the channel.
- */
-export function incidentText(file: { file: string; attempts: number; reason: string }): string {
-  const name = escapeMrkdwn(file.file);
-  return (
-    `:warning: Data incident: landing file \`${name}\` was quarantined after ${file.attempts} failed ` +
-    `pipeline run(s): ${escapeMrkdwn(file.reason)}. The pipeline carries on with the next files. ` +
-    `Ops: fix the file, then \`crypto-risk quarantine retry ${name}\`.`
-  );
 }

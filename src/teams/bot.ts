@@ -8,6 +8,7 @@ import type { MessageRef, Respond } from '../chat/port.js';
 import { createRetrainFlow, RETRAIN_CONFIRM } from '../chat/retrain.js';
 import type { Clock } from '../clock.js';
 import { dispatch, parseSlashText } from '../commands/registry.js';
+import { createSilences } from '../commands/silences.js';
 import type { TeamsSettings } from '../config.js';
 import type { Reply } from '../domain/reply.js';
 import { UserError } from '../errors.js';
@@ -41,6 +42,8 @@ export interface TeamsBotDeps {
   logger: Logger;
   /** How often a running retrain's state is read (ms). */
   retrainPollMs?: number;
+  /** The feed's stale-data rule (FeedDeps.staleAfterMs). */
+  staleAfterMs?: number;
 }
 
 export interface TeamsBot {
@@ -115,6 +118,7 @@ export async function createTeamsBot(deps: TeamsBotDeps): Promise<TeamsBot> {
     activity: { mentions: { stripText: true } },
   });
   const conversations = createConversationStore(deps.store);
+  const silences = createSilences(deps.store);
   const pacer = createConversationPacer();
   const messages = createCardMessages({ charts, publicUrl: settings.publicUrl, logger });
   const access = createAccess({
@@ -148,6 +152,8 @@ export async function createTeamsBot(deps: TeamsBotDeps): Promise<TeamsBot> {
     log: deps.log,
     clock,
     logger: logger.child({ component: 'feed', surface: 'teams' }),
+    silences,
+    ...(deps.staleAfterMs !== undefined ? { staleAfterMs: deps.staleAfterMs } : {}),
   });
 
   // What each card the bot sent shows to everyone, so a click that changed nothing can put it back
@@ -221,6 +227,8 @@ export async function createTeamsBot(deps: TeamsBotDeps): Promise<TeamsBot> {
       flows: { retrain: (asking) => retrain.request(asking, respond) },
       warmUp: (read) => warmUp(respond, read),
       refuse: (sentence) => respond(sentence),
+      silences,
+      openIncidents: () => deps.log.openIncidents(),
     });
     if (reply) await respond(reply);
   }

@@ -141,7 +141,8 @@ describe('schema migrations of the DuckDB files', () => {
       const kept = Object.keys((rows[0] ?? {}) as object);
       const now = after[table] as Array<Record<string, unknown>>;
       expect(now.map((row) => Object.fromEntries(kept.map((c) => [c, row[c]])))).toEqual(rows);
-      for (const row of now) for (const [c, v] of Object.entries(row)) if (!kept.includes(c)) expect(v).toBeNull();
+      for (const row of now)
+        for (const [c, v] of Object.entries(row)) if (!kept.includes(c)) expect(v).toBeNull();
     }
     const fresh = await memoryDb();
     await migrate(fresh, store);

@@ -393,18 +393,19 @@ describe('the feed announces a quarantined landing file once, as a data incident
     expect(posted).toHaveLength(1);
     expect(posted[0]?.text).toMatch(
       new RegExp(
-        `^:warning: Data incident: landing file \`${name.replace(/[.]/g, '\\.')}\` was quarantined after 3 failed pipeline run\\(s\\): cannot be read: ENOENT`,
+        `^⚠️ Data incident: a landing file was quarantined: Landing file ${name.replace(/[.]/g, '\\.')} was quarantined after 3 failed pipeline run\\(s\\): cannot be read: ENOENT`,
       ),
     );
-    expect(posted[0]?.text).toContain('The pipeline carries on with the next files');
-    expect(posted[0]?.text).toContain(`crypto-risk quarantine retry ${name}`);
+    const shown = JSON.stringify(posted[0]?.blocks);
+    expect(shown).toContain('The pipeline carries on with the next files');
+    expect(shown).toContain(`crypto-risk quarantine retry ${name}`);
     expect((await h.bot.feed.runOnce()).incidents).toBeUndefined();
     const restarted = await h.make(h.lake.platform);
     expect((await restarted.feed.runOnce()).incidents).toBeUndefined();
     expect(incidents()).toEqual(posted);
   });
 
-  it('a file named to mention the channel is announced as text: no mention, no link', async () => {
+  it('a file named to mention the channel is announced escaped: no mention, no link', async () => {
     h = await startHarness({ hours: 3 });
     await onlyOneAnomaly(h.lake);
     await h.bot.feed.runOnce();
@@ -414,10 +415,11 @@ describe('the feed announces a quarantined landing file once, as a data incident
     );
     await h.bot.feed.runOnce();
     const [posted] = incidents();
-    expect(posted?.text).toContain(
-      '`date=2025-02-01/hour=00/20250201T000000000Z-000-&lt;!channel&gt; &lt;@U0OPS01&gt; &lt;mailto:x@evil.example|click&gt;.jsonl`',
-    );
-    expect(posted?.text).not.toMatch(/<[!@]|<mailto:/);
+    const escaped =
+      'date=2025-02-01/hour=00/20250201T000000000Z-000-&lt;!channel&gt; &lt;@U0OPS01&gt; &lt;mailto:x@evil.example|click&gt;.jsonl';
+    expect(posted?.text).toContain(escaped);
+    expect(JSON.stringify(posted?.blocks)).toContain(escaped);
+    expect(JSON.stringify([posted?.text, posted?.blocks])).not.toMatch(/<[!@]|<mailto:/);
     expect((await h.lake.platform.engine.quarantined()).map((q) => q.file)).toEqual([name]);
   });
 

@@ -32,6 +32,10 @@ export interface HarnessOptions {
   feedChannel?: string;
   /** Start the bot (default true). */
   start?: boolean;
+  /** The lakehouse to serve (default: `hours` of five simulated assets, scored). */
+  lake?: TestLakehouse;
+  /** The feed's stale-data rule (default: none). */
+  staleAfterMs?: number;
 }
 
 export interface Harness {
@@ -57,7 +61,7 @@ export interface Harness {
  * envelopes over its Socket Mode connection.
  */
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
-  const lake = await createScoredLakehouse(START, options.hours ?? 30);
+  const lake = options.lake ?? (await createScoredLakehouse(START, options.hours ?? 30));
   const socket = options.mode === 'socket';
   const slack = await startLocalSlack({
     signingSecret: SECRET,
@@ -83,9 +87,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       port: 0,
       platform,
       log,
+      store: lake.platform.db,
       clock: lake.clock,
       logger,
       retrainPollMs: 50,
+      ...(options.staleAfterMs !== undefined ? { staleAfterMs: options.staleAfterMs } : {}),
     });
     bots.push(made);
     return made;

@@ -35,6 +35,10 @@ export interface TeamsHarnessOptions {
   /** Overrides of the bot's settings. */
   settings?: Partial<TeamsSettings>;
   emulator?: Partial<TeamsEmulatorOptions>;
+  /** The lakehouse to serve (default: `hours` of five simulated assets, scored). */
+  lake?: TestLakehouse;
+  /** The feed's stale-data rule (default: none). */
+  staleAfterMs?: number;
 }
 
 export interface TeamsHarness {
@@ -62,7 +66,7 @@ export interface TeamsHarness {
  * through the connector REST API with tokens from the Entra token endpoint.
  */
 export async function startTeamsHarness(options: TeamsHarnessOptions = {}): Promise<TeamsHarness> {
-  const lake = await createScoredLakehouse(START, options.hours ?? 30);
+  const lake = options.lake ?? (await createScoredLakehouse(START, options.hours ?? 30));
   const teams = await startTeamsEmulator({
     appId: APP_ID,
     appPassword: APP_PASSWORD,
@@ -100,6 +104,7 @@ export async function startTeamsHarness(options: TeamsHarnessOptions = {}): Prom
       clock: lake.clock,
       logger,
       retrainPollMs: 50,
+      ...(options.staleAfterMs !== undefined ? { staleAfterMs: options.staleAfterMs } : {}),
     });
     bots.push(made);
     return made;

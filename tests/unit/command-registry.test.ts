@@ -12,6 +12,7 @@ import {
   commandNames,
   commands,
   dispatch,
+  MUTE_REFUSAL,
   parseSlashText,
   RETRAIN_REFUSAL,
   readmeRows,
@@ -79,6 +80,9 @@ describe('the command registry', () => {
       '`/crypto chart <asset> [24h|7d]`: price with anomaly markers',
       '`/crypto retrain`: train a new model now (ops only; asks for confirmation)',
       '`/crypto provision [apply]`: Databricks: the deployment plan, or apply it (ops only)',
+      '`/crypto mute <asset|all> <30m|2h|1d|…> [reason]`: stop posting the anomalies of an asset (or all) for up to 7d; they are still scored (ops only)',
+      '`/crypto unmute <asset|all>`: end the silence of an asset now, or every silence with all (ops only)',
+      '`/crypto mutes`: the active silences: asset, until when, who, why',
       '`/crypto help`: this text',
     ]);
     expect(usageLines().map((line) => /^`\/crypto (\w+)/.exec(line)?.[1])).toEqual(commandNames);
@@ -126,6 +130,9 @@ describe('the command registry', () => {
       '/crypto status',
       '/crypto chart bitcoin',
       '/crypto retrain',
+      '/crypto mute bitcoin 2h maintenance',
+      '/crypto unmute bitcoin',
+      '/crypto mutes',
       '/crypto help',
     ]);
     for (const example of body.examples) {
@@ -162,17 +169,29 @@ afterEach(async () => {
 describe('dispatch', () => {
   it('refuses every ops action to anyone not ops, in one place: an audit line, its sentence, no platform call', async () => {
     const opsCommands = commandNames.filter((name) => commands[name].ops);
-    expect(opsCommands).toEqual(['retrain', 'provision']);
-    const texts: Partial<Record<string, string>> = { retrain: 'retrain', provision: 'provision apply' };
+    expect(opsCommands).toEqual(['retrain', 'provision', 'mute', 'unmute']);
+    const texts: Partial<Record<string, string>> = {
+      retrain: 'retrain',
+      provision: 'provision apply',
+      mute: 'mute bitcoin 2h',
+      unmute: 'unmute all',
+    };
     const { platform, touched } = untouchedPlatform();
     const { surface: s, log } = surface(platform, 'U0VIEW01', ['U0OPS01']);
     for (const name of opsCommands) {
       expect(await dispatch(parseSlashText(texts[name] ?? name), s)).toBeUndefined();
     }
-    expect(log.refusals).toEqual([RETRAIN_REFUSAL, 'Only the ops team can provision Databricks.']);
+    expect(log.refusals).toEqual([
+      RETRAIN_REFUSAL,
+      'Only the ops team can provision Databricks.',
+      MUTE_REFUSAL,
+      MUTE_REFUSAL,
+    ]);
     expect(log.audits).toEqual([
       { who: 'U0VIEW01', what: 'retrain (request)', result: 'refused: not an ops user' },
       { who: 'U0VIEW01', what: 'provision (apply)', result: 'refused: not an ops user' },
+      { who: 'U0VIEW01', what: 'mute bitcoin 2h', result: 'refused: not an ops user' },
+      { who: 'U0VIEW01', what: 'unmute all', result: 'refused: not an ops user' },
     ]);
     expect(log.flows).toEqual([]);
     expect(touched).toEqual([]);
