@@ -133,7 +133,9 @@ export function createIncidentWatch(deps: IncidentDeps & { staleAfterMs?: number
       const now = clock.now();
       const spans = (await log.incidentsSince(new Date(now.getTime() - ANNOUNCE_WITHIN_MS)))
         .filter((i) => i.kind === 'stale')
-        .map((i) => [Date.parse(i.since), i.recovered_at ? Date.parse(i.recovered_at) : now.getTime()] as const);
+        .map(
+          (i) => [Date.parse(i.since), i.recovered_at ? Date.parse(i.recovered_at) : now.getTime()] as const,
+        );
       return (w) => {
         const end = Date.parse(w.window_end);
         return spans.some(([from, to]) => end > from && end <= to);

@@ -10,6 +10,7 @@ import { priceChartInput } from '../render/price-chart.js';
 import { createIncidentWatch, windowsBeforeGaps } from './data-incidents.js';
 import type { DeliveredWindow, DeliveryLog, MessageKind } from './delivery-log.js';
 import { digestReply, episodeReply, marketReply, plan } from './feed-plan.js';
+import { withLabels } from './labels.js';
 import { marketField, moves } from './market-context.js';
 import { type Envelope, type FeedOutlet, NotPosted } from './port.js';
 import { announceSilences } from './silence-announcements.js';
@@ -39,6 +40,11 @@ export interface Feed {
   /** The feed's conversation, checked (see FeedOutlet.destination). */
   destination(): Promise<string>;
   runOnce(): Promise<FeedResult>;
+  /**
+   * Rebuilds a posted message from its windows and labels and updates it in place (after a label);
+   * what it shows now, or undefined when the log has no posted message by that id or it was deleted.
+   */
+  refresh(deliveryId: string): Promise<Reply | undefined>;
   /** Stops background work (late charts) and waits for it (shutdown). */
   stop(): Promise<void>;
 }
@@ -86,14 +92,15 @@ export function createFeed(deps: FeedDeps): Feed {
 
   /**
    * What a message shows: the market move, episode or digest, with the price chart of its worst
-   * window's asset; an episode says whether the market moved with it.
+   * window's asset; an episode says whether the market moved with it. Every message shows its label
+   * counts and the label buttons (labels.ts).
    */
   async function content(
     kind: MessageKind,
     deliveryId: string,
     windows: DeliveredWindow[],
   ): Promise<{ reply: Reply; envelope: Envelope }> {
-    const reply = await describe(kind, windows);
+    const reply = withLabels(await describe(kind, windows), deliveryId, await labelCounts(windows));
     const worst = windows.reduce((a, b) => (b.anomaly_score < a.anomaly_score ? b : a));
     const now = deps.clock.now();
     const chart = await deps.platform.reads
@@ -121,6 +128,14 @@ export function createFeed(deps: FeedDeps): Feed {
         },
       },
     };
+  }
+
+  /** The labels of a message's windows, where the platform reads them back (best effort). */
+  async function labelCounts(windows: DeliveredWindow[]) {
+    return deps.platform.reads.labelCounts?.(windows).catch((err: unknown) => {
+      logger.warn({ err: String(err) }, 'feed: could not read the label counts; sent without them');
+      return undefined;
+    });
   }
 
   /** The reply for a message's windows; market context read from the price series (best effort). */
@@ -262,6 +277,14 @@ export function createFeed(deps: FeedDeps): Feed {
 
       await log.setCursor(conversation, rows.at(-1)?.scored_at as string);
       return result;
+    },
+
+    async refresh(deliveryId: string): Promise<Reply | undefined> {
+      const target = await log.message(deliveryId);
+      if (target?.state !== 'posted' || !target.message_ts) return undefined;
+      const { reply, envelope } = await content(target.kind, deliveryId, await log.windowsOf(deliveryId));
+      const ref = { conversation: target.channel, id: target.message_ts };
+      return (await outlet.update(ref, reply, envelope)) ? reply : undefined;
     },
 
     stop: () => outlet.stop(),

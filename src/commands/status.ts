@@ -13,6 +13,10 @@ export async function statusCommand(deps: {
   openIncidents?: () => Promise<DataIncident[]>;
 }): Promise<Reply> {
   const report = await deps.platform.reads.status(deps.now);
+  // Precision on the windows the channel labelled (👍 Real / 👎 Noise on feed messages), where read back.
+  const labelled = deps.platform.reads.labelPrecision
+    ? await deps.platform.reads.labelPrecision()
+    : undefined;
   const incidents = deps.openIncidents ? await deps.openIncidents() : [];
   const simulated = report.assets.filter((a) => a.simulated).map((a) => a.asset);
   const stage = (name: StageStatus['stage']) => report.stages.find((s) => s.stage === name);
@@ -34,6 +38,10 @@ export async function statusCommand(deps: {
       `${gold.counters.open_windows} Gold window(s) stay open until the 2-minute watermark passes their end (new data moves it).`,
     );
   }
+  if (!labelled)
+    notes.push(
+      'Labels from the feed (👍 Real / 👎 Noise) are kept in the volume’s labels folder; precision per model version is not read back here yet.',
+    );
   return {
     title: `Pipeline status (${report.platform})`,
     badge:
@@ -110,6 +118,27 @@ export async function statusCommand(deps: {
           describeCounters(s.counters),
         ]),
       },
+      ...(labelled && labelled.length > 0
+        ? [
+            {
+              title: 'Labels',
+              columns: [
+                { header: 'model version' },
+                { header: 'labelled windows', align: 'right' as const },
+                { header: 'real', align: 'right' as const },
+                { header: 'noise', align: 'right' as const },
+                { header: 'precision', align: 'right' as const },
+              ],
+              rows: labelled.map((l) => [
+                `v${l.model_version}`,
+                formatCount(l.windows),
+                formatCount(l.real),
+                formatCount(l.noise),
+                l.precision === null ? '—' : formatPercent(l.precision, 1),
+              ]),
+            },
+          ]
+        : []),
       {
         title: 'Jobs (last run)',
         columns: [

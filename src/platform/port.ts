@@ -1,3 +1,4 @@
+import type { Label, LabelCounts, LabelPrecision } from '../domain/labels.js';
 import type { ScoredWindow } from '../domain/windows.js';
 import type { MarketRecord, SimEvent, SourceKind } from '../market/record.js';
 import type { Db } from './local/db.js';
@@ -46,6 +47,13 @@ export interface LakehouseReads {
   ensureReady(): Promise<void>;
   /** Runs one read-only statement; anything else is refused before it runs. */
   readOnlySql(text: string, maxRows: number): Promise<SqlResult>;
+  /**
+   * The labels of these windows, each person once with their latest label (the embedded platform;
+   * Databricks keeps labels as files in the volume and does not read them back).
+   */
+  labelCounts?(windows: ReadonlyArray<{ asset: string; window_end: string }>): Promise<LabelCounts>;
+  /** Precision per model version on the labelled windows, newest version first (embedded only). */
+  labelPrecision?(): Promise<LabelPrecision[]>;
 }
 
 export interface PipelineOps {
@@ -55,6 +63,8 @@ export interface PipelineOps {
   readonly state: StateStore;
   /** Records the simulator's injected events (idempotent). */
   recordGroundTruth(events: readonly SimEvent[]): Promise<void>;
+  /** Records labels from the channel; a person's label of a window replaces their earlier one. */
+  recordLabels(labels: readonly Label[]): Promise<void>;
   recordJobRun(run: JobRun): Promise<void>;
   /** Fits a new model version on the Gold lookback ending at `now`; promotes it per policy. */
   train(request: TrainRequest): Promise<TrainResult>;

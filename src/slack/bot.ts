@@ -12,6 +12,7 @@ import { WebClient } from '@slack/web-api';
 import { createAccess } from '../chat/access.js';
 import type { DeliveryLog } from '../chat/delivery-log.js';
 import { createFeed, type Feed } from '../chat/feed.js';
+import { createLabelFlow, LABEL_NOISE, LABEL_REAL, labelOf } from '../chat/labels.js';
 import type { Respond } from '../chat/port.js';
 import { createRetrainFlow, RETRAIN_CONFIRM } from '../chat/retrain.js';
 import type { Clock } from '../clock.js';
@@ -299,6 +300,30 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
     await safely(respond, 'the retrain', async () => {
       if (!channel) throw new UserError('The retrain button must be pressed in a channel.');
       await retrain.confirm(body.user.id, channel, token, asRespond(respond), progress);
+    });
+  });
+
+  // Labels: anyone in the channel may press them; the message itself shows the new counts.
+  const labels = createLabelFlow({
+    platform,
+    log: deps.log,
+    clock,
+    logger,
+    refresh: (deliveryId) => feed.refresh(deliveryId),
+  });
+  app.action(new RegExp(`^(${LABEL_REAL}|${LABEL_NOISE})$`), async ({ ack, body, respond }) => {
+    if (!(await acknowledge(ack, body))) return;
+    const container = (body as { container?: { channel_id?: string; message_ts?: string } }).container;
+    const action = (body as { actions?: Array<{ action_id?: string; value?: unknown }> }).actions?.[0];
+    const label = labelOf(action?.action_id ?? '');
+    const deliveryId = typeof action?.value === 'string' ? action.value : '';
+    await safely(respond, 'the label', async () => {
+      if (!label || !container?.channel_id || !container.message_ts)
+        throw new UserError('Label an anomaly from its message in the feed channel.');
+      await labels.label(deliveryId, body.user.id, label, {
+        conversation: container.channel_id,
+        id: container.message_ts,
+      });
     });
   });
 

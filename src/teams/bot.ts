@@ -4,12 +4,14 @@ import { App } from '@microsoft/teams.apps';
 import { createAccess } from '../chat/access.js';
 import type { DeliveryLog } from '../chat/delivery-log.js';
 import { createFeed, type Feed } from '../chat/feed.js';
+import { createLabelFlow, labelOf } from '../chat/labels.js';
 import type { MessageRef, Respond } from '../chat/port.js';
 import { createRetrainFlow, RETRAIN_CONFIRM } from '../chat/retrain.js';
 import type { Clock } from '../clock.js';
 import { dispatch, parseSlashText } from '../commands/registry.js';
 import { createSilences } from '../commands/silences.js';
 import type { TeamsSettings } from '../config.js';
+import type { LabelValue } from '../domain/labels.js';
 import type { Reply } from '../domain/reply.js';
 import { UserError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -156,6 +158,48 @@ export async function createTeamsBot(deps: TeamsBotDeps): Promise<TeamsBot> {
     ...(deps.staleAfterMs !== undefined ? { staleAfterMs: deps.staleAfterMs } : {}),
   });
 
+  const labels = createLabelFlow({
+    platform,
+    log: deps.log,
+    clock,
+    logger,
+    refresh: (deliveryId) => feed.refresh(deliveryId),
+  });
+
+  /**
+   * A label button of a feed card: recorded, the card updated for everyone, and the invoke answered
+   * with the updated card, or with a sentence ("Universal Actions for Adaptive Cards": response
+   * format, `application/vnd.microsoft.activity.message`).
+   */
+  async function labelClick(a: Inbound, label: LabelValue, conversation: string, cardId: string) {
+    const sentence = (value: string) =>
+      ({ statusCode: 200, type: 'application/vnd.microsoft.activity.message', value }) as never;
+    const data = a.value?.action?.data;
+    const deliveryId = typeof data?.value === 'string' ? data.value : '';
+    try {
+      // A channel thread's conversation id carries `;messageid=…`; the feed knows the channel's.
+      const from = { conversation: conversation.split(';messageid=')[0] as string, id: cardId };
+      const reply = await labels.label(deliveryId, userOf(a), label, from);
+      if (!reply) return sentence('Your label was recorded; the message is no longer in the conversation.');
+      return {
+        statusCode: 200,
+        type: ADAPTIVE_CARD_CONTENT_TYPE,
+        value: await messages.card(reply),
+      } as never;
+    } catch (err) {
+      const known = err instanceof UserError;
+      logger.error(
+        { what: 'the label', err: known ? err.message : describeFailure(err) },
+        'the label failed',
+      );
+      return sentence(
+        known
+          ? err.message
+          : `Sorry, the label failed unexpectedly (${describeFailure(err)}). It was logged; try again in a minute.`,
+      );
+    }
+  }
+
   // What each card the bot sent shows to everyone, so a click that changed nothing can put it back
   // (an Action.Execute answer replaces the card for the one who clicked).
   const cards = new Map<string, Reply>();
@@ -250,6 +294,8 @@ export async function createTeamsBot(deps: TeamsBotDeps): Promise<TeamsBot> {
     const a = activity as unknown as Inbound;
     const action = a.value?.action;
     const conversation = a.conversation?.id;
+    const label = labelOf(action?.verb ?? '');
+    if (label && conversation && a.replyToId) return labelClick(a, label, conversation, a.replyToId);
     if (action?.verb !== RETRAIN_CONFIRM || !conversation || !a.replyToId) {
       // Universal Actions' error answer ("Universal Actions for Adaptive Cards": response format).
       return {

@@ -180,8 +180,9 @@ describe('Slack → bot → Databricks', () => {
     expect(JSON.stringify(posted[0]?.blocks)).toMatch(/bitcoin/);
     expect(h.warehouse.statements).toHaveLength(0);
     expect(h.api.warehouseStarts(WAREHOUSE_ID)).toBe(0);
-    // The chart came from the feed file's series: not even the snapshot was read.
-    expect(h.api.calls.filter((c) => c.path.includes('/serving/'))).toHaveLength(0);
+    // The chart and the market context (every asset's move) came from the feed file's series; the
+    // list of assets from the serving snapshot, read once (a Files API read, no warehouse).
+    expect(h.api.calls.filter((c) => c.path.includes('/serving/'))).toHaveLength(1);
   });
 
   it('a run without anomalies posts nothing; a bot restarted between a run and its post delivers each window once', async () => {

@@ -533,6 +533,15 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Databric
         );
       },
 
+      // Labels from the channel go to the volume as files (no warehouse start for a click); they
+      // are not read back here, so a message's counts and status' precision are embedded only.
+      async recordLabels(labels) {
+        if (labels.length === 0) return;
+        const body = Buffer.from(`${labels.map((l) => JSON.stringify(l)).join('\n')}\n`);
+        const stamp = clock.now().toISOString().replace(/[-:.]/g, '');
+        await rest.putBytes(`${volume}/labels/${stamp}-${randomUUID()}.jsonl`, body, { overwrite: 'false' });
+      },
+
       async recordJobRun(run) {
         botRuns.set(run.job, run);
       },

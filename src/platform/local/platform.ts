@@ -8,6 +8,7 @@ import { createSharedReads, type ReadParam } from '../lakehouse-reads.js';
 import type { JobRun, JobStatus, PipelineEngine, Platform, StageStatus, StatusReport } from '../port.js';
 import { assertReadOnlySql } from '../read-only-sql.js';
 import { type Db, openDb } from './db.js';
+import { createLocalLabels } from './labels.js';
 import { createLocalLanding } from './landing.js';
 import { migrate } from './migrations.js';
 import { createLocalModels } from './models.js';
@@ -68,6 +69,7 @@ export async function createLocalPlatform(deps: LocalPlatformDeps): Promise<Loca
       { events: JSON.stringify(events) },
     );
   };
+  const labels = createLocalLabels(db);
   const retrains = createLocalRetrains({
     train: (r) => models.train(r),
     recordJobRun,
@@ -108,6 +110,7 @@ export async function createLocalPlatform(deps: LocalPlatformDeps): Promise<Loca
       },
 
       recordGroundTruth,
+      recordLabels: (list) => labels.record(list),
       recordJobRun,
       train: (request) => models.train(request),
       models: () => models.report(),
@@ -139,6 +142,8 @@ export async function createLocalPlatform(deps: LocalPlatformDeps): Promise<Loca
       priceSeries: shared.priceSeries,
       topAnomalies: shared.topAnomalies,
       scoredSince: shared.scoredSince,
+      labelCounts: (windows) => labels.counts(windows),
+      labelPrecision: () => labels.precision(),
 
       async status(now: Date): Promise<StatusReport> {
         const age = (latest: string | null) =>
