@@ -1,6 +1,6 @@
 import { formatPercent, formatPrice, formatScore, formatTime } from '../domain/format.js';
 import type { Field, Reply } from '../domain/reply.js';
-import { formatReasons, shortReason } from '../model/reasons.js';
+import { ALERT_TIMES, formatReasons, shortReason } from '../model/reasons.js';
 import type { DeliveredWindow, MessageKind } from './delivery-log.js';
 import { direction, percentRange, within } from './market-context.js';
 
@@ -95,7 +95,8 @@ function label(w: DeliveredWindow): string {
 }
 
 const SIMULATED = 'SIMULATED DATA: these prices come from the market simulator';
-const HOW_TO_READ = 'Scores below 0 are anomalous: the lower, the more unusual for this asset.';
+/** How to read a message's scores; the multiple is the alert rule's (ALERT_TIMES, src/model/reasons.ts). */
+const HOW_TO_READ = `Scores below 0 are anomalous to the model (the lower, the more unusual for this asset); a return or range at least ${ALERT_TIMES}× the asset's usual alerts too.`;
 
 function describeWindow(w: DeliveredWindow): string {
   return w.is_anomaly

@@ -151,7 +151,8 @@ export function formatReason(r: Reason): string {
     case 'return':
       return `5-minute return ${signedPercent(r.value)} (${times} its usual move)`;
     case 'range':
-      return `range ${percent(r.value)} (${times} usual)`;
+      // the drop from high to low, apart from the high/low ratio the tables call range
+      return `low ${percent(r.value)} under the high (${times} usual)`;
     case 'volume':
       return `volume ${times} the day's median`;
     case 'gap':
@@ -175,7 +176,7 @@ export function shortReason(text: string | null | undefined): string {
     case 'return':
       return `return ${signedPercent(top.value)}${times}`;
     case 'range':
-      return `range ${percent(top.value)}${times}`;
+      return `high→low −${percent(top.value)}${times}`;
     case 'volume':
       return `volume${times}`;
     case 'gap':

@@ -137,7 +137,7 @@ describe('reasons on events injected into the real BTC minutes', () => {
     const reason = top(row);
     expect(reason.feature).toBe('range');
     within10(reason.value, 0.1);
-    expect(formatReason(reason)).toMatch(/^range (9|10)\.\d % \(\d+× usual\)$/);
+    expect(formatReason(reason)).toMatch(/^low (9|10)\.\d % under the high \(\d+× usual\)$/);
     // the window's average fell too: the return is the next reason
     expect(parseReasons(row.reasons)[1]?.feature).toBe('return');
     expect(row.data_issue).toBeNull();
@@ -218,7 +218,7 @@ describe('reasons in words', () => {
     expect(formatReason({ feature: 'return', value: -0.094, times: 14.2 })).toBe(
       '5-minute return −9.4 % (14× its usual move)',
     );
-    expect(formatReason({ feature: 'range', value: 0.031, times: 6 })).toBe('range 3.1 % (6× usual)');
+    expect(formatReason({ feature: 'range', value: 0.031, times: 6 })).toBe('low 3.1 % under the high (6× usual)');
     expect(formatReason({ feature: 'volume', value: 1e9, times: 3.04 })).toBe("volume 3× the day's median");
     expect(formatReason({ feature: 'gap', value: 15, times: null })).toBe('no prices for 15 minutes');
     expect(formatReason({ feature: 'frozen', value: 20, times: null })).toBe('price frozen for 20 minutes');
@@ -226,7 +226,7 @@ describe('reasons in words', () => {
       formatReasons(
         '[{"feature":"range","value":0.1,"times":80},{"feature":"return","value":-0.08,"times":66.2}]',
       ),
-    ).toBe('range 10.0 % (80× usual), 5-minute return −8.0 % (66× its usual move)');
+    ).toBe('low 10.0 % under the high (80× usual), 5-minute return −8.0 % (66× its usual move)');
   });
 
   it('reads nothing from a missing or malformed column', () => {
@@ -338,7 +338,7 @@ describe('reasons through the local platform', () => {
     const crashRow = windows?.rows.find((r) =>
       r[0]?.startsWith(endIso(crash).slice(0, 16).replace('T', ' ')),
     );
-    expect(crashRow?.[why]).toMatch(/^range (9|10)\.\d % \d+×$/);
+    expect(crashRow?.[why]).toMatch(/^high→low −(9|10)\.\d % \d+×$/);
 
     // the feed message of the crash: a Why field with its reasons in words
     const scored = await lake.platform.reads.scoredSince(null, 10_000);
@@ -346,7 +346,7 @@ describe('reasons through the local platform', () => {
     expect(window?.reasons).toBe(crashed?.reasons);
     const message = episodeReply([window as NonNullable<typeof window>]);
     expect(message.fields?.find((f) => f.label === 'Why')?.value).toMatch(
-      /^range (9|10)\.\d % \(\d+× usual\), 5-minute return −\d\.\d % \(\d+× its usual move\)/,
+      /^low (9|10)\.\d % under the high \(\d+× usual\), 5-minute return −\d\.\d % \(\d+× its usual move\)/,
     );
 
     // the chart: the worst marker labelled with its top reason, as text in the spec and the SVG

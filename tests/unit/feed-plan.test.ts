@@ -131,7 +131,7 @@ describe('episodeReply', () => {
     ]);
     expect(reply.tables).toEqual([]);
     expect(reply.notes).toEqual([
-      'Scores below 0 are anomalous: the lower, the more unusual for this asset.',
+      "Scores below 0 are anomalous to the model (the lower, the more unusual for this asset); a return or range at least 12× the asset's usual alerts too.",
       '`/crypto chart bitcoin 7d` for a longer view.',
     ]);
   });
@@ -239,12 +239,12 @@ describe('digestReply', () => {
       ['why', undefined],
     ]);
     expect(reply.tables?.[0]?.rows).toEqual([
-      ['bitcoin (BIT)', '2025-02-01 10:00 UTC', '-0.500', '$0.001234', '1.23 %', 'range 10.0 % 80×'],
+      ['bitcoin (BIT)', '2025-02-01 10:00 UTC', '-0.500', '$0.001234', '1.23 %', 'high→low −10.0 % 80×'],
       ['cardano', '2025-02-01 10:05 UTC', '-0.400 (cleared by model v4)', '—', '1.23 %', '—'],
       ['bitcoin (BIT)', '2025-02-01 10:30 UTC', '-0.300', '$65,000', '1.23 %', 'gap 15 minutes'],
     ]);
     expect(reply.notes).toEqual([
-      'Scores below 0 are anomalous: the lower, the more unusual for this asset.',
+      "Scores below 0 are anomalous to the model (the lower, the more unusual for this asset); a return or range at least 12× the asset's usual alerts too.",
       '`/crypto top 50 24h` lists them all.',
     ]);
     expect(reply.data).toEqual({ windows });
