@@ -23,6 +23,12 @@
 # MAGIC   (append) when the 2-minute watermark passes their end: `price_avg`, `price_vol` (sample standard
 # MAGIC   deviation), `price_min`, `price_max`, `vol_sum`, `ret_window = price_max / price_min − 1`,
 # MAGIC   `ticks`, `source`.
+# MAGIC - **`labels`**: the feedback from the channel (👍 Real / 👎 Noise), one JSONL file per click that the
+# MAGIC   bot writes to the volume's `labels/` folder (`src/domain/labels.ts`), read by Auto Loader with a
+# MAGIC   fixed schema like Bronze; a line that is not a JSON object, or lacks a field, or has a label other
+# MAGIC   than `real`/`noise`, is dropped and counted (`well_formed_label`, `valid_label`); then AUTO CDC
+# MAGIC   (SCD type 1) keyed by `(asset, window_end, user)` and sequenced by `labelled_at` keeps each
+# MAGIC   person's latest label of a window, as the local `labels` table does (its primary key).
 # MAGIC
 # MAGIC Pipeline configuration (set by the bot's provisioner and `databricks.yml`): `crypto_risk.catalog`,
 # MAGIC `crypto_risk.schema` and `crypto_risk.volume` name the landing volume (defaults `workspace`,
@@ -35,7 +41,7 @@ import re
 
 import dlt
 from pyspark.sql import functions as F
-from pyspark.sql.types import DoubleType, StringType, StructField, StructType
+from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
 
 spark = globals()["spark"]  # defined by the pipeline runtime; named here for readers and linters
 
@@ -52,6 +58,7 @@ def setting(name: str, default: str) -> str:
 
 CATALOG, SCHEMA, VOLUME = setting("catalog", "workspace"), setting("schema", "crypto"), setting("volume", "landing")
 LANDING = f"/Volumes/{CATALOG}/{SCHEMA}/{VOLUME}/landing"
+LABELS = f"/Volumes/{CATALOG}/{SCHEMA}/{VOLUME}/labels"
 
 # The fields the pipeline reads, typed; everything else a record carries lands in _rescued_data.
 LANDED = StructType([
@@ -64,6 +71,17 @@ LANDED = StructType([
     StructField("ingest_ts", StringType()),
     StructField("ingest_source", StringType()),
     StructField("_corrupt_record", StringType()),  # the text of a line that is not a JSON object
+])
+
+# A label as the bot writes it (src/domain/labels.ts); the times stay text until typed below.
+LABELLED = StructType([
+    StructField("asset", StringType()),
+    StructField("window_end", StringType()),
+    StructField("user", StringType()),
+    StructField("label", StringType()),
+    StructField("model_version", LongType()),
+    StructField("labelled_at", StringType()),
+    StructField("_corrupt_record", StringType()),
 ])
 
 # COMMAND ----------
@@ -185,3 +203,57 @@ def metrics_gold():
         "source",
         F.current_timestamp().alias("emitted_at"),
     )
+
+
+# COMMAND ----------
+
+
+# The label lines typed as Bronze types the landed ones; the rules drop what the table must not hold
+# (expectations on a view apply where the view is read: https://docs.databricks.com/aws/en/dlt/expectations).
+@dlt.view(name="labels_typed", comment="Label lines typed; malformed lines and invalid labels dropped and counted.")
+@dlt.expect_or_drop("well_formed_label", "_rescued IS NULL")
+@dlt.expect_or_drop(
+    "valid_label",
+    "asset IS NOT NULL AND window_end IS NOT NULL AND `user` IS NOT NULL AND label IN ('real', 'noise') "
+    "AND model_version IS NOT NULL AND labelled_at IS NOT NULL",
+)
+def labels_typed():
+    return (
+        spark.readStream.format("cloudFiles")
+        .option("cloudFiles.format", "json")
+        .option("cloudFiles.schemaEvolutionMode", "rescue")
+        .option("rescuedDataColumn", "_rescued_data")
+        .option("columnNameOfCorruptRecord", "_corrupt_record")
+        .option("mode", "PERMISSIVE")
+        .option("pathGlobFilter", "*.jsonl")
+        .schema(LABELLED)
+        .load(LABELS)
+        .select(
+            F.col("_corrupt_record").alias("_rescued"),
+            F.expr("nullif(trim(asset), '')").alias("asset"),
+            F.expr("try_cast(window_end AS TIMESTAMP)").alias("window_end"),
+            F.expr("nullif(trim(`user`), '')").alias("user"),  # quoted: `user` alone is also a function
+            F.col("label"),
+            F.expr("try_cast(model_version AS INT)").alias("model_version"),
+            F.expr("try_cast(labelled_at AS TIMESTAMP)").alias("labelled_at"),
+            F.col("_metadata.file_path").alias("source_file"),
+        )
+    )
+
+
+# One row per person per window, their latest click: AUTO CDC, SCD type 1, sequenced by labelled_at, so
+# a click that arrives late never replaces a newer one
+# (https://docs.databricks.com/aws/en/dlt-ref/dlt-python-ref-apply-changes).
+dlt.create_streaming_table(
+    name="labels",
+    comment="The channel's labels of the feed's windows: the latest per (asset, window_end, user).",
+    table_properties={"quality": "silver"},
+)
+dlt.create_auto_cdc_flow(
+    target="labels",
+    source="labels_typed",
+    keys=["asset", "window_end", "user"],
+    sequence_by="labelled_at",
+    except_column_list=["_rescued"],
+    stored_as_scd_type=1,
+)

@@ -42,6 +42,10 @@ Spark's default (``spark.sql.streaming.statefulOperator.allowMultiple = true``) 
 micro-batch's, so Databricks keeps rows that arrive one batch late; with ``false`` it is the batch's
 own, as in the local engine (the parity test sets that).
 
+A streaming table fed by ``create_auto_cdc_flow`` (SCD type 1 upserts only) is run with
+``foreachBatch``: its source's rules counted per batch, the latest row per key by ``sequence_by``, and
+a Delta MERGE that replaces a row only with a greater sequence (``_run_auto_cdc``).
+
 Not reproduced: Auto Loader's schema evolution and ``_rescued_data`` (a field of the wrong type makes
 the whole line a corrupt record here, the open-source JSON reader's PERMISSIVE mode, instead of
 going to ``_rescued_data``), Auto Loader's file notification and its own batching
@@ -71,13 +75,25 @@ class Expectation:
 
 
 @dataclass
+class AutoCdcFlow:
+    """``dlt.create_auto_cdc_flow`` (formerly ``apply_changes``) into a streaming table, SCD type 1
+    (https://docs.databricks.com/aws/en/dlt-ref/dlt-python-ref-apply-changes)."""
+
+    source: str
+    keys: List[str]
+    sequence_by: str
+    except_column_list: List[str] = field(default_factory=list)
+
+
+@dataclass
 class Dataset:
     name: str
     kind: str  # "table" | "view"
-    function: Callable[[], Any]
+    function: Optional[Callable[[], Any]]  # None: a streaming table fed by a flow
     expectations: List[Expectation] = field(default_factory=list)
     comment: Optional[str] = None
     table_properties: Dict[str, str] = field(default_factory=dict)
+    flow: Optional[AutoCdcFlow] = None
 
 
 class ExpectationFailed(RuntimeError):
@@ -115,7 +131,26 @@ def stand_in_dlt(graph: "Graph") -> types.ModuleType:
 
         return decorator_factory
 
+    def create_streaming_table(name, *, comment=None, table_properties=None, schema=None, **_ignored):
+        if schema is not None:
+            raise NotImplementedError("create_streaming_table(schema=...) is not stood in for")
+        graph.add(Dataset(name, "table", None, [], comment, dict(table_properties or {})))
+
+    def create_auto_cdc_flow(*, target, source, keys, sequence_by, stored_as_scd_type=1, except_column_list=None,
+                             **others):
+        # Only the upsert of SCD type 1 is stood in for: no deletes, truncates, column lists or history.
+        unsupported = {k: v for k, v in others.items() if v not in (None, False)}
+        if str(stored_as_scd_type) != "1" or unsupported:
+            raise NotImplementedError(f"create_auto_cdc_flow: only SCD type 1 upserts are stood in for ({unsupported})")
+        dataset = graph.datasets.get(target)
+        if dataset is None or dataset.function is not None or dataset.flow is not None:
+            raise ValueError(f"create_auto_cdc_flow: {target} must be a streaming table declared before, with no flow")
+        dataset.flow = AutoCdcFlow(source, list(keys), sequence_by, list(except_column_list or []))
+
     module.table = _dataset("table")
+    module.create_streaming_table = create_streaming_table
+    module.create_auto_cdc_flow = create_auto_cdc_flow
+    module.apply_changes = create_auto_cdc_flow  # the former name, same signature
     module.view = _dataset("view")
     module.expect = _expect("warn")
     module.expect_or_drop = _expect("drop")
@@ -247,6 +282,9 @@ class Graph:
             if dataset.kind != "table":
                 continue
             self.views_read = []
+            if dataset.flow is not None:
+                results[dataset.name] = self._run_auto_cdc(dataset)
+                continue
             query = (
                 self.dataframe(dataset.name)
                 .writeStream.format("delta")
@@ -258,6 +296,64 @@ class Graph:
             query.awaitTermination()
             results[dataset.name] = self._summary(dataset, query.recentProgress, list(self.views_read))
         return results
+
+    def _run_auto_cdc(self, dataset: Dataset) -> Dict[str, Any]:
+        """A streaming table fed by AUTO CDC, SCD type 1: each micro-batch of the source (its rules
+        applied and counted here, per batch) keeps the row with the greatest sequence per key, then a
+        Delta MERGE upserts it, replacing a row only with a greater sequence (an event that arrives
+        late never replaces a newer one, as AUTO CDC orders by ``sequence_by``)."""
+        from delta.tables import DeltaTable
+        from pyspark.sql import Window
+
+        flow = dataset.flow
+        source = self.datasets.get(flow.source)
+        if source is not None and source.kind == "view":
+            raw, rules, views = source.function(), source.expectations, [flow.source]
+        else:
+            raw, rules, views = _StreamReader(self).table(flow.source), [], []
+        columns = [c for c in raw.columns if c not in flow.except_column_list]
+        self.spark.createDataFrame([], raw.select(*columns).schema).write.format("delta").mode("ignore").saveAsTable(
+            dataset.name)
+        failed = {e.name: 0 for e in rules}
+        drops = [e for e in rules if e.action in ("drop", "fail")]
+        warns = [e for e in rules if e.action == "warn"]
+        key = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in flow.keys)
+        seq = flow.sequence_by
+
+        def upsert(batch, _batch_id):
+            batch = batch.persist()
+            try:
+                alive, metrics = F.lit(True), []
+                for e in drops:
+                    ok = F.coalesce(F.expr(e.condition), F.lit(False))
+                    metrics.append(F.count_if(alive & ~ok).alias(e.name))
+                    alive = alive & ok
+                for e in warns:
+                    metrics.append(F.count_if(alive & ~F.coalesce(F.expr(e.condition), F.lit(False))).alias(e.name))
+                if metrics:
+                    for name, count in batch.agg(*metrics).first().asDict().items():
+                        failed[name] += int(count or 0)
+                        if count and next(e for e in rules if e.name == name).action == "fail":
+                            raise ExpectationFailed(f"{flow.source}: {name} failed for {count} rows")
+                latest = Window.partitionBy(*[F.col(k) for k in flow.keys]).orderBy(F.col(seq).desc())
+                rows = (batch.where(alive).withColumn("__n", F.row_number().over(latest)).where("__n = 1")
+                        .select(*columns))
+                (DeltaTable.forName(self.spark, dataset.name).alias("t").merge(rows.alias("s"), key)
+                 .whenMatchedUpdateAll(condition=f"s.`{seq}` > t.`{seq}`").whenNotMatchedInsertAll().execute())
+            finally:
+                batch.unpersist()
+
+        query = (
+            raw.writeStream.foreachBatch(upsert)
+            .option("checkpointLocation", os.path.join(self.checkpoints, dataset.name))
+            .trigger(availableNow=True)
+            .start()
+        )
+        query.awaitTermination()
+        summary = self._summary(dataset, query.recentProgress, views)
+        for name, count in failed.items():
+            summary["expectations"][name]["failed"] = count
+        return summary
 
     def _summary(self, dataset: Dataset, progress, views: List[str]) -> Dict[str, Any]:
         rules = dataset.expectations + [e for v in views for e in self.datasets[v].expectations]

@@ -79,6 +79,10 @@ PIPELINE_TABLES: Dict[str, str] = {
         asset STRING, symbol STRING, window_start TIMESTAMP, window_end TIMESTAMP, price_avg DOUBLE,
         price_vol DOUBLE, price_min DOUBLE, price_max DOUBLE, vol_sum DOUBLE, ret_window DOUBLE,
         ticks BIGINT, source STRING, emitted_at TIMESTAMP""",
+    # the pipeline's AUTO CDC target (02_dlt_pipeline.py: labels_typed without _rescued)
+    "labels": """
+        asset STRING, window_end TIMESTAMP, user STRING, label STRING, model_version INT, labelled_at TIMESTAMP,
+        source_file STRING""",
 }
 
 

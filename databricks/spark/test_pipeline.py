@@ -154,9 +154,14 @@ class TestSeam(unittest.TestCase):
         graph = self.pr.load_notebook(fake, "/local/volumes", "/local/checkpoints")
         self.assertEqual([(d.name, d.kind) for d in graph.datasets.values()],
                          [("prices_bronze", "table"), ("prices_typed", "view"), ("prices_silver", "table"),
-                          ("metrics_gold", "table")])
+                          ("metrics_gold", "table"), ("labels_typed", "view"), ("labels", "table")])
         self.assertEqual([e.name for e in graph.datasets["prices_typed"].expectations],
                          ["core_fields_present", "within_bounds", "not_from_the_future"])
+        self.assertEqual([e.name for e in graph.datasets["labels_typed"].expectations],
+                         ["well_formed_label", "valid_label"])
+        flow = graph.datasets["labels"].flow
+        self.assertEqual((flow.source, flow.keys, flow.sequence_by), ("labels_typed", ["asset", "window_end", "user"],
+                                                                      "labelled_at"))
 
 
 def _close(a, b) -> bool:
@@ -195,6 +200,8 @@ class TestParityWithDuckDb(unittest.TestCase):
         volumes = os.path.join(WORK, "Volumes")
         landing = os.path.join(volumes, "workspace", "crypto", "landing", "landing")
         shutil.copytree(os.path.join(cls.out, "landing"), landing)
+        # The labels folder the provisioner creates (Auto Loader needs its folder to exist); no labels here.
+        os.makedirs(os.path.join(volumes, "workspace", "crypto", "landing", "labels"), exist_ok=True)
         names = sorted(os.path.relpath(os.path.join(d, f), landing)
                        for d, _, files in os.walk(landing) for f in files if f.endswith(".jsonl"))
         base = time.time() - len(names) - 60
@@ -253,3 +260,64 @@ class TestParityWithDuckDb(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+@unittest.skipIf(REASON, REASON or "")
+class TestLabels(unittest.TestCase):
+    """The ``labels`` table from the label files the bot writes (src/platform/databricks/platform.ts
+    ``recordLabels``: one JSONL file per click in the volume's ``labels/`` folder)."""
+
+    @classmethod
+    def setUpClass(cls):
+        import pipeline_runner
+
+        volumes = os.path.join(WORK, "labels-volumes")
+        root = os.path.join(volumes, "workspace", "crypto", "landing")
+        os.makedirs(os.path.join(root, "landing"))  # no prices: only the labels flow has input
+        folder = os.path.join(root, "labels")
+        os.makedirs(folder)
+
+        def label(asset, user, value, at, version=3):
+            return json.dumps({"asset": asset, "window_end": "2025-03-01T00:10:00.000Z", "user": user,
+                               "label": value, "model_version": version, "labelled_at": at})
+
+        files = [
+            [label("bitcoin", "U1", "real", "2025-03-01T00:12:00.000Z")],
+            [label("bitcoin", "U2", "noise", "2025-03-01T00:13:00.000Z")],
+            # U1 changes their mind: the second click replaces the first
+            [label("bitcoin", "U1", "noise", "2025-03-01T00:14:00.000Z", version=4)],
+            # a click that arrives after a newer one (U2's of 00:13) does not replace it
+            [label("bitcoin", "U2", "real", "2025-03-01T00:11:00.000Z")],
+            ['{"asset": "bitcoin", "window_end": ', label("ethereum", "U1", "maybe", "2025-03-01T00:15:00.000Z")],
+        ]
+        base = time.time() - len(files) - 60
+        for i, lines in enumerate(files):
+            path = os.path.join(folder, f"20250301T00{i:02d}00000Z-{i}.jsonl")
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write("\n".join(lines) + "\n")
+            os.utime(path, (base + i, base + i))  # the file source reads the oldest first
+        SPARK.sql("CREATE SCHEMA IF NOT EXISTS labels_run")
+        SPARK.sql("USE labels_run")
+        try:
+            graph = pipeline_runner.load_notebook(SPARK, volumes, os.path.join(WORK, "labels-checkpoints"))
+            cls.results = graph.run()
+            cls.rows = sorted((r["asset"], _iso(r["window_end"]), r["user"], r["label"], r["model_version"],
+                               _iso(r["labelled_at"])) for r in SPARK.read.table("labels").collect())
+            cls.columns = SPARK.read.table("labels").columns
+        finally:
+            SPARK.sql("USE default")
+
+    def test_the_latest_label_per_person_and_window(self):
+        self.assertEqual(self.rows, [
+            ("bitcoin", "2025-03-01T00:10:00.000Z", "U1", "noise", 4, "2025-03-01T00:14:00.000Z"),
+            ("bitcoin", "2025-03-01T00:10:00.000Z", "U2", "noise", 3, "2025-03-01T00:13:00.000Z"),
+        ])
+        self.assertEqual(self.columns, ["asset", "window_end", "user", "label", "model_version", "labelled_at",
+                                        "source_file"])
+
+    def test_the_malformed_line_and_the_invalid_label_are_counted(self):
+        labels = self.results["labels"]
+        self.assertEqual(labels["rows"], 2)
+        self.assertEqual(labels["rows_read"], 6)
+        self.assertEqual({k: v["failed"] for k, v in labels["expectations"].items()},
+                         {"well_formed_label": 1, "valid_label": 1})

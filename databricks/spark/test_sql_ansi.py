@@ -570,6 +570,44 @@ class SqlAnsiTest(unittest.TestCase):
                 self.assertEqual(self.dashboard("score_distribution", hours=hours)[1], [])
         self.assertEqual(self.dashboard("score_distribution", EMPTY, hours=24)[1], [])
 
+    def labelled(self) -> list:
+        """Labels of three scored windows (two people, two model versions) and of a window never scored."""
+        scored = sorted(self.data.scored, key=lambda s: (s.asset, s.window_end))[:3]
+        at = self.data.base + timedelta(minutes=1)
+        rows = [(s.asset, naive(s.window_end), user, value, s.model_version, naive(at), "labels/x.jsonl")
+                for s, (user, value) in zip(scored + scored[:1], (("U1", "real"), ("U1", "noise"), ("U2", "real"),
+                                                                  ("U2", "noise")))]
+        rows.append(("bitcoin", naive(self.data.base + timedelta(days=1)), "U1", "real", 99, naive(at), "x"))
+        if self.spark.table("labels").count() == 0:
+            self.insert("labels", rows)
+        return rows
+
+    def test_label_counts(self) -> None:
+        statement = fx.query("label_counts")
+        rows = self.labelled()
+        first = rows[0]
+        params = {"assets": f"{first[0]},nothing", "since": first[1], "until": first[1]}
+        columns, got = self.run_sql("label_counts", statement, params)
+        self.assertEqual(columns, ["asset", "window_end", "labeller", "label", "labelled_at"])
+        self.assertEqual(sorted((r.labeller, r.label) for r in got),
+                         sorted((r[2], r[3]) for r in rows if r[0] == first[0] and r[1] == first[1]))
+        self.assertEqual(self.run_sql("label_counts none", statement, {**params, "assets": "nothing"})[1], [])
+        self.assertEqual(self.empty("label_counts", statement, params), columns)
+
+    def test_label_precision(self) -> None:
+        statement = fx.query("label_precision")
+        rows = self.labelled()
+        columns, got = self.run_sql("label_precision", statement)
+        self.assertEqual(columns, ["model_version", "windows", "real_labels", "noise_labels"])
+        expected: Dict[int, list] = {}
+        for asset, end, _, value, version, *_ in rows[:4]:  # the last label's window is not scored
+            n = expected.setdefault(version, [set(), 0, 0])
+            n[0].add((asset, end))
+            n[1 if value == "real" else 2] += 1
+        self.assertEqual([(r.model_version, r.windows, r.real_labels, r.noise_labels) for r in got],
+                         [(v, len(w), real, noise) for v, (w, real, noise) in sorted(expected.items(), reverse=True)])
+        self.assertEqual(self.empty("label_precision", statement), columns)
+
     def test_every_statement_is_covered(self) -> None:
         """Every query file and dashboard query has its test here (a new one needs one)."""
         queries = sorted(p.stem for p in (fx.SQL / "queries").glob("*.sql"))

@@ -171,10 +171,13 @@ class NotebookCodeTest(unittest.TestCase):
 
     def test_pipeline_uses_only_what_the_spark_runner_stands_in_for(self) -> None:
         """databricks/spark/pipeline_runner.py runs 02 on open-source Spark with a stand-in `dlt`
-        (table, view, expect, expect_or_drop, expect_or_fail) and maps Auto Loader and /Volumes/."""
+        (table, view, expect, expect_or_drop, expect_or_fail, create_streaming_table and
+        create_auto_cdc_flow as SCD type 1 upserts) and maps Auto Loader and /Volumes/."""
         text = source("02_dlt_pipeline")
         self.assertEqual(set(re.findall(r"\bdlt\.(\w+)", text)) - {"table", "view", "expect", "expect_or_drop",
-                                                                   "expect_or_fail"}, set())
+                                                                   "expect_or_fail", "create_streaming_table",
+                                                                   "create_auto_cdc_flow"}, set())
+        self.assertIn("stored_as_scd_type=1", text)
         self.assertEqual(set(re.findall(r'readStream\.format\("(\w+)"\)', text)), {"cloudFiles"})
         self.assertIn('.option("cloudFiles.format", "json")', text)
 

@@ -43,7 +43,8 @@ export function withLabels(reply: Reply, deliveryId: string, counts: LabelCounts
 
 /** "2 real, 1 noise (from 3 people)"; without counts (a platform that does not read them back), what is known. */
 export function describeCounts(counts: LabelCounts | undefined): string {
-  if (!counts) return 'is it real? (labels are recorded; their counts cannot be read back here)';
+  // Databricks reads the labels table only while its SQL warehouse runs (it is never started for this).
+  if (!counts) return 'is it real? (labels are recorded; their counts show while the SQL warehouse runs)';
   if (counts.people === 0) return 'none yet — is it real?';
   return `${counts.real} real, ${counts.noise} noise (from ${counts.people} ${counts.people === 1 ? 'person' : 'people'})`;
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.js';
-import { versionsTable } from '../commands/models.js';
+import { labelsTable, versionsTable } from '../commands/models.js';
 import { RETRAIN_REFUSAL } from '../commands/registry.js';
 import { formatTime } from '../domain/format.js';
 import type { Mention, Reply } from '../domain/reply.js';
@@ -286,7 +286,10 @@ export function progressReply(run: RetrainRun): Reply {
     ? previous
       ? `Champion moved: v${previous.version} → v${result.version.version}.`
       : `v${result.version.version} is the first champion.`
-    : `Champion stays ${result.champion ? `v${result.champion.version}` : 'unset'} (manual promotion); the new version is a challenger.`;
+    : result.refused
+      ? // Automatic promotion held it back: the channel's labels say it is clearly worse.
+        result.refused
+      : `Champion stays ${result.champion ? `v${result.champion.version}` : 'unset'} (manual promotion); the new version is a challenger.`;
   const shown = [
     result.version,
     ...(previous && previous.version !== result.version.version
@@ -298,6 +301,7 @@ export function progressReply(run: RetrainRun): Reply {
         ]
       : []),
   ];
+  const labels = labelsTable(result);
   return {
     title,
     summary: moved,
@@ -306,7 +310,9 @@ export function progressReply(run: RetrainRun): Reply {
         ...versionsTable(shown, new Date(run.finished_at ?? run.created_at)),
         title: 'New version beside the champion before it',
       },
+      ...(labels.table ? [labels.table] : []),
     ],
+    ...(labels.note ? { notes: [labels.note] } : {}),
     data: run,
   };
 }

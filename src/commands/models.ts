@@ -1,6 +1,6 @@
 import { formatAge, formatCount, formatPercent, formatScore, formatTime } from '../domain/format.js';
 import type { Reply, Table } from '../domain/reply.js';
-import type { ModelVersion, Platform } from '../platform/port.js';
+import type { ModelVersion, Platform, TrainResult } from '../platform/port.js';
 
 /** The model versions with their metrics, and which is champion. */
 export async function modelsCommand(deps: { platform: Platform; now: Date }): Promise<Reply> {
@@ -42,5 +42,43 @@ export function versionsTable(versions: readonly ModelVersion[], now: Date): Tab
         : `${formatScore(v.metrics.holdout_mean)}±${formatScore(v.metrics.holdout_std)}`,
       v.aliases.join(', '),
     ]),
+  };
+}
+
+/**
+ * A retrain's candidate beside the champion on the channel's labelled windows (TrainResult.labels),
+ * or a note where there is nothing to show: no labels yet, or a platform that does not compare.
+ */
+export function labelsTable(result: TrainResult): { table?: Table; note?: string } {
+  const labels = result.labels;
+  if (!labels) return { note: 'No labels compared for this retrain (Databricks does not compare them yet).' };
+  if (labels.windows === 0) {
+    return {
+      note: 'No labelled windows yet (👍 Real / 👎 Noise on the feed), so the labels were not compared.',
+    };
+  }
+  const row = (name: string, s: { precision: number | null; recall: number | null }) => [
+    name,
+    formatCount(labels.windows),
+    formatPercent(s.precision, 1),
+    formatPercent(s.recall, 1),
+  ];
+  return {
+    table: {
+      title: `On the channel's labels (${labels.real} real, ${labels.noise} noise)`,
+      columns: [
+        { header: 'model' },
+        { header: 'labelled windows', align: 'right' },
+        { header: 'precision', align: 'right' },
+        { header: 'recall', align: 'right' },
+      ],
+      rows: [
+        row(`v${result.version.version} (new)`, labels.candidate),
+        ...(labels.champion ? [row(`v${labels.champion.version} (champion before)`, labels.champion)] : []),
+      ],
+    },
+    ...(labels.rule_applies || !labels.champion
+      ? {}
+      : { note: `Too few labels for the promotion rule. ${labels.rule}` }),
   };
 }

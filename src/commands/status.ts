@@ -40,7 +40,7 @@ export async function statusCommand(deps: {
   }
   if (!labelled)
     notes.push(
-      'Labels from the feed (👍 Real / 👎 Noise) are kept in the volume’s labels folder; precision per model version is not read back here yet.',
+      'Labels from the feed (👍 Real / 👎 Noise) are kept in the volume’s labels folder and the pipeline’s `labels` table; precision per model version is read only while the SQL warehouse runs (status never starts it).',
     );
   return {
     title: `Pipeline status (${report.platform})`,

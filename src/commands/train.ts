@@ -3,7 +3,7 @@ import type { Reply } from '../domain/reply.js';
 import { describeTrain } from '../domain/summaries.js';
 import type { JobDeps } from '../jobs/record-run.js';
 import { runTrain } from '../jobs/train.js';
-import { versionsTable } from './models.js';
+import { labelsTable, versionsTable } from './models.js';
 
 /** Trains a model version now (the daily job, by hand), with the challenger beside the champion. */
 export async function trainCommand(
@@ -18,6 +18,7 @@ export async function trainCommand(
       ? [result.previous_champion]
       : []),
   ];
+  const labels = labelsTable(result);
   return {
     title: `Model v${v.version} trained`,
     summary: describeTrain(result).replace(/^train: /, ''),
@@ -37,7 +38,9 @@ export async function trainCommand(
         ...versionsTable(shown, deps.clock.now()),
         title: result.promoted ? 'New champion and the one before' : 'Challenger and champion',
       },
+      ...(labels.table ? [labels.table] : []),
     ],
+    notes: [...(result.refused ? [result.refused] : []), ...(labels.note ? [labels.note] : [])],
     data: result,
   };
 }

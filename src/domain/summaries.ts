@@ -35,8 +35,20 @@ export function describeTrain(r: TrainResult): string {
   const flagged = (v.metrics.train_flagged_share * 100).toFixed(1);
   const champion = r.promoted
     ? `champion v${v.version}${r.previous_champion ? ` (was v${r.previous_champion.version})` : ''}`
-    : `champion stays ${r.champion ? `v${r.champion.version}` : 'unset'} (manual promotion)`;
-  return `train: model v${v.version} (${v.feature_set} features) on ${formatCount(v.training.train_rows)} windows, ${flagged} % flagged; ${champion}`;
+    : `champion stays ${r.champion ? `v${r.champion.version}` : 'unset'} (${r.refused ? 'clearly worse on the labels' : 'manual promotion'})`;
+  const l = r.labels;
+  const labels =
+    l && l.windows > 0
+      ? `; on ${formatCount(l.windows)} labelled windows precision ${percent(l.candidate.precision)}, recall ${percent(l.candidate.recall)}` +
+        (l.champion
+          ? ` (champion v${l.champion.version}: ${percent(l.champion.precision)}, ${percent(l.champion.recall)})`
+          : '')
+      : '';
+  return `train: model v${v.version} (${v.feature_set} features) on ${formatCount(v.training.train_rows)} windows, ${flagged} % flagged; ${champion}${labels}`;
+}
+
+function percent(ratio: number | null): string {
+  return ratio === null ? '—' : `${(ratio * 100).toFixed(0)} %`;
 }
 
 export function describeInfer(r: InferResult): string {

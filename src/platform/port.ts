@@ -48,12 +48,15 @@ export interface LakehouseReads {
   /** Runs one read-only statement; anything else is refused before it runs. */
   readOnlySql(text: string, maxRows: number): Promise<SqlResult>;
   /**
-   * The labels of these windows, each person once with their latest label (the embedded platform;
-   * Databricks keeps labels as files in the volume and does not read them back).
+   * The labels of these windows, each person once with their latest label. Undefined when they
+   * cannot be read now: on Databricks the pipeline's `labels` table is read only while the SQL
+   * warehouse runs (a click never starts it).
    */
-  labelCounts?(windows: ReadonlyArray<{ asset: string; window_end: string }>): Promise<LabelCounts>;
-  /** Precision per model version on the labelled windows, newest version first (embedded only). */
-  labelPrecision?(): Promise<LabelPrecision[]>;
+  labelCounts?(
+    windows: ReadonlyArray<{ asset: string; window_end: string }>,
+  ): Promise<LabelCounts | undefined>;
+  /** Precision per model version on the labelled windows, newest version first (undefined: not now). */
+  labelPrecision?(): Promise<LabelPrecision[] | undefined>;
 }
 
 export interface PipelineOps {
@@ -328,6 +331,39 @@ export interface TrainResult {
   /** The champion after this run (the new version when promoted), and the one before it. */
   champion: ModelVersion | null;
   previous_champion: ModelVersion | null;
+  /**
+   * The new version and the champion before it on the channel's labelled windows
+   * (src/model/label-comparison.ts). Absent where training does not compare them (Databricks).
+   */
+  labels?: LabelComparison;
+  /** Why automatic promotion kept the champion (the labels' rule), when it did. */
+  refused?: string;
+}
+
+/** A model's alerts on labelled windows, each window's truth the majority of its labels. */
+export interface LabelScore {
+  /** Labelled windows it alerts on. */
+  alerted: number;
+  /** Real windows among the alerted ones; null when it alerts on none. */
+  precision: number | null;
+  /** Alerted windows among the real ones; null without real windows. */
+  recall: number | null;
+  /** Harmonic mean of precision and recall (0 when no real window alerts); null without real windows. */
+  f1: number | null;
+}
+
+export interface LabelComparison {
+  /** Labelled windows that still have their Gold window, and how many of them are real / noise. */
+  windows: number;
+  real: number;
+  noise: number;
+  candidate: LabelScore;
+  /** The champion before the run on the same windows; null when there was none. */
+  champion: (LabelScore & { version: number }) | null;
+  /** Whether there were enough labels for the promotion rule to apply. */
+  rule_applies: boolean;
+  /** The promotion rule in words. */
+  rule: string;
 }
 
 export interface InferRequest {

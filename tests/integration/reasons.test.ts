@@ -218,7 +218,9 @@ describe('reasons in words', () => {
     expect(formatReason({ feature: 'return', value: -0.094, times: 14.2 })).toBe(
       '5-minute return −9.4 % (14× its usual move)',
     );
-    expect(formatReason({ feature: 'range', value: 0.031, times: 6 })).toBe('low 3.1 % under the high (6× usual)');
+    expect(formatReason({ feature: 'range', value: 0.031, times: 6 })).toBe(
+      'low 3.1 % under the high (6× usual)',
+    );
     expect(formatReason({ feature: 'volume', value: 1e9, times: 3.04 })).toBe("volume 3× the day's median");
     expect(formatReason({ feature: 'gap', value: 15, times: null })).toBe('no prices for 15 minutes');
     expect(formatReason({ feature: 'frozen', value: 20, times: null })).toBe('price frozen for 20 minutes');

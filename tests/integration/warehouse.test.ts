@@ -461,6 +461,7 @@ describe('ANSI mode on the loopback warehouse', () => {
       since: [new Date('2024-12-31T00:00:00Z')],
       until: [new Date('2025-01-02T00:00:00Z')],
       asset: [null, 'bitcoin'],
+      assets: ['bitcoin,ethereum', null],
       limit: [10],
     };
     const dir = join(packageRoot(), 'sql', 'queries');

@@ -6,6 +6,7 @@ import { ExitCode, UserError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { SimEvent } from '../../market/record.js';
 import { sqlFile } from '../../sql-files.js';
+import { createLabelReads } from '../label-reads.js';
 import { createSharedReads } from '../lakehouse-reads.js';
 import { landingName, toJsonLines } from '../landing-files.js';
 import type { Db } from '../local/db.js';
@@ -485,6 +486,10 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Databric
     await warehouse.ensureRunning();
     return warehouse.query<T>(sqlFile(name), params);
   });
+  // Never ensureRunning here: the callers check the warehouse is running first.
+  const labelReads = createLabelReads(<T>(name: string, params: Record<string, SqlParam>) =>
+    warehouse.query<T>(sqlFile(name), params),
+  );
   let botStore: Promise<Db> | undefined;
 
   return {
@@ -533,8 +538,8 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Databric
         );
       },
 
-      // Labels from the channel go to the volume as files (no warehouse start for a click); they
-      // are not read back here, so a message's counts and status' precision are embedded only.
+      // Labels from the channel go to the volume as files (no warehouse start for a click); the
+      // pipeline loads them into its `labels` table, which labelCounts/labelPrecision read.
       async recordLabels(labels) {
         if (labels.length === 0) return;
         const body = Buffer.from(`${labels.map((l) => JSON.stringify(l)).join('\n')}\n`);
@@ -749,6 +754,18 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Databric
         const state = await warehouse.state();
         if (state === 'RUNNING' || !request) return { ready: state === 'RUNNING', state };
         return { ready: await answersFromSnapshot(request), state };
+      },
+
+      // The pipeline's `labels` table (02_dlt_pipeline.py) by SQL, only while the warehouse runs, as
+      // status reads freshness: a click or a status never starts it; undefined says "not now".
+      async labelCounts(windows) {
+        if ((await warehouse.state()) !== 'RUNNING') return undefined;
+        return labelReads.counts(windows);
+      },
+
+      async labelPrecision() {
+        if ((await warehouse.state()) !== 'RUNNING') return undefined;
+        return labelReads.precision();
       },
 
       ensureReady: () => warehouse.ensureRunning(),

@@ -105,6 +105,14 @@ export function createProvisioner(deps: {
       }
     }
 
+    // The volume's labels/ folder (Files API, https://docs.databricks.com/api/workspace/files/createdirectory):
+    // the pipeline's Auto Loader reads it (02_dlt_pipeline.py `labels`) and fails on a missing path,
+    // and the bot writes its first file there only at the first click.
+    const labelsFolder = `/Volumes/${settings.catalog}/${settings.schema}/${settings.volume}/labels`;
+    const labelsPresent = await exists(`/api/2.0/fs/directories${labelsFolder}`);
+    note({ kind: 'folder', name: labelsFolder, action: labelsPresent ? 'unchanged' : 'create' });
+    if (apply && !labelsPresent) await rest.put(`/api/2.0/fs/directories${labelsFolder}`, undefined);
+
     // The workspace folder, notebooks and helper files.
     const folders = [
       ...new Set(resources.assets.map((a) => a.path.slice(0, a.path.lastIndexOf('/')))),

@@ -1,8 +1,22 @@
 import type { ModelSettings } from '../../config.js';
 import { ExitCode, UserError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { computeFeatures, type FeatureRow, type GoldWindow, TRAILING_WINDOWS } from '../../model/features.js';
-import { loadIsolationForest } from '../../model/isolation-forest.js';
+import {
+  computeFeatures,
+  type FeatureRow,
+  type FeatureSetName,
+  type GoldWindow,
+  TRAILING_WINDOWS,
+} from '../../model/features.js';
+import { type IsolationForest, loadIsolationForest } from '../../model/isolation-forest.js';
+import {
+  clearlyWorse,
+  isRealWindow,
+  LABEL_PROMOTION_RULE_TEXT,
+  refusalSentence,
+  ruleApplies,
+  scoreOnLabels,
+} from '../../model/label-comparison.js';
 import { isAlert } from '../../model/reasons.js';
 import { fitModel, MIN_PERIOD_ROWS } from '../../model/training.js';
 import { sqlFile } from '../../sql-files.js';
@@ -10,6 +24,7 @@ import type {
   AnomalyRow,
   InferRequest,
   InferResult,
+  LabelComparison,
   ModelsReport,
   ModelVersion,
   TrainRequest,
@@ -64,6 +79,87 @@ export function createLocalModels(db: Db, settings: ModelSettings, logger: Logge
     });
   }
 
+  async function storedForest(version: number): Promise<IsolationForest> {
+    const [stored] = await db.all<{ model: string }>(
+      'SELECT CAST(model AS VARCHAR) AS model FROM model_versions WHERE version = :version',
+      { version },
+    );
+    return loadIsolationForest(JSON.parse(stored?.model as string));
+  }
+
+  /**
+   * The candidate and the champion on the labelled windows (src/model/label-comparison.ts): each
+   * window's features as inference computes them (its Gold window with the trailing history before
+   * it, in the model's feature set), each model's alert by isAlert. Labelled windows whose Gold
+   * window is gone are left out (no labels at all: zero windows, nothing compared).
+   */
+  async function compareOnLabels(
+    candidate: { forest: IsolationForest; featureSet: FeatureSetName },
+    previous: ModelVersion | null,
+  ): Promise<LabelComparison> {
+    const labelled = await db.all<{ asset: string; window_end: string; real: number; noise: number }>(
+      `SELECT asset, window_end, count(*) FILTER (WHERE label = 'real') AS real,
+         count(*) FILTER (WHERE label = 'noise') AS noise
+       FROM labels GROUP BY asset, window_end ORDER BY asset, window_end`,
+    );
+    if (labelled.length === 0) {
+      const none = scoreOnLabels([], []);
+      return {
+        windows: 0,
+        real: 0,
+        noise: 0,
+        candidate: none,
+        champion: previous ? { version: previous.version, ...none } : null,
+        rule_applies: false,
+        rule: LABEL_PROMOTION_RULE_TEXT,
+      };
+    }
+    const truthOf = new Map(
+      labelled.map((l) => [`${l.asset}|${l.window_end}`, isRealWindow(Number(l.real), Number(l.noise))]),
+    );
+    let first = labelled[0]?.window_end as string;
+    let last = first;
+    for (const l of labelled) {
+      first = earliestOf(first, l.window_end);
+      last = latest(last, l.window_end);
+    }
+    // Just before the first labelled window, so it is read, with the warm-up inference reads too.
+    const gold = await goldWithWarmup(
+      new Date(Date.parse(first) - 1),
+      new Date(last),
+      Number.MAX_SAFE_INTEGER,
+    );
+    const rowsIn = (set: FeatureSetName) =>
+      computeFeatures(gold, set).filter((r) => truthOf.has(`${r.asset}|${r.window_end}`));
+    const alertsOf = (forest: IsolationForest, rows: readonly FeatureRow[]) => {
+      const scores = rows.length > 0 ? forest.decisionFunction(rows.map((r) => r.features)) : [];
+      return rows.map((r, i) => isAlert(scores[i] as number, r.reasons));
+    };
+    const candidateRows = rowsIn(candidate.featureSet);
+    const truth = candidateRows.map((r) => truthOf.get(`${r.asset}|${r.window_end}`) === true);
+    const real = truth.filter(Boolean).length;
+    let champion: LabelComparison['champion'] = null;
+    if (previous) {
+      // Same windows in the same order (computeFeatures keeps every window it is given).
+      const championRows =
+        previous.feature_set === candidate.featureSet
+          ? candidateRows
+          : rowsIn(previous.feature_set as FeatureSetName);
+      champion = {
+        version: previous.version,
+        ...scoreOnLabels(truth, alertsOf(await storedForest(previous.version), championRows)),
+      };
+    }
+    const counts = { windows: truth.length, real, noise: truth.length - real };
+    return {
+      ...counts,
+      candidate: scoreOnLabels(truth, alertsOf(candidate.forest, candidateRows)),
+      champion,
+      rule_applies: previous !== null && ruleApplies(counts),
+      rule: LABEL_PROMOTION_RULE_TEXT,
+    };
+  }
+
   return {
     versions,
     champion,
@@ -83,6 +179,10 @@ export function createLocalModels(db: Db, settings: ModelSettings, logger: Logge
       }
       const fitted = fitModel(rows, settings);
       const previous = await champion();
+      const labels = await compareOnLabels({ forest: fitted.forest, featureSet }, previous);
+      // Automatic promotion holds back a candidate clearly worse on the channel's labels.
+      const worse = clearlyWorse(labels);
+      const promote = settings.promotion === 'auto' && !worse;
       const version = await db.transaction(async (tx) => {
         const [next] = await tx.all<{ v: number }>(
           'SELECT coalesce(max(version), 0) + 1 AS v FROM model_versions',
@@ -113,7 +213,7 @@ export function createLocalModels(db: Db, settings: ModelSettings, logger: Logge
             model: JSON.stringify(fitted.forest.toJSON()),
           },
         );
-        if (settings.promotion === 'auto') {
+        if (promote) {
           await tx.run(
             'INSERT OR REPLACE INTO model_aliases VALUES (:alias, :version, CAST(:at AS TIMESTAMP))',
             {
@@ -128,9 +228,11 @@ export function createLocalModels(db: Db, settings: ModelSettings, logger: Logge
       const all = await versions();
       return {
         version: all.find((m) => m.version === version) as ModelVersion,
-        promoted: settings.promotion === 'auto',
+        promoted: promote,
         champion: all.find((m) => m.aliases.includes(CHAMPION)) ?? null,
         previous_champion: previous,
+        labels,
+        ...(settings.promotion === 'auto' && worse ? { refused: refusalSentence(labels, version) } : {}),
       };
     },
 
@@ -139,11 +241,7 @@ export function createLocalModels(db: Db, settings: ModelSettings, logger: Logge
       if (!model) {
         throw new UserError('There is no model to score with yet: run `crypto-risk train` first.');
       }
-      const [stored] = await db.all<{ model: string }>(
-        'SELECT CAST(model AS VARCHAR) AS model FROM model_versions WHERE version = :version',
-        { version: model.version },
-      );
-      const forest = loadIsolationForest(JSON.parse(stored?.model as string));
+      const forest = await storedForest(model.version);
 
       // Each asset resumes after its own latest scored window (assets can lag each other in Gold);
       // a re-score also takes every window after `rescoreSince`. Nothing older than the lookback.
