@@ -12,7 +12,11 @@
 # MAGIC    and measure both parts (mean and standard deviation of `decision_function`, flagged share);
 # MAGIC 4. log parameters, metrics and the model (with a signature) to MLflow, register it in Unity Catalog
 # MAGIC    as `<catalog>.<schema>.<model_name>` and, with `promotion = auto`, point the alias (`champion`)
-# MAGIC    at the new version; with `manual` the alias stays until someone moves it.
+# MAGIC    at the new version; with `manual` the alias stays until someone moves it;
+# MAGIC 5. before that, where the pipeline's `labels` table exists, score the labelled windows with the new
+# MAGIC    version and the champion and compare them (`crypto_risk.labels`, the rule of
+# MAGIC    `src/model/label-comparison.ts`): automatic promotion leaves the alias where it is when the new
+# MAGIC    version is clearly worse on the labels (the output's `refused` says why; `labels` has both scores).
 # MAGIC
 # MAGIC Job parameters (all optional; defaults in `crypto_risk.PARAMETER_DEFAULTS`): `catalog`, `schema`,
 # MAGIC `model_name` (a name in the schema or `catalog.schema.name`), `alias`, `feature_set`,
@@ -73,8 +77,11 @@ from crypto_risk import (
     compute_features,
     dedupe_windows,
     fit_model,
+    is_not_found,
     parse_job_params,
 )
+from crypto_risk.labels import (clearly_worse, compare_on_labels, comparison_summary, labelled_alerts,
+                                 refusal_sentence, window_truth)
 
 TRAIN_PARAMETERS = ("catalog", "schema", "model_name", "alias", "feature_set", "contamination", "trees", "seed",
                     "lookback_days", "lookback", "max_rows", "promotion", "now", "experiment", "registry_uri",
@@ -167,9 +174,69 @@ for key, value in {
     "holdout_rows": str(fitted.holdout_rows),
 }.items():
     client.set_model_version_tag(model_name, version.version, key, value)
-if params.promotion == "auto":
+
+# COMMAND ----------
+
+# The new version and the champion on the channel's labels (the rule of src/model/label-comparison.ts,
+# in crypto_risk.labels): each labelled window's features as inference computes them (its Gold window
+# with the warm-up before it, in each model's feature set), each model's alert by is_alert. A workspace
+# provisioned before the pipeline had a `labels` table has none: nothing is compared then.
+labels_table = params.table("labels")
+comparison = None
+if spark.catalog.tableExists(labels_table):
+    label_rows = spark.table(labels_table).select("asset", "window_end", "user", "label", "labelled_at").toPandas()
+    truth = window_truth(label_rows.to_dict("records"))
+    try:
+        champion = client.get_model_version_by_alias(model_name, params.alias)
+    except Exception as err:  # MlflowException; only not-found means "no champion"
+        if not is_not_found(err):
+            raise
+        champion = None
+    if champion is not None and int(champion.version) == int(version.version):
+        champion = None  # cannot happen (the alias has not moved yet); kept safe for reruns
+    if truth:
+        first = min(at for _, at in truth)
+        last = max(at for _, at in truth)
+        # From just before the first labelled window, with the warm-up inference reads too; no row cap.
+        labelled_gold = dedupe_windows(
+            spark.table(params.table("metrics_gold"))
+            .where((F.col("window_end") > F.lit((first - pd.Timedelta(milliseconds=1) - WARMUP).to_pydatetime()))
+                   & (F.col("window_end") <= F.lit(last.to_pydatetime())))
+            .select(*GOLD_COLUMNS, "emitted_at")
+            .toPandas()
+        )
+        by_set = {}
+
+        def labelled_features(feature_set):
+            if feature_set not in by_set:
+                by_set[feature_set] = compute_features(labelled_gold, feature_set)
+            return by_set[feature_set]
+
+        window_truths, candidate_alerts = labelled_alerts(
+            labelled_features(params.feature_set), truth, fitted.model.decision_function)
+        champion_alerts = None
+        if champion is not None:
+            champion_set = (champion.tags or {}).get("feature_set") or params.feature_set
+            champion_model = mlflow.sklearn.load_model(f"models:/{model_name}/{champion.version}")
+            _, champion_alerts = labelled_alerts(labelled_features(champion_set), truth,
+                                                 champion_model.decision_function)
+    else:
+        window_truths, candidate_alerts, champion_alerts = [], [], []
+    comparison = compare_on_labels(window_truths, candidate_alerts, champion_alerts,
+                                   int(champion.version) if champion is not None else None)
+    print(f"train: {comparison_summary(comparison, int(version.version))}")
+else:
+    print(f"train: no {labels_table} table (provisioned before it); the labels are not compared")
+
+# Automatic promotion holds back a candidate clearly worse on the channel's labels.
+refused = (refusal_sentence(comparison, int(version.version))
+           if params.promotion == "auto" and comparison is not None and clearly_worse(comparison) else None)
+promoted = params.promotion == "auto" and refused is None
+if promoted:
     client.set_registered_model_alias(model_name, params.alias, version.version)
     print(f"train: {model_name} v{version.version} is now {params.alias}")
+elif refused:
+    print(f"train: {refused}")
 else:
     print(f"train: {model_name} v{version.version} registered; {params.alias} unchanged (promotion = manual)")
 
@@ -178,7 +245,7 @@ else:
 dbutils.notebook.exit(json.dumps({
     "model": model_name,
     "version": int(version.version),
-    "promoted": params.promotion == "auto",
+    "promoted": promoted,
     "alias": params.alias,
     "feature_set": params.feature_set,
     "run_id": run.info.run_id,
@@ -187,4 +254,7 @@ dbutils.notebook.exit(json.dumps({
     "holdout_rows": fitted.holdout_rows,
     "assets": assets,
     "metrics": fitted.metrics,
+    # TrainResult's `labels` (LabelComparison) and `refused` (src/platform/port.ts), read by the bot.
+    **({"labels": comparison} if comparison is not None else {}),
+    **({"refused": refused} if refused else {}),
 }))

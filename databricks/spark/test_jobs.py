@@ -231,5 +231,56 @@ class TrainAndInferTest(unittest.TestCase):
         self.check_published(rescored, feed_expected=False)
 
 
+    def test_train_labels_clearly_worse_keeps_the_champion(self) -> None:
+        # The labels' rule (crypto_risk.labels, src/model/label-comparison.ts): the windows the champion
+        # alerts on are real, the quiet windows it scores lowest noise. A candidate with the same seed and
+        # data but contamination 0.5 scores the same (only its offset differs) and alerts on half the
+        # windows, those noise ones too: precision 0.5 against 1, so it is clearly worse.
+        import mlflow.sklearn
+        import pandas as pd
+
+        from crypto_risk import compute_features, dedupe_windows
+        from crypto_risk.features import is_alert
+
+        first = self.train(END, seed="42")
+        self.assertNotIn("labels", first)  # no labels table: nothing compared
+        champion = int(self.client.get_model_version_by_alias(MODEL, "champion").version)
+        mlflow.set_registry_uri(self.mlflow_uri)
+        model = mlflow.sklearn.load_model(f"models:/{MODEL}/{champion}")
+        gold = self.spark.table(GOLD).toPandas()
+        features = compute_features(dedupe_windows(gold), "default")
+        period = features.where((features.rows["window_end"] > pd.Timestamp(END - timedelta(hours=48))).to_numpy())
+        scores = model.decision_function(period.X)
+        alerts = [is_alert(s, r) for s, r in zip(scores, period.rows["reasons"])]
+        alerted = [i for i, a in enumerate(alerts) if a]
+        quiet = sorted((i for i, a in enumerate(alerts) if not a), key=lambda i: scores[i])
+        self.assertGreaterEqual(len(alerted), 5)  # the rule needs 10 windows, 3 of each
+        real = alerted[:8]
+        picked = [(i, "real") for i in real] + [(i, "noise") for i in quiet[:len(real)]]
+        windows = 2 * len(real)
+        labels_table = f"{session.CATALOG}.{SCHEMA}.labels"
+        rows = [(period.rows["asset"][i], period.rows["window_end"][i].to_pydatetime().replace(tzinfo=None), "U1",
+                 label, "v1", datetime(2025, 3, 4, 1, 0)) for i, label in picked]
+        self.spark.createDataFrame(rows, "asset STRING, window_end TIMESTAMP, user STRING, label STRING, "
+                                   "model_version STRING, labelled_at TIMESTAMP") \
+            .write.format("delta").saveAsTable(labels_table)
+        try:
+            worse = self.notebook("03_train_iforest", self.params(
+                now=iso(END), lookback="48h", trees="50", seed="42", contamination="0.5", promotion="auto",
+                experiment=self.experiment))
+        finally:
+            self.spark.sql(f"DROP TABLE IF EXISTS {labels_table}")
+        compared = worse["labels"]
+        self.assertEqual((compared["windows"], compared["real"], compared["noise"]), (windows, len(real), len(real)))
+        self.assertTrue(compared["rule_applies"])
+        self.assertEqual(compared["champion"]["version"], champion)
+        self.assertEqual((compared["champion"]["precision"], compared["champion"]["recall"]), (1, 1))
+        self.assertLess(compared["candidate"]["f1"], compared["champion"]["f1"] - 0.1)
+        self.assertFalse(worse["promoted"])
+        self.assertTrue(worse["refused"].startswith(
+            f"Not promoted: on {windows} labelled windows ({len(real)} real, {len(real)} noise) v{worse['version']} has F1"))
+        self.assertEqual(int(self.client.get_model_version_by_alias(MODEL, "champion").version), champion)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -47,11 +47,14 @@ export function versionsTable(versions: readonly ModelVersion[], now: Date): Tab
 
 /**
  * A retrain's candidate beside the champion on the channel's labelled windows (TrainResult.labels),
- * or a note where there is nothing to show: no labels yet, or a platform that does not compare.
+ * or a note where there is nothing to show: no labels yet, or a run that did not compare them.
  */
 export function labelsTable(result: TrainResult): { table?: Table; note?: string } {
   const labels = result.labels;
-  if (!labels) return { note: 'No labels compared for this retrain (Databricks does not compare them yet).' };
+  if (!labels)
+    return {
+      note: 'No labels compared for this retrain (its training run reported no comparison: the workspace has no labels table yet).',
+    };
   if (labels.windows === 0) {
     return {
       note: 'No labelled windows yet (👍 Real / 👎 Noise on the feed), so the labels were not compared.',

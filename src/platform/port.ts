@@ -333,7 +333,8 @@ export interface TrainResult {
   previous_champion: ModelVersion | null;
   /**
    * The new version and the champion before it on the channel's labelled windows
-   * (src/model/label-comparison.ts). Absent where training does not compare them (Databricks).
+   * (src/model/label-comparison.ts). Absent where the run did not compare them (a Databricks
+   * workspace without the pipeline's `labels` table).
    */
   labels?: LabelComparison;
   /** Why automatic promotion kept the champion (the labels' rule), when it did. */

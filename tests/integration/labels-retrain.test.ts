@@ -200,7 +200,7 @@ describe('a retrain compared on the channel’s labels', () => {
         ['v1 (champion before)', '10', '100.0 %', '100.0 %'],
       ],
     });
-    // A result without the comparison (Databricks' train job) still renders, with a note.
+    // A result without the comparison (a Databricks workspace without the labels table) still renders, with a note.
     const { labels: _compared, refused: _refused, ...bare } = held;
     const databricks = progressReply({
       id: 'r2',
@@ -214,7 +214,7 @@ describe('a retrain compared on the channel’s labels', () => {
     });
     expect(databricks.tables).toHaveLength(1);
     expect(databricks.notes).toEqual([
-      'No labels compared for this retrain (Databricks does not compare them yet).',
+      'No labels compared for this retrain (its training run reported no comparison: the workspace has no labels table yet).',
     ]);
     expect(describeTrain(held)).toMatch(
       /champion stays v1 \(clearly worse on the labels\); on 10 labelled windows precision —, recall 0 % \(champion v1: 100 %, 100 %\)$/,

@@ -46,6 +46,8 @@ export interface DatabricksHarness {
   logger: Logger;
   /** What the next training run does (RUNNING: it never ends). */
   trainOutcome: 'SUCCESS' | 'FAILED' | 'RUNNING';
+  /** The next training runs' exit value (dbutils.notebook.exit of 03_train_iforest); none when unset. */
+  trainExit?: Record<string, unknown>;
   /**
    * Which windows a scoring run finds anomalous; by default bitcoin's windows ending at :05, :25
    * and :45 past each hour (about one a run). Set to () => false for a run without anomalies.
@@ -180,7 +182,9 @@ export async function startDatabricksHarness(
         },
         alias: 'champion',
       });
-      return 'SUCCESS';
+      return harness.trainExit
+        ? { result: 'SUCCESS', outputs: { t: JSON.stringify(harness.trainExit) } }
+        : 'SUCCESS';
     }
     if (job.settings.name === JOB_NAMES.score) {
       // As 04_infer_iforest: new windows scored into anomalies, the feed file and snapshot published.

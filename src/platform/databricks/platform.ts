@@ -42,10 +42,13 @@ import {
 } from './published.js';
 import { JOB_NAMES, MODEL_NAME, PIPELINE_NAME, resources, runNowBody } from './resources.js';
 import { DatabricksError, type DatabricksRest } from './rest.js';
+import { parseTrainOutput, type TrainOutput } from './train-output.js';
 import type { SqlParam, Warehouse } from './warehouse.js';
 
 /** The scoring job's task that publishes the feed file (resources.ts). */
 const INFER_TASK = 'infer';
+/** The training job's task, whose exit value has the labels' comparison (resources.ts). */
+const TRAIN_TASK = 'train';
 /** With no feed cursor yet, windows scored this long ago are still read (the feed announces none older). */
 const FEED_HORIZON_MS = 24 * 3_600_000;
 /** Pages of scoring runs read at most per feed check (25 runs each: more than the horizon holds). */
@@ -284,6 +287,7 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Databric
             championBefore.get(run.run_id)?.version !== latest.version,
           champion,
           previous_champion: championBefore.get(run.run_id) ?? null,
+          ...(await trainOutputOf(run)),
         };
       }
     }
@@ -300,6 +304,34 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Databric
           ? `${result ?? life}: ${run.state?.state_message ?? 'the training job failed'}${run.run_page_url ? ` (${run.run_page_url})` : ''}`
           : null,
     };
+  }
+
+  /**
+   * The labels' comparison and refusal a training run's notebook reported in its exit value
+   * (runs/get-output of its task run: https://docs.databricks.com/api/workspace/jobs/getrunoutput).
+   * Without them (a run that did not report them, or an output that cannot be read) the reply
+   * says no labels were compared.
+   */
+  async function trainOutputOf(run: Run): Promise<TrainOutput> {
+    const task =
+      run.tasks?.find((t) => t.task_key === TRAIN_TASK) ??
+      (run.tasks?.length === 1 ? run.tasks[0] : undefined);
+    if (!task) return {};
+    try {
+      const output = await rest.get<{ notebook_output?: { result?: string } }>(
+        '/api/2.2/jobs/runs/get-output',
+        {
+          run_id: task.run_id,
+        },
+      );
+      return parseTrainOutput(output.notebook_output?.result);
+    } catch (err) {
+      logger.warn(
+        { run_id: run.run_id, err: err instanceof Error ? err.message : String(err) },
+        'retrain: the training run output could not be read; its labels comparison is not shown',
+      );
+      return {};
+    }
   }
 
   async function retrain(request: { requestedBy: string }) {
