@@ -126,19 +126,30 @@ export function createIncidentWatch(deps: IncidentDeps & { staleAfterMs?: number
 
   return {
     /**
-     * Whether a window ends while ingestion was stale (after the last landing, up to the recovery):
-     * its data is what was there when the source stopped (a part-filled window), not the market.
+     * Which of `rows` belong to a data incident rather than to the market: windows with a data
+     * issue, the part-filled window a gap begins after (only the ticks before the source stopped),
+     * and windows that end while ingestion was stale (after the last landing, up to the recovery).
+     * They are scored as they are; the feed does not announce them.
      */
-    async duringStale(): Promise<(w: { window_end: string }) => boolean> {
+    async ofIncidents(rows: readonly ScoredWindow[]): Promise<(w: ScoredWindow) => boolean> {
       const now = clock.now();
-      const spans = (await log.incidentsSince(new Date(now.getTime() - ANNOUNCE_WITHIN_MS)))
+      const beforeGap = new Set<string>();
+      for (const w of rows) {
+        const gap = w.data_issue === 'gap' ? issueOf(w, 'gap') : undefined;
+        if (gap) beforeGap.add(`${w.asset}|${gap.since}`);
+      }
+      const stale = (await log.incidentsSince(new Date(now.getTime() - ANNOUNCE_WITHIN_MS)))
         .filter((i) => i.kind === 'stale')
         .map(
           (i) => [Date.parse(i.since), i.recovered_at ? Date.parse(i.recovered_at) : now.getTime()] as const,
         );
       return (w) => {
         const end = Date.parse(w.window_end);
-        return spans.some(([from, to]) => end > from && end <= to);
+        return (
+          Boolean(w.data_issue) ||
+          beforeGap.has(`${w.asset}|${w.window_end}`) ||
+          stale.some(([from, to]) => end > from && end <= to)
+        );
       };
     },
 
@@ -156,21 +167,6 @@ export function createIncidentWatch(deps: IncidentDeps & { staleAfterMs?: number
 }
 
 export type IncidentWatch = ReturnType<typeof createIncidentWatch>;
-
-/**
- * The windows a gap begins after (`asset|window_end`): the last window before missing ones holds
- * only the ticks before the source stopped, so it looks unusual for the gap's sake. It is scored as
- * it is; the feed does not announce it.
- */
-export function windowsBeforeGaps(rows: readonly ScoredWindow[]): Set<string> {
-  const keys = new Set<string>();
-  for (const w of rows) {
-    if (w.data_issue !== 'gap') continue;
-    const gap = issueOf(w, 'gap');
-    if (gap) keys.add(`${w.asset}|${gap.since}`);
-  }
-  return keys;
-}
 
 /** The incident a window with a data issue opens: its id names what happened, so it is the same from any feed. */
 function issueOf(

@@ -7,7 +7,7 @@ import { storedWindow } from '../domain/windows.js';
 import type { Logger } from '../log.js';
 import type { Platform, ScoredWindow } from '../platform/port.js';
 import { priceChartInput } from '../render/price-chart.js';
-import { createIncidentWatch, windowsBeforeGaps } from './data-incidents.js';
+import { createIncidentWatch } from './data-incidents.js';
 import type { DeliveredWindow, DeliveryLog, MessageKind } from './delivery-log.js';
 import { digestReply, episodeReply, marketReply, plan } from './feed-plan.js';
 import { withLabels } from './labels.js';
@@ -141,17 +141,17 @@ export function createFeed(deps: FeedDeps): Feed {
   /** The reply for a message's windows; market context read from the price series (best effort). */
   async function describe(kind: MessageKind, windows: DeliveredWindow[]): Promise<Reply> {
     if (kind === 'digest') return digestReply(windows);
-    const context = await (async () => {
+    let context: { assets: string[]; moves: Map<string, number | null> } | undefined;
+    try {
       const assets = await deps.platform.reads.assets();
       const ends = windows.map((w) => w.window_end).sort();
-      return {
+      context = {
         assets,
         moves: await moves(deps.platform.reads, assets, ends[0] as string, ends.at(-1) as string),
       };
-    })().catch((err: unknown) => {
+    } catch (err) {
       logger.warn({ err: String(err) }, 'feed: could not read the market context; sent without it');
-      return undefined;
-    });
+    }
     if (kind === 'market')
       return marketReply(windows, context?.moves ?? new Map(), context?.assets.length ?? 0);
     const first = windows[0] as DeliveredWindow;
@@ -215,16 +215,12 @@ export function createFeed(deps: FeedDeps): Feed {
       const muted = deps.silences
         ? await deps.silences.covering(rows.filter((r) => r.is_anomaly))
         : () => undefined;
-      // A window next to broken data (a gap, a frozen price, the part-filled window a gap begins
-      // after) belongs to a data incident, not to the market.
-      const beforeGap = windowsBeforeGaps(rows);
-      const duringStale = await incidents.duringStale();
+      // A window next to broken data belongs to a data incident, not to the market.
+      const ofIncident = await incidents.ofIncidents(rows);
       const fresh = rows.filter(
         (r) =>
           r.is_anomaly &&
-          !r.data_issue &&
-          !beforeGap.has(key(r)) &&
-          !duringStale(r) &&
+          !ofIncident(r) &&
           !delivered.has(key(r)) &&
           !muted(r) &&
           now - Date.parse(r.window_end) <= MAX_AGE_MS,
