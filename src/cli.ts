@@ -457,8 +457,15 @@ async function runMainJob(app: App, io: CliIo): Promise<Reply> {
       '',
     ].join('\n'),
   );
-  const chat = await app.startChat();
-  io.stdout(`${chat.where}\n`);
+  const metrics = await app.serveMetrics();
+  let chat: Awaited<ReturnType<App['startChat']>>;
+  try {
+    chat = await app.startChat();
+  } catch (err) {
+    await metrics?.close();
+    throw err;
+  }
+  io.stdout(`${chat.where}\n${metrics ? `metrics: ${metrics.url}\n` : ''}`);
   const { feeds } = chat;
   try {
     const main = await startMainJob({
@@ -467,6 +474,8 @@ async function runMainJob(app: App, io: CliIo): Promise<Reply> {
       logger: app.logger,
       source,
       schedule: config.schedule,
+      health: app.jobHealth,
+      metrics: app.metrics,
       print: (line) => io.stdout(`${line}\n`),
       extraJobs: [
         {
@@ -482,6 +491,7 @@ async function runMainJob(app: App, io: CliIo): Promise<Reply> {
     return { title: 'Stopped cleanly.', data: { stopped: signal } };
   } finally {
     await chat.stop();
+    await metrics?.close();
   }
 }
 

@@ -191,6 +191,16 @@ const settingsSchema = z.strictObject({
     ),
   SLACK_OPS_USERGROUP: optionalPattern(/^S[A-Z0-9]{6,20}$/, 'must be a user group ID (S…)'),
   PORT: intIn(1, 65_535, 'a port number from 1 to 65535').default(3000),
+  METRICS_PORT: z
+    .union([z.literal('off'), intIn(1, 65_535, 'a port number from 1 to 65535, or off')], {
+      error: 'must be a port number from 1 to 65535, or off',
+    })
+    .optional(),
+  METRICS_HOST: z
+    .string()
+    .refine(isListenAddress, { error: 'must be an address to listen on, such as 127.0.0.1 or 0.0.0.0' })
+    .default('127.0.0.1'),
+  READY_MAX_FAILED_RUNS: intIn(1, 1_000, 'a whole number of runs from 1 to 1000').default(3),
   TEAMS_CLIENT_ID: optionalPattern(GUID, "must be the bot's Microsoft Entra application (client) ID, a GUID"),
   TEAMS_CLIENT_SECRET: optionalText,
   TEAMS_TENANT_ID: optionalPattern(GUID, 'must be the Microsoft Entra tenant ID, a GUID'),
@@ -262,6 +272,7 @@ const settingsSchema = z.strictObject({
   CONSOLE_SLACK_MODE: z
     .enum(['http', 'socket'], { error: 'must be http (signed requests) or socket (Socket Mode)' })
     .default('http'),
+  CONSOLE_HISTORY_MESSAGES: intIn(10, 100_000, 'a whole number of messages from 10 to 100000').default(1000),
   DATABRICKS_HOST: z
     .string()
     .refine(isWorkspaceUrl, {
@@ -370,6 +381,11 @@ export interface ConsoleSettings {
   slackMode: 'http' | 'socket';
   /** Where its workspace is kept across restarts; undefined: in memory (an in-memory database). */
   stateDir?: string;
+  /**
+   * Messages each conversation keeps, replies counted (CONSOLE_HISTORY_MESSAGES); beyond it the
+   * oldest threads go first. Undefined: no bound.
+   */
+  historyMessages?: number;
   feed: FeedSettings;
   opsUsers: string[];
   opsUsergroup?: string;
@@ -420,8 +436,15 @@ export interface Config {
   teams?: TeamsSettings;
   /** The chat surfaces `run` starts, in this order. */
   chatSurfaces: ChatSurfaceName[];
-  /** HTTP port for Slack requests (or the console) and /healthz. */
+  /** HTTP port for Slack requests (or the console), /healthz and /readyz. */
   port: number;
+  /**
+   * Prometheus metrics of `run` (METRICS_PORT, METRICS_HOST); absent when METRICS_PORT=off.
+   * `explicit`: the port was set, so a port in use stops the start (the default's only warns).
+   */
+  metrics?: { host: string; port: number; explicit: boolean };
+  /** /readyz refuses once a job has failed more than this many runs in a row. */
+  readyMaxFailedRuns: number;
   /** The real deployment; absent for the embedded default. */
   databricks?: DatabricksSettings;
   log: { level: string; format: 'pretty' | 'json' };
@@ -679,6 +702,7 @@ export function loadConfig(input: LoadConfigInput): Config {
           port: s.PORT,
           slackMode: s.CONSOLE_SLACK_MODE,
           stateDir: s.DUCKDB_PATH === ':memory:' ? undefined : resolve(dataDir, 'console'),
+          historyMessages: s.CONSOLE_HISTORY_MESSAGES,
           feed,
           opsUsers: s.SLACK_OPS_USERS,
           opsUsergroup:
@@ -687,6 +711,11 @@ export function loadConfig(input: LoadConfigInput): Config {
     chatSurfaces,
     teams: chatSurfaces.includes('teams') ? teamsSettings(s) : undefined,
     port: s.PORT,
+    metrics:
+      s.METRICS_PORT === 'off'
+        ? undefined
+        : { host: s.METRICS_HOST, port: s.METRICS_PORT ?? 9464, explicit: s.METRICS_PORT !== undefined },
+    readyMaxFailedRuns: s.READY_MAX_FAILED_RUNS,
     databricks:
       s.DATABRICKS_HOST && s.DATABRICKS_WAREHOUSE_ID
         ? {

@@ -9,20 +9,23 @@ import type {
   SlackSettings,
   TeamsSettings,
 } from './config.js';
+import { UserError } from './errors.js';
+import { createJobHealth, type JobHealth } from './jobs/job-health.js';
 import { longestIntervalMs } from './jobs/scheduler.js';
 import type { Logger } from './log.js';
 import { createCoinGeckoClient } from './market/coingecko.js';
 import { type MarketSource, resolveSource, type SourceDeps } from './market/sources.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { type MetricsServer, serveMetrics } from './metrics-server.js';
 import { createDatabricksPlatform } from './platform/databricks/platform.js';
 import { createDatabricksRest } from './platform/databricks/rest.js';
-import { createWarehouse } from './platform/databricks/warehouse.js';
 import { openDb } from './platform/local/db.js';
 import { createLocalPlatform } from './platform/local/platform.js';
 import type { Platform } from './platform/port.js';
 import { openFolderWarning } from './private-files.js';
+import { createReadiness, type Readiness } from './readiness.js';
 import { createSlackBot } from './slack/bot.js';
 import { startConsole } from './slack/console.js';
-import { createTeamsBot } from './teams/bot.js';
 
 /**
  * The composition root: configuration in, the wired application out. Everything else receives its
@@ -40,6 +43,15 @@ export interface App {
   startChat(): Promise<Chat>;
   /** The market source a setting names (the configured one by default). */
   marketSource(setting?: MarketSourceSetting): Promise<{ source: MarketSource; notice?: string }>;
+  /** The process's Prometheus metrics, counted by every part wired here. */
+  metrics: Metrics;
+  /** The scheduled jobs' outcomes (the jobs report to it; /readyz reads it). */
+  jobHealth: JobHealth;
+  /**
+   * Serves the metrics on METRICS_PORT (for `run`); undefined when METRICS_PORT=off, or when the
+   * default port is taken (a warning says so; a port that was set must be free).
+   */
+  serveMetrics(): Promise<MetricsServer | undefined>;
   close(): Promise<void>;
 }
 
@@ -59,9 +71,15 @@ interface Started {
 
 export async function createApp(config: Config, deps: { clock: Clock; logger: Logger }): Promise<App> {
   const { clock, logger } = deps;
-  const platform = config.databricks
-    ? databricksPlatform(config, config.databricks, deps)
+  let platform: Platform | undefined;
+  const metrics = createMetrics({
+    champion: async () => (platform ? (await platform.pipeline.models()).champion : null),
+  });
+  platform = config.databricks
+    ? await databricksPlatform(config, config.databricks, { ...deps, metrics })
     : await localPlatform(config, deps);
+  const jobHealth = createJobHealth(metrics);
+  const readiness = processReadiness(config, platform, jobHealth);
   const coingecko = createCoinGeckoClient({
     plan: config.market.coingecko.plan,
     apiKey: config.market.coingecko.apiKey,
@@ -70,6 +88,7 @@ export async function createApp(config: Config, deps: { clock: Clock; logger: Lo
     retries: 3,
     maxRetryAfterMs: 60_000,
     logger: logger.child({ component: 'coingecko' }),
+    metrics,
   });
   const sourceDeps: SourceDeps = {
     state: platform.pipeline.state,
@@ -83,7 +102,28 @@ export async function createApp(config: Config, deps: { clock: Clock; logger: Lo
     clock,
     logger,
     platform,
+    metrics,
+    jobHealth,
     marketSource: (setting = config.market.source) => resolveSource(setting, sourceDeps),
+    async serveMetrics() {
+      if (!config.metrics) return undefined;
+      try {
+        return await serveMetrics({ metrics, ...config.metrics, logger });
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        const where = `${config.metrics.host}:${config.metrics.port}`;
+        if (code === 'EADDRINUSE' && !config.metrics.explicit) {
+          logger.warn(
+            `metrics: port ${where} is in use; no metrics this run (set METRICS_PORT to a free port, or off)`,
+          );
+          return undefined;
+        }
+        throw new UserError(
+          `The metrics cannot listen on ${where} (${code ?? String(err)}): set METRICS_PORT to a free port, or off.`,
+          { cause: err },
+        );
+      }
+    },
     async startChat() {
       // The bot's delivery log: beside the lakehouse in the local DuckDB file, or a file of its own.
       const store = await platform.botStore();
@@ -94,7 +134,18 @@ export async function createApp(config: Config, deps: { clock: Clock; logger: Lo
       const staleAfterMs =
         3 * longestIntervalMs(config.schedule.ingest) * Math.max(1, config.market.simulator.speed);
       const createBot = (settings: SlackSettings, listen: { host?: string; port: number }) =>
-        createSlackBot({ settings, ...listen, platform, log, store, clock, logger, staleAfterMs });
+        createSlackBot({
+          settings,
+          ...listen,
+          platform,
+          log,
+          store,
+          clock,
+          logger,
+          staleAfterMs,
+          metrics,
+          readiness,
+        });
       const surfaces: Record<string, () => Promise<Started>> = {
         async slack() {
           if (!config.slack) throw new Error('CHAT_SURFACE names slack, but Slack is not configured');
@@ -111,6 +162,8 @@ export async function createApp(config: Config, deps: { clock: Clock; logger: Lo
         async teams() {
           if (!config.teams) throw new Error('CHAT_SURFACE names teams, but Teams is not configured');
           const settings = config.teams;
+          // Loaded when Teams is asked for: the Teams SDK holds about 45 MB that no other surface needs.
+          const { createTeamsBot } = await import('./teams/bot.js');
           const bot = await createTeamsBot({
             settings,
             platform,
@@ -119,6 +172,8 @@ export async function createApp(config: Config, deps: { clock: Clock; logger: Lo
             clock,
             staleAfterMs,
             logger: logger.child({ component: 'teams' }),
+            metrics,
+            readiness,
           });
           await bot.start();
           return { feed: bot.feed, where: teamsWhere(settings, bot.port()), stop: () => bot.stop() };
@@ -182,14 +237,17 @@ async function localPlatform(config: Config, deps: { clock: Clock; logger: Logge
   return platform;
 }
 
-function databricksPlatform(
+async function databricksPlatform(
   config: Config,
   settings: DatabricksSettings,
-  deps: { clock: Clock; logger: Logger },
-): Platform {
+  deps: { clock: Clock; logger: Logger; metrics: Metrics },
+): Promise<Platform> {
+  // Loaded for the Databricks deployment only: the SQL driver (thrift, its protocol) holds about
+  // 35 MB the embedded default never uses.
+  const { createWarehouse } = await import('./platform/databricks/warehouse.js');
   const logger = deps.logger.child({ component: 'databricks' });
-  const rest = createDatabricksRest({ settings, logger });
-  const warehouse = createWarehouse({ settings, rest, logger });
+  const rest = createDatabricksRest({ settings, logger, metrics: deps.metrics });
+  const warehouse = createWarehouse({ settings, rest, logger, metrics: deps.metrics });
   return createDatabricksPlatform({
     settings,
     model: config.model,
@@ -199,6 +257,35 @@ function databricksPlatform(
     clock: deps.clock,
     logger,
     openBotStore: () => openDb(join(config.dataDir, 'bot.duckdb')),
+  });
+}
+
+/**
+ * What `/readyz` checks besides each chat surface's own auth: the storage answers, the platform
+ * answers (the Databricks workspace's REST API; nothing is started), and no scheduled job has
+ * failed more than READY_MAX_FAILED_RUNS runs in a row.
+ */
+function processReadiness(config: Config, platform: Platform, jobs: JobHealth): Readiness {
+  const reason = (err: unknown) => (err instanceof Error ? err.message : String(err));
+  return createReadiness({
+    checks: {
+      async storage() {
+        const store = await platform.botStore();
+        await store.all('SELECT 1').catch((err: unknown) => {
+          throw new Error(`the bot store does not answer (${reason(err)})`);
+        });
+      },
+      async platform() {
+        await platform.reads.readiness().catch((err: unknown) => {
+          throw new Error(`the ${platform.kind} platform does not answer (${reason(err)})`);
+        });
+      },
+      async jobs() {
+        const failing = jobs.failing(config.readyMaxFailedRuns);
+        if (failing.length > 0)
+          throw new Error(failing.map((f) => `${f.job} failed its last ${f.runs} runs`).join('; '));
+      },
+    },
   });
 }
 

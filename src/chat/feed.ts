@@ -5,6 +5,7 @@ import type { Reply } from '../domain/reply.js';
 import type { FeedResult } from '../domain/results.js';
 import { storedWindow } from '../domain/windows.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import type { Platform, ScoredWindow } from '../platform/port.js';
 import { priceChartInput } from '../render/price-chart.js';
 import { createIncidentWatch } from './data-incidents.js';
@@ -34,6 +35,8 @@ export interface FeedDeps {
   staleAfterMs?: number;
   /** Silences (`mute`): the windows they cover are not posted; their starts and ends are announced. */
   silences?: Silences;
+  /** Counts the messages posted, updated and recovered, by surface (`outlet.platform`). */
+  metrics?: Metrics;
 }
 
 export interface Feed {
@@ -62,6 +65,9 @@ export interface Feed {
 export function createFeed(deps: FeedDeps): Feed {
   const { outlet, log, logger } = deps;
   let recovered = false;
+  const count = (outcome: 'posted' | 'updated' | 'recovered', n = 1) => {
+    if (n > 0) deps.metrics?.feedMessages.inc({ surface: outlet.platform, outcome }, n);
+  };
   const incidents = createIncidentWatch(deps);
 
   /**
@@ -187,6 +193,7 @@ export function createFeed(deps: FeedDeps): Feed {
       const result: FeedResult = { posted: 0, windows: 0, updated: 0, recovered: 0 };
       if (!recovered) {
         result.recovered = await recover(conversation);
+        count('recovered', result.recovered);
         recovered = true;
       }
       // Silences started or ended since the last cycle: each announced once, before any anomaly.
@@ -238,6 +245,7 @@ export function createFeed(deps: FeedDeps): Feed {
         );
         await post(conversation, deliveryId, reply, envelope);
         result.posted++;
+        count('posted');
         result.windows += windows.length;
       }
 
@@ -262,6 +270,7 @@ export function createFeed(deps: FeedDeps): Feed {
         const ref = { conversation, id: target.message_ts };
         if (await outlet.update(ref, reply, envelope)) {
           result.updated++;
+          count('updated');
         } else {
           // Someone deleted the message in the conversation: it is not posted again.
           logger.warn(
@@ -280,7 +289,9 @@ export function createFeed(deps: FeedDeps): Feed {
       if (target?.state !== 'posted' || !target.message_ts) return undefined;
       const { reply, envelope } = await content(target.kind, deliveryId, await log.windowsOf(deliveryId));
       const ref = { conversation: target.channel, id: target.message_ts };
-      return (await outlet.update(ref, reply, envelope)) ? reply : undefined;
+      if (!(await outlet.update(ref, reply, envelope))) return undefined;
+      count('updated');
+      return reply;
     },
 
     stop: () => outlet.stop(),

@@ -207,6 +207,15 @@ export function parseSlashText(text: string): SlashRequest {
   return parseArgs(name, tokens);
 }
 
+/**
+ * The command a text asks for, as a metric label: its name when it is one, `help` when empty,
+ * else `unknown` (a label never holds what someone typed).
+ */
+export function commandLabel(text: string): CommandName | 'unknown' {
+  const word = (text.trim().split(/\s+/)[0] ?? '').toLowerCase() || 'help';
+  return isCommandName(word) ? word : 'unknown';
+}
+
 function parseArgs<N extends CommandName>(name: N, tokens: readonly string[]): SlashRequest {
   const result = commands[name].parse(tokens);
   // The entry of `name` parsed its own arguments: the pair is that command's request.

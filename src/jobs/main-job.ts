@@ -2,8 +2,11 @@ import type { Config } from '../config.js';
 import { describeInfer, describeIngest, describePipelineRun, describeTrain } from '../domain/summaries.js';
 import { UserError } from '../errors.js';
 import type { MarketSource } from '../market/sources.js';
+import type { Metrics } from '../metrics.js';
 import { runInfer } from './infer.js';
 import { runIngest } from './ingest.js';
+import type { JobHealth } from './job-health.js';
+import { countIngest, countPipeline } from './job-metrics.js';
 import { runPipeline } from './pipeline.js';
 import type { JobDeps } from './record-run.js';
 import { followRetrain } from './retrain.js';
@@ -16,6 +19,10 @@ export interface MainJobDeps extends JobDeps {
   print(line: string): void;
   /** More jobs on the same scheduler (the Slack feed); `run` returns its line of the account, if any. */
   extraJobs?: Array<{ name: string; cron: string; run(): Promise<string | undefined> }>;
+  /** Every run's outcome and duration (for /readyz and the metrics). */
+  health?: JobHealth;
+  /** What the runs did (records landed, rows in and out, drops), when `run` serves metrics. */
+  metrics?: Metrics;
 }
 
 /** After a new champion, the windows of this last stretch are scored again with it. */
@@ -39,13 +46,19 @@ export async function startMainJob(deps: MainJobDeps): Promise<{ stop(): Promise
       work: () => Promise<T>,
       describe: (result: T) => string,
       quiet?: (result: T) => boolean,
+      count?: (metrics: Metrics, result: T) => void,
     ) =>
     async () => {
+      const started = performance.now();
+      const seconds = () => (performance.now() - started) / 1000;
       try {
         const result = await work();
+        deps.health?.finished(name, true, seconds());
+        if (deps.metrics) count?.(deps.metrics, result);
         if (!quiet?.(result)) print(`${stamp()} ${describe(result)}`);
         return result;
       } catch (err) {
+        deps.health?.finished(name, false, seconds());
         print(`${stamp()} ${name} FAILED: ${err instanceof Error ? err.message : String(err)}`);
         throw err;
       }
@@ -63,6 +76,7 @@ export async function startMainJob(deps: MainJobDeps): Promise<{ stop(): Promise
         () => runPipeline(deps),
         describePipelineRun,
         (r) => r.files === 0,
+        countPipeline,
       ),
     },
     {
@@ -104,7 +118,7 @@ export async function startMainJob(deps: MainJobDeps): Promise<{ stop(): Promise
       {
         name: 'ingest',
         cron: deps.schedule.ingest,
-        run: job('ingest', () => runIngest(deps), describeIngest),
+        run: job('ingest', () => runIngest(deps), describeIngest, undefined, countIngest),
       },
       ...(local ? lakehouseJobs : []),
       ...(deps.extraJobs ?? []).map((extra) => ({

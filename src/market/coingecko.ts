@@ -1,9 +1,11 @@
 import axios, { type AxiosError, type AxiosRequestConfig, isAxiosError } from 'axios';
 import axiosRetry, { exponentialDelay, isNetworkError, retryAfter } from 'axios-retry';
 import { z } from 'zod';
+import { meterAxios } from '../api-metrics.js';
 import type { DroppedRecords } from '../domain/results.js';
 import { ExitCode, UserError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import { scrubErrorsOf } from '../scrub.js';
 import { amountProblem, checkMarketRecord, type Problem } from './check-record.js';
 import { addDrops, countDrop, describeValue, noDrops } from './drops.js';
@@ -23,6 +25,8 @@ export interface CoinGeckoOptions {
   /** Base of the exponential backoff between retries (2×, 4×, 8× this, plus jitter); 500 ms by default. */
   retryBaseDelayMs?: number;
   logger: Logger;
+  /** Counts and times every call, each retry apart, by endpoint (api-metrics.ts). */
+  metrics?: Metrics;
 }
 
 export interface CoinGeckoClient {
@@ -104,14 +108,18 @@ export function createCoinGeckoClient(options: CoinGeckoOptions): CoinGeckoClien
 
   // Failed calls' errors lose the key header first thing (it comes back from the defaults on a retry).
   const http = scrubErrorsOf(
-    axios.create({
-      baseURL,
-      timeout: options.timeoutMs,
-      responseType: 'text',
-      maxContentLength: MAX_ANSWER_BYTES,
-      headers: { accept: 'application/json', ...(keyHeader && apiKey ? { [keyHeader]: apiKey } : {}) },
-      transitional: { clarifyTimeoutError: true },
-    }),
+    meterAxios(
+      axios.create({
+        baseURL,
+        timeout: options.timeoutMs,
+        responseType: 'text',
+        maxContentLength: MAX_ANSWER_BYTES,
+        headers: { accept: 'application/json', ...(keyHeader && apiKey ? { [keyHeader]: apiKey } : {}) },
+        transitional: { clarifyTimeoutError: true },
+      }),
+      options.metrics,
+      'coingecko',
+    ),
   );
 
   /** Removes the key from text CoinGecko (or anyone) sends back, before it reaches a message. */

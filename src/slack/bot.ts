@@ -9,6 +9,7 @@ import {
   SocketModeReceiver,
 } from '@slack/bolt';
 import { WebClient } from '@slack/web-api';
+import { meteredFetch } from '../api-metrics.js';
 import { createAccess } from '../chat/access.js';
 import type { DeliveryLog } from '../chat/delivery-log.js';
 import { createFeed, type Feed } from '../chat/feed.js';
@@ -16,15 +17,17 @@ import { createLabelFlow, LABEL_NOISE, LABEL_REAL, labelOf } from '../chat/label
 import type { Respond } from '../chat/port.js';
 import { createRetrainFlow, RETRAIN_CONFIRM } from '../chat/retrain.js';
 import type { Clock } from '../clock.js';
-import { dispatch, parseSlashText } from '../commands/registry.js';
+import { commandLabel, dispatch, parseSlashText } from '../commands/registry.js';
 import { createSilences } from '../commands/silences.js';
 import { statusCommand } from '../commands/status.js';
 import type { SlackSettings } from '../config.js';
 import type { Reply } from '../domain/reply.js';
 import { UserError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import type { Db } from '../platform/local/db.js';
 import type { LakehouseRead, Platform } from '../platform/port.js';
+import { type Readiness, readyzAnswer } from '../readiness.js';
 import { renderBlocks } from '../render/blocks.js';
 import { createSlackCharts, refusedBlocks } from './charts.js';
 import { createSlackFeedOutlet } from './feed-outlet.js';
@@ -58,6 +61,10 @@ export interface SlackBotDeps {
   retrainPollMs?: number;
   /** The feed's stale-data rule (FeedDeps.staleAfterMs). */
   staleAfterMs?: number;
+  /** Counts of the bot's work (acks, Web API calls, feed messages), when `run` serves them. */
+  metrics?: Metrics;
+  /** The process's readiness checks; /readyz adds the bot token's (auth.test) to them. */
+  readiness?: Readiness;
 }
 
 export interface SlackBot {
@@ -79,7 +86,9 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
   const { settings, platform, clock, logger } = deps;
   const socketMode = Boolean(settings.appToken);
   const boltLog = boltLogger(logger.child({ component: 'bolt' }));
-  const clientOptions = { slackApiUrl: settings.apiUrl, retryConfig: RETRY_429S };
+  // Every Web API call is counted and timed by method (api-metrics.ts), from each client below.
+  const fetch = meteredFetch(deps.metrics, 'slack');
+  const clientOptions = { slackApiUrl: settings.apiUrl, retryConfig: RETRY_429S, fetch };
   // HTTP: Bolt's receiver behind the product's own server (http-server.ts), which also serves
   // /healthz, in Socket Mode too. Socket Mode: Bolt's receiver opens its WebSocket connection
   // through the same Web API URL.
@@ -117,7 +126,7 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
   // threads') go through one that never retries and refuses on 429: a post is not repeated blindly
   // after a lost answer, and 429s are waited out by the caller (web-calls.ts). The feed's chart
   // uploads have one of their own.
-  const ownClientOptions = { slackApiUrl: settings.apiUrl, timeout: 30_000, logger: boltLog };
+  const ownClientOptions = { slackApiUrl: settings.apiUrl, timeout: 30_000, logger: boltLog, fetch };
   const postingClient = new WebClient(settings.botToken, {
     ...ownClientOptions,
     retryConfig: { retries: 0 },
@@ -278,21 +287,35 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
     delivered.set(key, now);
     return true;
   }
+  // When Bolt took the request up (after its signature check), for the ack latency metric.
+  const RECEIVED = 'cryptoRiskReceivedAt';
+  app.use(async ({ context, next }) => {
+    context[RECEIVED] = performance.now();
+    await next();
+  });
   /** Acknowledges; false when Slack had this request delivered before (then it is not run). */
-  async function acknowledge(ack: () => Promise<void>, body: object): Promise<boolean> {
+  async function acknowledge(
+    ack: () => Promise<void>,
+    body: object,
+    command: string,
+    context: Record<string, unknown>,
+  ): Promise<boolean> {
     await ack();
+    const received = context[RECEIVED];
+    if (typeof received === 'number')
+      deps.metrics?.commandAck.observe({ surface: 'slack', command }, (performance.now() - received) / 1000);
     return firstDelivery((body as { trigger_id?: unknown }).trigger_id);
   }
 
-  app.command('/crypto', async ({ command, ack, respond }) => {
-    if (!(await acknowledge(ack, command))) return;
+  app.command('/crypto', async ({ command, ack, respond, context }) => {
+    if (!(await acknowledge(ack, command, commandLabel(command.text), context))) return;
     await safely(respond, `/crypto ${command.text.slice(0, 40)}`, () =>
       slashCommand(command.user_id, command.text, respond),
     );
   });
 
-  app.action(RETRAIN_CONFIRM, async ({ ack, body, respond }) => {
-    if (!(await acknowledge(ack, body))) return;
+  app.action(RETRAIN_CONFIRM, async ({ ack, body, respond, context }) => {
+    if (!(await acknowledge(ack, body, 'retrain_confirm', context))) return;
     const channel =
       body.channel?.id ?? (body as { container?: { channel_id?: string } }).container?.channel_id;
     const action = (body as { actions?: Array<{ value?: unknown }> }).actions?.[0];
@@ -311,8 +334,8 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
     logger,
     refresh: (deliveryId) => feed.refresh(deliveryId),
   });
-  app.action(new RegExp(`^(${LABEL_REAL}|${LABEL_NOISE})$`), async ({ ack, body, respond }) => {
-    if (!(await acknowledge(ack, body))) return;
+  app.action(new RegExp(`^(${LABEL_REAL}|${LABEL_NOISE})$`), async ({ ack, body, respond, context }) => {
+    if (!(await acknowledge(ack, body, 'label', context))) return;
     const container = (body as { container?: { channel_id?: string; message_ts?: string } }).container;
     const action = (body as { actions?: Array<{ action_id?: string; value?: unknown }> }).actions?.[0];
     const label = labelOf(action?.action_id ?? '');
@@ -369,6 +392,7 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
     logger: feedLogger,
     ...(silences ? { silences } : {}),
     ...(deps.staleAfterMs !== undefined ? { staleAfterMs: deps.staleAfterMs } : {}),
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
   });
 
   return {
@@ -388,6 +412,15 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
       await feed.destination();
       const http = createSlackHttpServer({
         healthz: () => ({ status: 'ok', platform: platform.kind }),
+        readyz: async () => {
+          const report = await deps.readiness?.report({
+            // The bot token still accepted (and Slack answering): auth.test, on the client that never retries.
+            'slack auth': async () => {
+              await postingClient.auth.test();
+            },
+          });
+          return report ? readyzAnswer(report) : { status: 200, body: { status: 'ready', checks: {} } };
+        },
         ...(httpReceiver ? { bolt: httpReceiver.requestListener } : {}),
         logger,
       });

@@ -2,7 +2,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Logger } from '../log.js';
 
 /**
- * The bot's HTTP server: `/healthz`, and in HTTP mode Bolt's HTTPReceiver for everything else (in
+ * The bot's HTTP server: `/healthz` (alive), `/readyz` (able to do its job: 200, or 503 naming
+ * the failing checks; src/readiness.ts), and in HTTP mode Bolt's HTTPReceiver for everything else (in
  * Socket Mode nothing else is served). Bolt verifies the signature and refuses requests dated more
  * than 5 minutes in the past; Slack's guidance is to refuse requests more than 5 minutes away from
  * the local clock either way (https://api.slack.com/authentication/verifying-requests-from-slack:
@@ -21,6 +22,7 @@ const SERVER_OPTIONS = { maxHeaderSize: 16 * 1024, headersTimeout: 10_000, reque
 
 export function createSlackHttpServer(deps: {
   healthz: () => Record<string, unknown>;
+  readyz?: () => Promise<{ status: number; body: Record<string, unknown> }>;
   /** Bolt's request listener (HTTP mode). */
   bolt?: (req: IncomingMessage, res: ServerResponse) => void;
   logger: Logger;
@@ -31,6 +33,19 @@ export function createSlackHttpServer(deps: {
     const path = new URL(req.url ?? '/', 'http://bot').pathname;
     if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(deps.healthz()));
+      return;
+    }
+    if (path === '/readyz' && deps.readyz && (req.method === 'GET' || req.method === 'HEAD')) {
+      deps.readyz().then(
+        ({ status, body }) =>
+          res
+            .writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+            .end(JSON.stringify(body)),
+        (err: unknown) => {
+          deps.logger.error({ err: String(err) }, 'could not check readiness');
+          res.writeHead(500).end();
+        },
+      );
       return;
     }
     if (!deps.bolt) {

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { type Client as ApiClient, PUBLIC, withOverrides } from '@microsoft/teams.api';
 import { App } from '@microsoft/teams.apps';
+import { meteringMiddleware } from '../api-metrics.js';
 import { createAccess } from '../chat/access.js';
 import type { DeliveryLog } from '../chat/delivery-log.js';
 import { createFeed, type Feed } from '../chat/feed.js';
@@ -8,15 +9,17 @@ import { createLabelFlow, labelOf } from '../chat/labels.js';
 import type { MessageRef, Respond } from '../chat/port.js';
 import { createRetrainFlow, RETRAIN_CONFIRM } from '../chat/retrain.js';
 import type { Clock } from '../clock.js';
-import { dispatch, parseSlashText } from '../commands/registry.js';
+import { commandLabel, dispatch, parseSlashText } from '../commands/registry.js';
 import { createSilences } from '../commands/silences.js';
 import type { TeamsSettings } from '../config.js';
 import type { LabelValue } from '../domain/labels.js';
 import type { Reply } from '../domain/reply.js';
 import { UserError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import type { Db } from '../platform/local/db.js';
 import type { LakehouseRead, Platform } from '../platform/port.js';
+import { type Readiness, readyzAnswer } from '../readiness.js';
 import { ADAPTIVE_CARD_CONTENT_TYPE, renderCard } from '../render/cards.js';
 import { createCardMessages } from './card-message.js';
 import { createChartStore } from './chart-store.js';
@@ -46,6 +49,10 @@ export interface TeamsBotDeps {
   retrainPollMs?: number;
   /** The feed's stale-data rule (FeedDeps.staleAfterMs). */
   staleAfterMs?: number;
+  /** Counts of the bot's work (acks, connector calls, feed messages), when `run` serves them. */
+  metrics?: Metrics;
+  /** The process's readiness checks; /readyz adds the bot's own (a Bot Connector token) to them. */
+  readiness?: Readiness;
 }
 
 export interface TeamsBot {
@@ -87,7 +94,7 @@ export async function createTeamsBot(deps: TeamsBotDeps): Promise<TeamsBot> {
   const { settings, platform, clock, logger } = deps;
   const credentials = settings.credentials;
   const tokens = credentials
-    ? clientCredentialsTokens({ credentials, loginUrl: settings.loginUrl })
+    ? clientCredentialsTokens({ credentials, loginUrl: settings.loginUrl, metrics: deps.metrics })
     : undefined;
   const graph = graphScope(settings.graphUrl);
   // The public cloud, with the endpoints a sovereign cloud or a test emulator moves.
@@ -99,6 +106,21 @@ export async function createTeamsBot(deps: TeamsBotDeps): Promise<TeamsBot> {
   const charts = createChartStore();
   const http = createTeamsHttpServer({
     healthz: () => ({ status: 'ok', platform: platform.kind, surface: 'teams' }),
+    readyz: async () => {
+      const report = await deps.readiness?.report({
+        // Entra still issues the bot its Bot Connector token (cached until near its expiry); without
+        // credentials there is nothing to check (the unauthenticated loopback mode).
+        'teams auth': async () => {
+          await tokens?.(cloud.botScope);
+        },
+      });
+      return report ? readyzAnswer(report) : { status: 200, body: { status: 'ready', checks: {} } };
+    },
+    // From an activity reaching the bot to its HTTP answer: the acknowledgement Teams waits for.
+    answered: (activity, seconds) => {
+      const command = ackLabel(activity);
+      if (command) deps.metrics?.commandAck.observe({ surface: 'teams', command }, seconds);
+    },
     charts,
     logger,
   });
@@ -118,6 +140,8 @@ export async function createTeamsBot(deps: TeamsBotDeps): Promise<TeamsBot> {
     logger: sdkLogger(logger),
     state: false,
     activity: { mentions: { stripText: true } },
+    // Every Bot Connector call counted and timed by endpoint (api-metrics.ts).
+    ...(deps.metrics ? { client: { middlewares: [meteringMiddleware(deps.metrics, 'teams')] } } : {}),
   });
   const conversations = createConversationStore(deps.store);
   const silences = createSilences(deps.store);
@@ -133,6 +157,7 @@ export async function createTeamsBot(deps: TeamsBotDeps): Promise<TeamsBot> {
             scope: graph,
             token: tokens,
             clock,
+            metrics: deps.metrics,
           }),
         }
       : {}),
@@ -154,6 +179,7 @@ export async function createTeamsBot(deps: TeamsBotDeps): Promise<TeamsBot> {
     log: deps.log,
     clock,
     logger: logger.child({ component: 'feed', surface: 'teams' }),
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
     silences,
     ...(deps.staleAfterMs !== undefined ? { staleAfterMs: deps.staleAfterMs } : {}),
   });
@@ -454,6 +480,15 @@ function userOf(a: Inbound): string {
 function mentionsBot(a: Inbound): boolean {
   const bot = a.recipient?.id;
   return Boolean(bot && a.entities?.some((e) => e.type === 'mention' && e.mentioned?.id === bot));
+}
+
+/** The command an activity asks for, as a metric label; undefined for activities that are not asks. */
+function ackLabel(activity: Record<string, unknown>): string | undefined {
+  const a = activity as unknown as Inbound & { name?: unknown };
+  if (a.type === 'message') return commandLabel(commandText((a.text ?? '').replace(/<at>.*?<\/at>/g, '')));
+  if (a.type !== 'invoke' || a.name !== 'adaptiveCard/action') return undefined;
+  const verb = a.value?.action?.verb ?? '';
+  return verb === RETRAIN_CONFIRM ? 'retrain_confirm' : labelOf(verb) ? 'label' : 'other';
 }
 
 /**

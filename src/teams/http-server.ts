@@ -27,6 +27,10 @@ export interface TeamsHttpServer extends IHttpServerAdapter {
  */
 export function createTeamsHttpServer(deps: {
   healthz: () => Record<string, unknown>;
+  /** `/readyz`: 200, or 503 naming the failing checks (src/readiness.ts). */
+  readyz?: () => Promise<{ status: number; body: Record<string, unknown> }>;
+  /** Told of each activity answered and how long its answer took (the ack latency metric). */
+  answered?: (activity: Record<string, unknown>, seconds: number) => void;
   charts: ChartStore;
   logger: Logger;
 }): TeamsHttpServer {
@@ -34,11 +38,20 @@ export function createTeamsHttpServer(deps: {
   let server: Server | undefined;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const received = performance.now();
     const path = new URL(req.url ?? '/', 'http://bot').pathname;
     const readOnly = req.method === 'GET' || req.method === 'HEAD';
     if (path === '/healthz') {
       if (!readOnly) return void res.writeHead(405, { allow: 'GET, HEAD' }).end();
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(deps.healthz()));
+      return;
+    }
+    if (path === '/readyz' && deps.readyz) {
+      if (!readOnly) return void res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      const { status, body } = await deps.readyz();
+      res
+        .writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+        .end(JSON.stringify(body));
       return;
     }
     const chart = /^\/charts\/([^/]+)\.png$/.exec(path);
@@ -94,6 +107,8 @@ export function createTeamsHttpServer(deps: {
     } else {
       res.writeHead(answer.status, { 'content-type': 'application/json' }).end(JSON.stringify(answer.body));
     }
+    if (answer.status < 300)
+      deps.answered?.(body as Record<string, unknown>, (performance.now() - received) / 1000);
   }
 
   return {

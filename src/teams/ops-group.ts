@@ -1,6 +1,8 @@
 import axios from 'axios';
+import { meterAxios } from '../api-metrics.js';
 import type { OpsGroup } from '../chat/access.js';
 import type { Clock } from '../clock.js';
+import type { Metrics } from '../metrics.js';
 
 /** How long one user's answer is trusted before Graph is asked again. */
 const MEMBER_TTL_MS = 60_000;
@@ -21,7 +23,9 @@ export function entraGroup(deps: {
   scope: string;
   token: (scope: string) => Promise<string>;
   clock: Clock;
+  metrics?: Metrics;
 }): OpsGroup {
+  const http = meterAxios(axios.create(), deps.metrics, 'graph');
   const answers = new Map<string, { member: boolean; at: number }>();
   return {
     logAs: { field: 'entra_group', id: deps.groupId },
@@ -30,7 +34,7 @@ export function entraGroup(deps: {
       const known = answers.get(userId);
       if (known && now - known.at < MEMBER_TTL_MS && now >= known.at) return known.member;
       const token = await deps.token(deps.scope);
-      const res = await axios
+      const res = await http
         .post(
           `${deps.graphUrl}/v1.0/users/${encodeURIComponent(userId)}/checkMemberGroups`,
           { groupIds: [deps.groupId] },

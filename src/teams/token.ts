@@ -1,4 +1,6 @@
 import axios from 'axios';
+import { meterAxios } from '../api-metrics.js';
+import type { Metrics } from '../metrics.js';
 
 /** A token is asked for again this long before it expires, so no call goes out with a dying one. */
 const REFRESH_BEFORE_MS = 5 * 60_000;
@@ -29,8 +31,10 @@ export function clientCredentialsTokens(deps: {
   loginUrl: string;
   /** Wall-clock milliseconds (token lifetimes are real time, not the product's possibly simulated clock). */
   now?: () => number;
+  metrics?: Metrics;
 }): (scope: string | string[], tenantId?: string) => Promise<string> {
   const { credentials, loginUrl } = deps;
+  const http = meterAxios(axios.create(), deps.metrics, 'entra');
   const now = deps.now ?? Date.now;
   const cache = new Map<string, { token: string; expiresAt: number }>();
   const pending = new Map<string, Promise<string>>();
@@ -43,7 +47,7 @@ export function clientCredentialsTokens(deps: {
       client_secret: credentials.clientSecret,
       scope,
     });
-    const res = await axios
+    const res = await http
       .post(url, form.toString(), {
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
         timeout: TIMEOUT_MS,

@@ -66,6 +66,8 @@ export interface DatabricksEmulator {
   calls: RecordedCall[];
   callsTo(route: string): RecordedCall[];
   fault(route: string, ...faults: Fault[]): void;
+  /** Drops every fault still queued (the service answers normally again). */
+  clearFaults(): void;
   jobs(): Array<{ job_id: number; settings: JobSettings }>;
   runs(): RunSnapshot[];
   pipelines(): Array<{ pipeline_id: string; spec: JsonObject }>;
@@ -268,6 +270,9 @@ export async function startDatabricksEmulator(
         faults.push({ matches: routeMatcher(r), queue });
       }
       for (const one of more) queue.push(one);
+    },
+    clearFaults() {
+      for (const { queue } of faults) queue.length = 0;
     },
     jobs: jobs.jobs,
     runs: jobs.runs,

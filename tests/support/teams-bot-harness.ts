@@ -1,6 +1,8 @@
 import { createDeliveryLog, type DeliveryLog } from '../../src/chat/delivery-log.js';
 import type { TeamsSettings } from '../../src/config.js';
+import type { Metrics } from '../../src/metrics.js';
 import type { Platform } from '../../src/platform/port.js';
+import type { Readiness } from '../../src/readiness.js';
 import { createTeamsBot, type TeamsBot } from '../../src/teams/bot.js';
 import { freePort } from './free-port.js';
 import { createScoredLakehouse, type TestLakehouse } from './lakehouse.js';
@@ -39,6 +41,9 @@ export interface TeamsHarnessOptions {
   lake?: TestLakehouse;
   /** The feed's stale-data rule (default: none). */
   staleAfterMs?: number;
+  /** Metrics the bot counts into, and readiness checks its /readyz adds its own to. */
+  metrics?: Metrics;
+  readiness?: Readiness;
 }
 
 export interface TeamsHarness {
@@ -105,6 +110,8 @@ export async function startTeamsHarness(options: TeamsHarnessOptions = {}): Prom
       logger,
       retrainPollMs: 50,
       ...(options.staleAfterMs !== undefined ? { staleAfterMs: options.staleAfterMs } : {}),
+      ...(options.metrics ? { metrics: options.metrics } : {}),
+      ...(options.readiness ? { readiness: options.readiness } : {}),
     });
     bots.push(made);
     return made;

@@ -41,6 +41,7 @@ describe('configuration', () => {
       port: 3000,
       slackMode: 'http',
       stateDir: '/srv/app/data/console',
+      historyMessages: 1000,
       feed: { channel: 'crypto-alerts' },
       opsUsers: [],
       opsUsergroup: 'S0CRYPTOOPS',
@@ -65,6 +66,23 @@ describe('configuration', () => {
     const slack = load({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 'secret' });
     expect(slack.console).toBeUndefined();
     expect(slack.slack?.opsUsergroup).toBeUndefined();
+  });
+
+  it('serves metrics on loopback port 9464 by default; METRICS_PORT sets the port or turns them off', () => {
+    expect(load({})).toMatchObject({
+      metrics: { host: '127.0.0.1', port: 9464, explicit: false },
+      readyMaxFailedRuns: 3,
+    });
+    expect(load({ METRICS_PORT: '9100', METRICS_HOST: '0.0.0.0' }).metrics).toEqual({
+      host: '0.0.0.0',
+      port: 9100,
+      explicit: true,
+    });
+    expect(load({ METRICS_PORT: 'off' }).metrics).toBeUndefined();
+    expect(problemsOf(() => load({ METRICS_PORT: 'on', READY_MAX_FAILED_RUNS: '0' }))).toEqual([
+      'METRICS_PORT: must be a port number from 1 to 65535, or off',
+      'READY_MAX_FAILED_RUNS: must be a whole number of runs from 1 to 1000',
+    ]);
   });
 
   it('lists every problem at once, by setting name', () => {

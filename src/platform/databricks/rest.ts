@@ -1,8 +1,10 @@
 import axios, { type AxiosError, type AxiosInstance, type AxiosRequestConfig, isAxiosError } from 'axios';
 import axiosRetry, { isNetworkError, retryAfter } from 'axios-retry';
+import { meterAxios } from '../../api-metrics.js';
 import type { DatabricksSettings } from '../../config.js';
 import { ExitCode, UserError } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import type { Metrics } from '../../metrics.js';
 import { scrubErrorsOf } from '../../scrub.js';
 
 /**
@@ -46,6 +48,8 @@ export interface RestOptions {
   retryBaseDelayMs?: number;
   /** A Retry-After longer than this fails at once. */
   maxRetryAfterMs?: number;
+  /** Counts and times every call, each retry apart, by endpoint (api-metrics.ts). */
+  metrics?: Metrics;
 }
 
 const IDEMPOTENT = new Set(['get', 'put', 'delete', 'head', 'options']);
@@ -58,14 +62,20 @@ export function createDatabricksRest(options: RestOptions): DatabricksRest {
   const maxRetryAfterMs = options.maxRetryAfterMs ?? 60_000;
   // Every failed call's error is cleaned of the token (and the OAuth client secret) first thing.
   const http: AxiosInstance = scrubErrorsOf(
-    axios.create({
-      baseURL: settings.host,
-      timeout: options.timeoutMs ?? 30_000,
-      headers: { 'user-agent': 'crypto-risk-monitor' },
-      maxBodyLength: Number.POSITIVE_INFINITY,
-    }),
+    meterAxios(
+      axios.create({
+        baseURL: settings.host,
+        timeout: options.timeoutMs ?? 30_000,
+        headers: { 'user-agent': 'crypto-risk-monitor' },
+        maxBodyLength: Number.POSITIVE_INFINITY,
+      }),
+      options.metrics,
+      'databricks',
+    ),
   );
-  const tokenHttp: AxiosInstance = scrubErrorsOf(axios.create({ timeout: options.timeoutMs ?? 30_000 }));
+  const tokenHttp: AxiosInstance = scrubErrorsOf(
+    meterAxios(axios.create({ timeout: options.timeoutMs ?? 30_000 }), options.metrics, 'databricks'),
+  );
 
   let oauth: { token: string; expiresAt: number } | undefined;
   async function bearer(): Promise<string> {

@@ -3,6 +3,7 @@ import { DBSQLClient, DBSQLParameter, DBSQLParameterType } from '@databricks/sql
 import type { DatabricksSettings } from '../../config.js';
 import { UserError } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import type { Metrics } from '../../metrics.js';
 import { toDuckDbParams } from '../../sql-files.js';
 import type { DatabricksRest } from './rest.js';
 
@@ -62,6 +63,8 @@ export function createWarehouse(deps: {
   pollMs?: number;
   /** Where the SQL endpoint listens when not on the workspace host (a test warehouse). */
   endpoint?: { host: string; port: number };
+  /** Counts the starts of the warehouse. */
+  metrics?: Metrics;
 }): Warehouse {
   const { settings, rest, logger } = deps;
   const path = `/api/2.0/sql/warehouses/${settings.warehouseId}`;
@@ -113,6 +116,7 @@ export function createWarehouse(deps: {
       if (current === 'STOPPED' || current === 'STOPPING') {
         logger.info({ warehouse: settings.warehouseId, state: current }, 'starting the SQL warehouse');
         await rest.post(`${path}/start`, {}, { idempotent: true });
+        deps.metrics?.warehouseStarts.inc();
       }
       while (current !== 'RUNNING') {
         if (current === 'DELETED' || current === 'DELETING') {

@@ -12,6 +12,10 @@ export class FaultQueues {
     this.queues.set(method, [...(this.queues.get(method) ?? []), ...faults]);
   }
 
+  clear(): void {
+    this.queues.clear();
+  }
+
   take(method: string, wildcard: boolean): Fault | undefined {
     return this.queues.get(method)?.shift() ?? (wildcard ? this.queues.get('*')?.shift() : undefined);
   }

@@ -84,6 +84,7 @@ export async function startLocalSlack(options: LocalSlackOptions): Promise<Local
     baseUrl: () => baseUrl,
     now,
     ...(options.fileProcessingMs !== undefined ? { fileProcessingMs: options.fileProcessingMs } : {}),
+    ...(options.historyMessages !== undefined ? { historyLimit: options.historyMessages } : {}),
   });
   const postsPerSecond = options.postsPerSecond ?? 1;
   const postBurst = options.postBurst ?? 1;
@@ -176,6 +177,7 @@ export async function startLocalSlack(options: LocalSlackOptions): Promise<Local
     },
     calls,
     fault: (method, ...list) => faults.add(method, list),
+    clearFaults: () => faults.clear(),
     setUsergroupUsers: (id, users) => {
       const group = ws.usergroup(id);
       if (!group) throw new Error(`local Slack: no user group ${id}`);

@@ -51,6 +51,11 @@ export interface LocalSlackOptions {
   commands?: readonly string[];
   /** Keep the workspace in this folder across restarts (the console); default: in memory only. */
   stateDir?: string;
+  /**
+   * Messages each conversation keeps, replies counted: beyond it the oldest threads are pruned with
+   * their replies and the files only they showed, in memory and in `stateDir`. Default: no bound.
+   */
+  historyMessages?: number;
   /** A save of the state folder failed (the workspace goes on in memory). */
   onStoreError?: (err: unknown) => void;
   /** The bot token's scopes. Default: the bot scopes of slack/manifest.yml. */
@@ -92,6 +97,8 @@ export interface LocalSlack {
   calls: RecordedCall[];
   /** Queue faults for a method ('*' = any Web API method), consumed one per request, in order. */
   fault(method: string, ...faults: Fault[]): void;
+  /** Drops every fault still queued (Slack answers normally again). */
+  clearFaults(): void;
   /** Sets who is in a user group (an admin adding or removing people). */
   setUsergroupUsers(id: string, users: string[]): void;
   /** Current state of a channel (after updates and deletes): root messages and replies, oldest first. */

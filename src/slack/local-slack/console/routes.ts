@@ -15,7 +15,7 @@ import type { LiveEvents } from './live-events.js';
  * the command registry), and what a person does there, turned into the requests Slack would
  * send the bot: a slash command (`POST /console/command`), a button click (`POST /console/click`),
  * opening the App Home tab (`POST /console/home`). Images come from `GET /console/files/<id>`.
- * `GET /healthz` answers with the bot's own /healthz.
+ * `GET /healthz` and `GET /readyz` answer with the bot's own.
  *
  * The console has no login. It refuses requests whose Host is not the loopback address it was
  * opened on (a web page elsewhere cannot reach it through DNS rebinding) and POSTs that are not
@@ -313,11 +313,15 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps): ConsoleRoutes {
     res.end();
   }
 
-  async function health(res: ServerResponse): Promise<void> {
+  /** The bot's /healthz or /readyz, relayed (its status and answer, or 503 when it does not answer). */
+  async function health(res: ServerResponse, path: '/healthz' | '/readyz'): Promise<void> {
     const health = deps.healthUrl();
     try {
       if (!health) throw new Error('the bot is not connected yet');
-      const r = await fetch(health, { signal: AbortSignal.timeout(3_000) });
+      // Readiness checks may wait up to 5 s for a platform that does not answer.
+      const r = await fetch(new URL(path, health), {
+        signal: AbortSignal.timeout(path === '/readyz' ? 8_000 : 3_000),
+      });
       sendJson(res, { status: r.status, body: await r.json() });
     } catch (err) {
       sendJson(res, { status: 503, body: { status: 'unavailable', error: String(err) } });
@@ -339,7 +343,8 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps): ConsoleRoutes {
   /** The console's paths and methods; any other request is not the console's (404). */
   function isConsole(method: string | undefined, path: string): boolean {
     const get = method === 'GET' || method === 'HEAD';
-    if (get && (path === '/' || path === '/healthz' || path.startsWith('/archives/'))) return true;
+    if (get && (path === '/' || path === '/healthz' || path === '/readyz' || path.startsWith('/archives/')))
+      return true;
     if (get && (path.startsWith('/console/assets/') || path.startsWith('/console/files/'))) return true;
     if (method === 'GET' && (path === '/console/state' || path === '/console/events')) return true;
     if (method === 'GET' && path === '/console/commands') return true;
@@ -359,7 +364,7 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps): ConsoleRoutes {
         return true;
       }
       const get = req.method === 'GET' || req.method === 'HEAD';
-      if (get && path === '/healthz') await health(res);
+      if (get && (path === '/healthz' || path === '/readyz')) await health(res, path);
       else if (get && path.startsWith('/archives/')) permalinkRedirect(res, url);
       else if (get && path === '/') page(res, 'index.html');
       else if (get && path.startsWith('/console/assets/')) page(res, path.slice('/console/assets/'.length));
