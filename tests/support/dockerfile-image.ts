@@ -247,10 +247,10 @@ export async function layOut(stage: Stage, options: LayOutOptions): Promise<Imag
         config.user = s.user;
         break;
       case 'VOLUME':
-        config.volumes.push(...s.paths);
+        for (const path of s.paths) config.volumes.push(path);
         break;
       case 'EXPOSE':
-        config.exposed.push(...s.ports);
+        for (const port of s.ports) config.exposed.push(port);
         break;
       case 'HEALTHCHECK':
         config.healthcheck = { flags: s.flags, command: s.command };
