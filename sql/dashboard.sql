@@ -32,7 +32,8 @@
 --   score_samples - offset), so their scores are not on one scale: the distribution is per version.
 
 -- name: recent_anomalies
--- The latest anomalous windows (7 days), newest first, with the model that flagged them.
+-- The latest anomalous windows (7 days), newest first, with the model that flagged them and why
+-- (reasons: the JSON list of src/model/reasons.ts, NULL for windows scored before it was kept).
 SELECT
   a.asset,
   a.symbol,
@@ -43,6 +44,8 @@ SELECT
   a.ret_window,
   a.vol_sum,
   a.anomaly_score,
+  a.reasons,
+  a.data_issue,
   a.model_version,
   a.scored_at
 FROM IDENTIFIER(:catalog || '.' || :schema || '.anomalies') AS a

@@ -470,7 +470,8 @@ class SqlAnsiTest(unittest.TestCase):
     def test_dashboard_recent_anomalies(self) -> None:
         columns, rows, before, after = self.dashboard("recent_anomalies")
         self.assertEqual(columns, ["asset", "symbol", "window_end", "window_end_utc", "price_avg", "ret_prev",
-                                   "ret_window", "vol_sum", "anomaly_score", "model_version", "scored_at"])
+                                   "ret_window", "vol_sum", "anomaly_score", "reasons", "data_issue", "model_version",
+                                   "scored_at"])
         week = [s for s in self.data.scored if s.is_anomaly and s.window_end > after - timedelta(days=7)]
         week.sort(key=lambda s: (-s.window_end.timestamp(), s.anomaly_score, s.asset))
         self.assertLess(len(week), 200)  # the LIMIT does not cut this dataset

@@ -98,6 +98,8 @@ export interface PipelineEngine {
 export interface Deployment {
   /** Reconciles the deployment with its definition; `apply: false` only plans. */
   provision(apply: boolean): Promise<ProvisionResult>;
+  /** The published AI/BI dashboard's address; undefined until `provision --apply` published it. */
+  dashboardUrl(): Promise<string | undefined>;
 }
 
 export type WatermarkStage = 'silver' | 'gold';
@@ -423,7 +425,7 @@ export type { ScoredWindow };
 
 /** One line of a provisioning plan: an asset of the deployment and what apply does to it. */
 export interface PlanItem {
-  kind: 'schema' | 'volume' | 'folder' | 'notebook' | 'file' | 'pipeline' | 'job';
+  kind: 'schema' | 'volume' | 'folder' | 'notebook' | 'file' | 'pipeline' | 'job' | 'dashboard';
   name: string;
   action: 'create' | 'update' | 'unchanged';
   /** What differs, for an update. */

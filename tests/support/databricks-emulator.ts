@@ -15,6 +15,7 @@ import {
 } from './databricks/core.js';
 import { createFiles } from './databricks/files.js';
 import { createJobs, type JobSettings, type RunHandler, type RunSnapshot } from './databricks/jobs.js';
+import { createLakeview, type DashboardSnapshot } from './databricks/lakeview.js';
 import { createModels, type ModelVersionSpec } from './databricks/models.js';
 import { createPipelines, type UpdateHandler } from './databricks/pipelines.js';
 import { createWarehouses } from './databricks/warehouses.js';
@@ -22,7 +23,7 @@ import { createWorkspace } from './databricks/workspace.js';
 
 /**
  * A loopback Databricks workspace for tests: a real HTTP server on 127.0.0.1 that answers the
- * documented request and response shapes of the REST APIs the bot uses (Jobs 2.2, Pipelines,
+ * documented request and response shapes of the REST APIs the bot uses (Jobs 2.2, Pipelines, Lakeview,
  * Workspace, Files in UC volumes, UC models, MLflow runs, SQL warehouses, OAuth M2M), keeps state
  * in memory, records every call and injects faults. Each area's file under ./databricks/ says
  * which documented facts it follows.
@@ -32,6 +33,7 @@ import { createWorkspace } from './databricks/workspace.js';
  */
 
 export type { JobSettings, RunHandler, RunResult, RunSnapshot } from './databricks/jobs.js';
+export type { DashboardSnapshot } from './databricks/lakeview.js';
 export type { UpdateHandler, UpdateResult } from './databricks/pipelines.js';
 
 export type Fault =
@@ -71,6 +73,8 @@ export interface DatabricksEmulator {
   jobs(): Array<{ job_id: number; settings: JobSettings }>;
   runs(): RunSnapshot[];
   pipelines(): Array<{ pipeline_id: string; spec: JsonObject }>;
+  /** The AI/BI dashboards (Lakeview), drafts and published versions. */
+  dashboards(): DashboardSnapshot[];
   workspaceObject(path: string): { object_type: string; content?: Buffer; language?: string } | undefined;
   /** '/Volumes/c/s/v/...' */
   volumeFile(path: string): Buffer | undefined;
@@ -155,6 +159,10 @@ export async function startDatabricksEmulator(
     startMs: options.startMs ?? 100,
     warehouses: options.warehouses ?? [],
   });
+  const lakeview = createLakeview(ctx, {
+    workspace,
+    warehouseExists: (id) => warehouses.warehouseState(id) !== undefined,
+  });
   const routes: Route[] = [
     ...auth.routes,
     ...jobs.routes,
@@ -164,6 +172,7 @@ export async function startDatabricksEmulator(
     ...catalog.routes,
     ...models.routes,
     ...warehouses.routes,
+    ...lakeview.routes,
   ];
 
   const calls: RecordedCall[] = [];
@@ -277,6 +286,7 @@ export async function startDatabricksEmulator(
     jobs: jobs.jobs,
     runs: jobs.runs,
     pipelines: pipelines.pipelines,
+    dashboards: lakeview.dashboards,
     workspaceObject: workspace.workspaceObject,
     volumeFile: files.volumeFile,
     writeVolumeFile: files.writeVolumeFile,

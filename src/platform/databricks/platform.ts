@@ -24,7 +24,7 @@ import type {
   TrainResult,
 } from '../port.js';
 import { assertReadOnlySql } from '../read-only-sql.js';
-import { createProvisioner } from './provision.js';
+import { createProvisioner, publishedDashboardAddress } from './provision.js';
 import {
   FEED_FILE,
   FEED_SERIES_MS,
@@ -821,6 +821,7 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Databric
         const provisioner = createProvisioner({ rest, settings, resources: defined, logger });
         return apply ? provisioner.apply() : provisioner.plan();
       },
+      dashboardUrl: () => publishedDashboardAddress(rest, settings),
     },
 
     async close() {

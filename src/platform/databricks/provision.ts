@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { DatabricksSettings } from '../../config.js';
 import type { Logger } from '../../log.js';
 import type { PlanItem, ProvisionResult } from '../port.js';
+import { dashboardPath, publishedDashboardUrl } from './dashboard.js';
 import {
+  type DashboardSpec,
   JOB_NAMES,
   type JobSettings,
   MODEL_NAME,
@@ -186,10 +188,91 @@ export function createProvisioner(deps: {
         });
       }
     }
+    // The dashboard: see reconcileDashboard.
+    note(await reconcileDashboard(apply));
     // The first model: see firstTraining.
     const first = await firstTraining(apply);
     if (first) note(first);
     return { applied: apply, items };
+  }
+
+  /**
+   * The AI/BI dashboard at `<workspace dir>/<name>.lvdash.json`, found by path (get-status answers
+   * a dashboard with object_type DASHBOARD and its dashboard_id as resource_id,
+   * https://docs.databricks.com/dashboards/tutorials/workspace-lakeview-api). Absent: created, then
+   * published. Present: its draft is read (Lakeview get) and compared with the definition, the
+   * serialized content as JSON projected onto the generated shape (the service may add defaults of
+   * its own, as jobs/get does), plus the display name and the warehouse; any difference is drift,
+   * put back by an update (PATCH). The published version is then read (get published): it is
+   * published again when the draft was written, when it was never published, when it runs on another
+   * warehouse or with embedded credentials, or when the draft changed after it was published (someone
+   * published their own edit, then edited the draft back). Otherwise nothing is written.
+   *
+   * Published without embedded credentials (`embed_credentials: false`; the API's default is true,
+   * https://docs.databricks.com/api/workspace/lakeview/publish): every viewer's queries run as that
+   * viewer, so the dashboard shows only what the viewer may SELECT, and the identity that provisions
+   * (which can write the schema and run the jobs) is never lent to whoever opens a shared link.
+   */
+  async function reconcileDashboard(apply: boolean): Promise<PlanItem> {
+    const { path, spec } = resources.dashboard;
+    const item = (action: PlanItem['action'], detail?: string): PlanItem => ({
+      kind: 'dashboard',
+      name: path,
+      action,
+      ...(detail ? { detail } : {}),
+    });
+    const found = await findDashboardId(rest, path);
+    if (!found) {
+      if (apply) {
+        const id = await createOnce(
+          () =>
+            rest
+              .post<{ dashboard_id?: string }>(
+                '/api/2.0/lakeview/dashboards',
+                requestBodies.createDashboard(spec),
+              )
+              .then((r) => {
+                if (!r.dashboard_id) throw new Error('Lakeview create answered without a dashboard_id');
+                return r.dashboard_id;
+              }),
+          () => findDashboardId(rest, path),
+        );
+        await publish(id, spec);
+        return item('create', `published: ${publishedDashboardUrl(settings.host, id)}`);
+      }
+      return item('create');
+    }
+    const draft = await rest.get<LakeviewDashboard>(`/api/2.0/lakeview/dashboards/${found}`);
+    const drift = dashboardDrift(draft, spec);
+    const published = await getPublished(found);
+    const republish = drift.length > 0 ? undefined : publishReason(draft, published, spec);
+    if (drift.length === 0 && !republish) return item('unchanged');
+    if (apply) {
+      if (drift.length > 0) {
+        await rest.patch(`/api/2.0/lakeview/dashboards/${found}`, requestBodies.updateDashboard(spec));
+      }
+      await publish(found, spec);
+    }
+    return item(
+      'update',
+      drift.length > 0 ? `differs in ${drift.join(', ')}` : `publish again: ${republish}`,
+    );
+  }
+
+  async function getPublished(id: string): Promise<PublishedDashboard | undefined> {
+    try {
+      return await rest.get<PublishedDashboard>(`/api/2.0/lakeview/dashboards/${id}/published`);
+    } catch (err) {
+      if (err instanceof DatabricksError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /** Publishing the same draft twice gives the same published dashboard: safe to retry. */
+  async function publish(id: string, spec: DashboardSpec): Promise<void> {
+    await rest.post(`/api/2.0/lakeview/dashboards/${id}/published`, requestBodies.publishDashboard(spec), {
+      idempotent: true,
+    });
   }
 
   /** Whether the Unity Catalog model has a version (a model may exist with none). */
@@ -288,6 +371,96 @@ export function createProvisioner(deps: {
   }
 
   return { plan: () => run(false), apply: () => run(true) };
+}
+
+/** The Lakeview Dashboard object as get answers it (https://docs.databricks.com/api/workspace/lakeview/get). */
+interface LakeviewDashboard {
+  dashboard_id?: string;
+  display_name?: string;
+  serialized_dashboard?: string;
+  warehouse_id?: string;
+  update_time?: string;
+}
+
+/** The PublishedDashboard object (https://docs.databricks.com/api/workspace/lakeview/getpublished). */
+interface PublishedDashboard {
+  display_name?: string;
+  warehouse_id?: string;
+  embed_credentials?: boolean;
+  revision_create_time?: string;
+}
+
+/**
+ * The dashboard_id of the AI/BI dashboard at a workspace path (get-status: object_type DASHBOARD,
+ * resource_id the dashboard_id, https://docs.databricks.com/dashboards/tutorials/workspace-lakeview-api),
+ * or undefined when the path is free. Another kind of object there is an error: the provisioner
+ * would otherwise create a second one beside it.
+ */
+export async function findDashboardId(rest: DatabricksRest, path: string): Promise<string | undefined> {
+  let status: { object_type?: string; resource_id?: string };
+  try {
+    status = await rest.get('/api/2.0/workspace/get-status', { path });
+  } catch (err) {
+    if (err instanceof DatabricksError && err.status === 404) return undefined;
+    throw err;
+  }
+  if (status.object_type !== 'DASHBOARD' || !status.resource_id) {
+    throw new Error(
+      `${path} is a ${status.object_type ?? 'workspace object'}, not an AI/BI dashboard: move or delete it, then apply again`,
+    );
+  }
+  return status.resource_id;
+}
+
+/**
+ * The published dashboard's address (`<host>/dashboardsv3/<id>/published`), or undefined while it
+ * is not provisioned or not published: for status and the chat command.
+ */
+export async function publishedDashboardAddress(
+  rest: DatabricksRest,
+  settings: Pick<DatabricksSettings, 'host' | 'workspaceDir'>,
+): Promise<string | undefined> {
+  const id = await findDashboardId(rest, dashboardPath(settings.workspaceDir));
+  if (!id) return undefined;
+  try {
+    await rest.get(`/api/2.0/lakeview/dashboards/${id}/published`);
+  } catch (err) {
+    if (err instanceof DatabricksError && err.status === 404) return undefined;
+    throw err;
+  }
+  return publishedDashboardUrl(settings.host, id);
+}
+
+/** The fields of the draft that differ from the definition (`serialized_dashboard.pages[overview]…`). */
+export function dashboardDrift(draft: LakeviewDashboard, spec: DashboardSpec): string[] {
+  const drift: string[] = [];
+  if (draft.display_name !== spec.display_name) drift.push('display_name');
+  if (draft.warehouse_id !== spec.warehouse_id) drift.push('warehouse_id');
+  let content: unknown;
+  try {
+    content = JSON.parse(draft.serialized_dashboard ?? '');
+  } catch {
+    return [...drift, 'serialized_dashboard (not JSON)'];
+  }
+  const changed = differencesOf(content, JSON.parse(spec.serialized_dashboard));
+  return [...drift, ...changed.map((p) => `serialized_dashboard.${p}`)];
+}
+
+/** Why the published dashboard must be published again, or undefined when it is current. */
+function publishReason(
+  draft: LakeviewDashboard,
+  published: PublishedDashboard | undefined,
+  spec: DashboardSpec,
+): string | undefined {
+  if (!published) return 'never published';
+  if (published.warehouse_id !== spec.warehouse_id) return `published on warehouse ${published.warehouse_id}`;
+  if (published.embed_credentials !== false) return 'published with embedded credentials';
+  const edited = Date.parse(draft.update_time ?? '');
+  const revised = Date.parse(published.revision_create_time ?? '');
+  if (Number.isFinite(edited) && Number.isFinite(revised) && edited > revised) {
+    return 'the draft changed after it was published';
+  }
+  return undefined;
 }
 
 interface FirstRun {
@@ -432,5 +605,13 @@ export const requestBodies = {
       : { format: 'AUTO' as const }),
   }),
   editPipeline: (pipeline: PipelineSpec, id: string) => ({ ...pipeline, id }),
+  createDashboard: (spec: DashboardSpec) => ({ ...spec }),
+  /** Update: the fields the definition sets (parent_path moves nothing; the path finds it). */
+  updateDashboard: (spec: DashboardSpec) => ({
+    display_name: spec.display_name,
+    serialized_dashboard: spec.serialized_dashboard,
+    warehouse_id: spec.warehouse_id,
+  }),
+  publishDashboard: (spec: DashboardSpec) => ({ embed_credentials: false, warehouse_id: spec.warehouse_id }),
   resetJob: (jobId: number, settings: JobSettings) => ({ job_id: jobId, new_settings: settings }),
 };

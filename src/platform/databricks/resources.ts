@@ -1,7 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DatabricksSettings, ModelSettings } from '../../config.js';
+import { DASHBOARD } from '../../domain/dashboard.js';
 import { packageRoot } from '../../sql-files.js';
+import { dashboardPath, serializedDashboard } from './dashboard.js';
 
 /**
  * The one declarative definition of what runs on Databricks: the workspace folder with the
@@ -64,6 +66,18 @@ export interface JobSettings {
   tags: Record<string, string>;
 }
 
+/**
+ * The AI/BI dashboard as the Lakeview API creates it (https://docs.databricks.com/api/workspace/lakeview/create:
+ * `display_name`, `parent_path`, `serialized_dashboard`, `warehouse_id`); its workspace object is
+ * `<parent_path>/<display_name>.lvdash.json`, where the provisioner finds it.
+ */
+export interface DashboardSpec {
+  display_name: string;
+  parent_path: string;
+  serialized_dashboard: string;
+  warehouse_id: string;
+}
+
 export interface Resources {
   workspaceDir: string;
   assets: WorkspaceAsset[];
@@ -71,6 +85,8 @@ export interface Resources {
   /** The jobs, once the pipeline's id is known (the score job refreshes the pipeline). */
   jobs(pipelineId: string): JobSettings[];
   modelName: string;
+  /** The dashboard and its workspace path. */
+  dashboard: { spec: DashboardSpec; path: string };
 }
 
 const NOTEBOOKS = ['01_ingest_prices', '02_dlt_pipeline', '03_train_iforest', '04_infer_iforest'] as const;
@@ -128,6 +144,15 @@ export function resources(
   return {
     workspaceDir: dir,
     modelName,
+    dashboard: {
+      path: dashboardPath(dir),
+      spec: {
+        display_name: DASHBOARD.title,
+        parent_path: dir,
+        serialized_dashboard: serializedDashboard({ catalog: settings.catalog, schema: settings.schema }),
+        warehouse_id: settings.warehouseId,
+      },
+    },
     assets: [
       ...NOTEBOOKS.map((name) => ({
         path: notebook(name),

@@ -36,7 +36,7 @@ import { answer, wire } from './wire.js';
  * helpers must arrive, so that Python can import them); RAW always a FILE.
  */
 
-type ObjectType = 'NOTEBOOK' | 'DIRECTORY' | 'FILE';
+type ObjectType = 'NOTEBOOK' | 'DIRECTORY' | 'FILE' | 'DASHBOARD';
 type Language = 'PYTHON' | 'SQL' | 'SCALA' | 'R';
 
 interface WsObject {
@@ -47,6 +47,8 @@ interface WsObject {
   modified_at: number;
   language?: Language;
   content?: Buffer;
+  /** A DASHBOARD's dashboard_id, which get-status answers as its resource_id (./lakeview.ts). */
+  resource_id?: string;
 }
 
 const LANGUAGES: Language[] = ['PYTHON', 'SQL', 'SCALA', 'R'];
@@ -112,7 +114,7 @@ export function createWorkspace(ctx: Ctx) {
       object_type: o.object_type,
       path: o.path,
       object_id: o.object_id,
-      resource_id: String(o.object_id),
+      resource_id: o.resource_id ?? String(o.object_id),
       created_at: o.created_at,
       modified_at: o.modified_at,
       ...(o.language ? { language: o.language } : {}),
@@ -221,6 +223,25 @@ export function createWorkspace(ctx: Ctx) {
 
   return {
     routes,
+    /** For the Lakeview area: whether a folder exists (a dashboard's parent_path must). */
+    isFolder: (path: string) => objects.get(normalise(path))?.object_type === 'DIRECTORY',
+    /** For the Lakeview area: the object at a path, if any (its type and resource_id). */
+    objectAt(path: string): { object_type: string; resource_id?: string } | undefined {
+      const o = objects.get(normalise(path));
+      return o && { object_type: o.object_type, ...(o.resource_id ? { resource_id: o.resource_id } : {}) };
+    },
+    /** For the Lakeview area: places (or rewrites) a dashboard's DASHBOARD object, its content the serialized dashboard. */
+    putDashboard(path: string, dashboardId: string, content: string): void {
+      put(normalise(path), {
+        object_type: 'DASHBOARD',
+        resource_id: dashboardId,
+        content: Buffer.from(content),
+      });
+    },
+    /** For the Lakeview area: removes a dashboard's object (trash, or a rename's old path). */
+    removeObject(path: string): void {
+      objects.delete(normalise(path));
+    },
     workspaceObject(path: string): { object_type: string; content?: Buffer; language?: string } | undefined {
       const o = objects.get(normalise(path));
       if (!o) return undefined;
