@@ -31,6 +31,12 @@ export interface WorkspaceConfig {
   now: () => number;
   /** How long a completed upload stays unprocessed. Default: DEFAULT_FILE_PROCESSING_MS. */
   fileProcessingMs?: number;
+  /**
+   * Messages a conversation keeps, replies counted; beyond it the oldest threads go, each with
+   * its replies, and so do the files only they showed. Ephemeral messages are kept to the same
+   * number. Default: no bound (tests); the console sets CONSOLE_HISTORY_MESSAGES.
+   */
+  historyLimit?: number;
 }
 
 /** A conversation as the workspace keeps it. */
@@ -379,7 +385,62 @@ export class Workspace {
     this.list(input.channel).push(message);
     this.changed({ kind: 'message', channel: input.channel, ts: message.ts });
     if (parent) this.changed({ kind: 'message', channel: input.channel, ts: parent.ts });
+    this.prune(input.channel);
     return clone(message);
+  }
+
+  /**
+   * Keeps a conversation within `historyLimit` messages: the oldest thread goes first, parent and
+   * replies together (a reply without its parent cannot be shown or answered), never the one
+   * just posted to. Files that only the pruned messages showed (shared in them, or named by a `slack_file`)
+   * are dropped with them. Returns how many messages went.
+   */
+  private prune(channel: string): number {
+    const limit = this.config.historyLimit;
+    const list = this.messages.get(channel);
+    if (limit === undefined || !list || list.length <= limit) return 0;
+    // Threads in the order they started (a parent comes before its replies), with their sizes.
+    const sizes = new Map<string, number>();
+    for (const m of list) {
+      const root = m.thread_ts ?? m.ts;
+      sizes.set(root, (sizes.get(root) ?? 0) + 1);
+    }
+    const newest = list[list.length - 1];
+    const newestRoot = newest?.thread_ts ?? newest?.ts;
+    const gone = new Set<string>();
+    let left = list.length;
+    for (const [root, size] of sizes) {
+      if (left <= limit) break;
+      if (root === newestRoot) continue;
+      gone.add(root);
+      left -= size;
+    }
+    const removed: Message[] = [];
+    const kept: Message[] = [];
+    for (const m of list) (gone.has(m.thread_ts ?? m.ts) ? removed : kept).push(m);
+    this.messages.set(channel, kept);
+    for (const m of removed) this.changed({ kind: 'message_deleted', channel, ts: m.ts });
+    this.dropFilesOnlyIn(removed);
+    return removed.length;
+  }
+
+  /** Removes the files the given messages show that nothing left in the workspace shows. */
+  private dropFilesOnlyIn(removed: readonly Message[]): void {
+    const named = new Set<string>();
+    for (const m of removed) fileRefs(m, named);
+    const candidates = [...this.files.values()].filter(
+      (f) => f.completed && (named.has(f.id) || named.has(f.url_private) || named.has(f.permalink)),
+    );
+    if (candidates.length === 0) return;
+    const still = new Set<string>();
+    for (const list of this.messages.values()) for (const m of list) fileRefs(m, still);
+    for (const e of this.ephemerals) fileRefs(e, still);
+    for (const v of this.views.values()) fileRefs(v, still);
+    for (const f of candidates) {
+      if (still.has(f.id) || still.has(f.url_private) || still.has(f.permalink)) continue;
+      this.files.delete(f.id);
+      this.changed({ kind: 'file', id: f.id });
+    }
   }
 
   /** chat.update: replaces what is given, marks the message edited. Only the bot's messages. */
@@ -489,6 +550,11 @@ export class Workspace {
     };
     this.ephemerals.push(message);
     this.changed({ kind: 'ephemeral', user: message.user, ts: message.ts });
+    const limit = this.config.historyLimit;
+    if (limit !== undefined && this.ephemerals.length > limit) {
+      const removed = this.ephemerals.splice(0, this.ephemerals.length - limit);
+      for (const e of removed) this.changed({ kind: 'ephemeral_deleted', user: e.user, ts: e.ts });
+    }
     return clone(message);
   }
 
@@ -745,8 +811,12 @@ export class Workspace {
     });
   }
 
-  /** Puts back a snapshot taken earlier (on an empty workspace); files whose bytes are missing are left out. */
-  restore(snapshot: WorkspaceSnapshot, bytesOf: (file: FileObject) => Buffer | undefined): void {
+  /**
+   * Puts back a snapshot taken earlier (on an empty workspace); files whose bytes are missing are
+   * left out. A history longer than `historyLimit` (saved under a larger one) is pruned; returns
+   * how many messages that removed.
+   */
+  restore(snapshot: WorkspaceSnapshot, bytesOf: (file: FileObject) => Buffer | undefined): number {
     this.lastMicros = Math.max(this.lastMicros, snapshot.lastMicros);
     this.counter = Math.max(this.counter, snapshot.counter);
     for (const im of snapshot.ims) {
@@ -769,5 +839,37 @@ export class Workspace {
         this.files.set(file.id, { ...clone(file), bytes, uploaded: true, completed: true, completedAt: 0 });
     }
     for (const [user, view] of Object.entries(snapshot.views)) this.views.set(user, clone(view));
+    let pruned = 0;
+    for (const channel of this.messages.keys()) pruned += this.prune(channel);
+    const limit = this.config.historyLimit;
+    if (limit !== undefined && this.ephemerals.length > limit) {
+      pruned += this.ephemerals.splice(0, this.ephemerals.length - limit).length;
+    }
+    return pruned;
+  }
+}
+
+/**
+ * Adds to `into` the files a message or view names: the ids of the files it shares, and the id or
+ * URL of each `slack_file` in its blocks, however deep
+ * (https://api.slack.com/reference/block-kit/composition-objects#slack_file).
+ */
+function fileRefs(value: unknown, into: Set<string>): void {
+  if (Array.isArray(value)) {
+    for (const item of value) fileRefs(item, into);
+    return;
+  }
+  if (typeof value !== 'object' || value === null) return;
+  const record = value as Record<string, unknown>;
+  for (const [key, child] of Object.entries(record)) {
+    if ((key === 'slack_file' || key === 'files') && typeof child === 'object' && child !== null) {
+      for (const ref of Array.isArray(child) ? child : [child]) {
+        if (typeof ref !== 'object' || ref === null) continue;
+        const { id, url } = ref as { id?: unknown; url?: unknown };
+        if (typeof id === 'string') into.add(id);
+        if (typeof url === 'string') into.add(url);
+      }
+    }
+    if (typeof child === 'object') fileRefs(child, into);
   }
 }

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../../../private-files.js';
 import type { Workspace, WorkspaceSnapshot } from '../workspace.js';
@@ -10,7 +10,8 @@ import type { Workspace, WorkspaceSnapshot } from '../workspace.js';
  * messages, ephemeral messages, Home views and file descriptions; `files/<id>` the bytes of each
  * file. Saves follow changes at most every `delayMs`, one at a time, bytes before the JSON that
  * names them, each file written to a temporary name first and renamed, so a crash leaves the last
- * complete state.
+ * complete state. The workspace bounds its history (its `historyLimit`); the bytes of the files it
+ * pruned are removed after the JSON that no longer names them is written.
  */
 export interface WorkspaceStore {
   /** Saves what is not saved yet (on shutdown). */
@@ -36,6 +37,7 @@ export async function openWorkspaceStore(
   await mkdir(join(dir, FILES), { recursive: true, mode: PRIVATE_DIR_MODE });
   const written = new Set<string>();
   const snapshotPath = join(dir, SNAPSHOT);
+  let prunedOnRestore = 0;
   if (existsSync(snapshotPath)) {
     let snapshot: WorkspaceSnapshot;
     try {
@@ -48,7 +50,7 @@ export async function openWorkspaceStore(
         `${snapshotPath} has an unknown format (version ${String(snapshot?.version)})`,
       );
     }
-    ws.restore(snapshot, (file) => {
+    prunedOnRestore = ws.restore(snapshot, (file) => {
       const path = join(dir, FILES, file.id);
       if (!existsSync(path)) return undefined;
       written.add(file.id);
@@ -77,6 +79,12 @@ export async function openWorkspaceStore(
       written.add(file.id);
     }
     await atomicWrite(snapshotPath, JSON.stringify(snapshot));
+    const kept = new Set(snapshot.files.map((f) => f.id));
+    for (const id of [...written]) {
+      if (kept.has(id)) continue;
+      await rm(join(dir, FILES, id), { force: true });
+      written.delete(id);
+    }
   }
 
   function queueSave(): Promise<void> {
@@ -84,13 +92,17 @@ export async function openWorkspaceStore(
     return saving;
   }
 
-  const stop = ws.onChange(() => {
+  function scheduleSave(): void {
     dirty = true;
     timer ??= setTimeout(() => {
       timer = undefined;
       void queueSave();
     }, delayMs);
-  });
+  }
+
+  const stop = ws.onChange(scheduleSave);
+  // A history saved under a larger bound was pruned on restore: the next save writes it shorter.
+  if (prunedOnRestore > 0) scheduleSave();
 
   async function flush(): Promise<void> {
     if (timer) clearTimeout(timer);
