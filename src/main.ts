@@ -19,6 +19,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { type MetricsServer, serveMetrics } from './metrics-server.js';
 import { createDatabricksPlatform } from './platform/databricks/platform.js';
 import { createDatabricksRest } from './platform/databricks/rest.js';
+import { createLocalDashboard, type LocalDashboard } from './platform/local/dashboard.js';
 import { openDb } from './platform/local/db.js';
 import { createLocalPlatform } from './platform/local/platform.js';
 import type { Platform } from './platform/port.js';
@@ -75,9 +76,15 @@ export async function createApp(config: Config, deps: { clock: Clock; logger: Lo
   const metrics = createMetrics({
     champion: async () => (platform ? (await platform.pipeline.models()).champion : null),
   });
-  platform = config.databricks
-    ? await databricksPlatform(config, config.databricks, { ...deps, metrics })
-    : await localPlatform(config, deps);
+  // The console's Dashboard view reads the local lakehouse; on Databricks the AI/BI dashboard is it.
+  let dashboard: LocalDashboard | undefined;
+  if (config.databricks) {
+    platform = await databricksPlatform(config, config.databricks, { ...deps, metrics });
+  } else {
+    const local = await localPlatform(config, deps);
+    dashboard = createLocalDashboard(local.db, clock);
+    platform = local;
+  }
   const jobHealth = createJobHealth(metrics);
   const readiness = processReadiness(config, platform, jobHealth);
   const coingecko = createCoinGeckoClient({
@@ -133,10 +140,15 @@ export async function createApp(config: Config, deps: { clock: Clock; logger: Lo
       // simulator's accelerated clock runs `speed` times faster than the schedules).
       const staleAfterMs =
         3 * longestIntervalMs(config.schedule.ingest) * Math.max(1, config.market.simulator.speed);
-      const createBot = (settings: SlackSettings, listen: { host?: string; port: number }) =>
+      const createBot = (
+        settings: SlackSettings,
+        listen: { host?: string; port: number },
+        links: { consoleDashboardUrl?: string } = {},
+      ) =>
         createSlackBot({
           settings,
           ...listen,
+          ...links,
           platform,
           log,
           store,
@@ -185,6 +197,7 @@ export async function createApp(config: Config, deps: { clock: Clock; logger: Lo
             settings: config.console,
             logger: logger.child({ component: 'console' }),
             createBot,
+            ...(dashboard ? { dashboard } : {}),
           });
           return {
             feed: local.bot.feed,

@@ -13,7 +13,10 @@ export function provisionTokens(tokens: readonly string[]): Parsed<{ apply: bool
 
 /** What provisioning would change (plan) or changed (apply), asset by asset. */
 export async function provisionCommand(apply: boolean, deps: { platform: Platform }): Promise<Reply> {
-  const result = await deploymentOf(deps.platform).provision(apply);
+  const deployment = deploymentOf(deps.platform);
+  const result = await deployment.provision(apply);
+  // Where the dashboard it published is (a lookup that fails leaves the link out, not the apply).
+  const dashboard = apply ? await deployment.dashboardUrl().catch(() => undefined) : undefined;
   const count = (action: string) => result.items.filter((i) => i.action === action).length;
   const changes = count('create') + count('update');
   const summary = apply
@@ -26,6 +29,7 @@ export async function provisionCommand(apply: boolean, deps: { platform: Platfor
   return {
     title: apply ? 'Databricks provisioning: applied' : 'Databricks provisioning: plan',
     summary,
+    ...(dashboard ? { fields: [{ label: 'Dashboard', value: dashboard }] } : {}),
     tables: [
       {
         columns: [

@@ -4,6 +4,7 @@ import type { DataIncident } from '../domain/incidents.js';
 import { plainText, type Reply } from '../domain/reply.js';
 import type { LakehouseRead, Platform } from '../platform/port.js';
 import { type ChartRequest, chartReply, chartTokens, noDataFor, priceChart } from './chart.js';
+import { dashboardCommand } from './dashboard.js';
 import { helpCommand } from './help.js';
 import { type MuteArgs, muteCommand, mutesCommand, muteTokens, unmuteCommand, unmuteTokens } from './mute.js';
 import { provisionCommand, provisionTokens } from './provision.js';
@@ -39,6 +40,8 @@ export interface CommandContext {
   silences?: Silences;
   /** The data incidents still open (the chat bot's store); the command line has none. */
   openIncidents?: () => Promise<DataIncident[]>;
+  /** The local console's Dashboard view, when the bot runs on the console. */
+  consoleDashboardUrl?: string;
 }
 
 /** An action only the ops team may run in chat: audited, and refused to anyone else. */
@@ -108,6 +111,15 @@ const definitions = {
       if (missing) return usageReply(missing);
       return chartReply(await priceChart({ asset: args.asset, sinceMs: args.since }, ctx));
     },
+  }),
+  dashboard: command<NoArgs>({
+    usage: 'dashboard',
+    help: 'the link to the dashboard (price, leaderboard, anomaly rate, scores, recent anomalies)',
+    description:
+      'the link to the dashboard: the published AI/BI dashboard on Databricks, the console’s Dashboard view locally',
+    examples: ['dashboard'],
+    parse: noArguments('dashboard'),
+    run: (_args, ctx) => dashboardCommand(ctx),
   }),
   retrain: command<NoArgs>({
     usage: 'retrain',
@@ -245,6 +257,8 @@ export interface ChatSurface {
   silences?: Silences;
   /** The data incidents still open (status lists them). */
   openIncidents?: () => Promise<DataIncident[]>;
+  /** The local console's Dashboard view, when the bot runs on the console. */
+  consoleDashboardUrl?: string;
 }
 
 /**
@@ -277,6 +291,7 @@ async function runRequest<N extends CommandName>(
     flows,
     ...(surface.silences ? { silences: surface.silences } : {}),
     ...(surface.openIncidents ? { openIncidents: surface.openIncidents } : {}),
+    ...(surface.consoleDashboardUrl ? { consoleDashboardUrl: surface.consoleDashboardUrl } : {}),
   });
   // A flow audits its own steps (the retrain flow: asked to confirm, confirmed, its outcome).
   if (ops && reply) access.audit({ who: user, what: ops.what, result: plainText(reply.summary) || 'done' });

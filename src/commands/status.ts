@@ -2,6 +2,7 @@ import { formatAge, formatCount, formatDuration, formatPercent, formatTime } fro
 import type { DataIncident } from '../domain/incidents.js';
 import type { Reply } from '../domain/reply.js';
 import type { Platform, RetrainRun, StageStatus, StatusReport } from '../platform/port.js';
+import { dashboardLink } from './dashboard.js';
 
 /**
  * Health of every stage, freshness, the last run of each job, anomalies in the last 24 h, and the
@@ -11,8 +12,11 @@ export async function statusCommand(deps: {
   platform: Platform;
   now: Date;
   openIncidents?: () => Promise<DataIncident[]>;
+  consoleDashboardUrl?: string;
 }): Promise<Reply> {
   const report = await deps.platform.reads.status(deps.now);
+  // The dashboard's link, where there is one; a workspace that does not answer it leaves it out.
+  const dashboard = await dashboardLink(deps).catch(() => undefined);
   // Precision on the windows the channel labelled (👍 Real / 👎 Noise on feed messages), where read back.
   const labelled = deps.platform.reads.labelPrecision
     ? await deps.platform.reads.labelPrecision()
@@ -73,6 +77,7 @@ export async function statusCommand(deps: {
           ]
         : []),
       { label: 'Champion model', value: describeChampion(report, deps.now) },
+      ...(dashboard ? [{ label: 'Dashboard', value: dashboard }] : []),
       { label: 'Anomalies, last 24 h', value: formatCount(report.anomalies_24h) },
       {
         label: 'Data incidents',

@@ -65,6 +65,8 @@ export interface SlackBotDeps {
   metrics?: Metrics;
   /** The process's readiness checks; /readyz adds the bot token's (auth.test) to them. */
   readiness?: Readiness;
+  /** The local console's Dashboard view, when the bot runs on the console (`/crypto dashboard`, status). */
+  consoleDashboardUrl?: string;
 }
 
 export interface SlackBot {
@@ -250,6 +252,7 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
       },
       ...(silences ? { silences } : {}),
       openIncidents: () => deps.log.openIncidents(),
+      ...(deps.consoleDashboardUrl ? { consoleDashboardUrl: deps.consoleDashboardUrl } : {}),
     });
     if (reply) await answer(respond, reply);
   }
@@ -357,6 +360,7 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
         platform,
         now: clock.now(),
         openIncidents: () => deps.log.openIncidents(),
+        ...(deps.consoleDashboardUrl ? { consoleDashboardUrl: deps.consoleDashboardUrl } : {}),
       });
       const { blocks } = renderBlocks(reply, { maxBlocks: 100 });
       await client.views.publish({ user_id: event.user, view: { type: 'home', blocks } });

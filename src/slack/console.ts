@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import type { SlackBot } from './bot.js';
 import { WorkspaceStoreError } from './local-slack/console/workspace-store.js';
 import {
+  type ConsoleDashboard,
   DEFAULT_CHANNELS,
   isLoopback,
   type LocalSlack,
@@ -33,7 +34,14 @@ export interface ConsoleDeps {
   settings: ConsoleSettings;
   logger: Logger;
   /** Builds the bot for these settings, listening on this loopback port (0: any free one). */
-  createBot(settings: SlackSettings, listen: { host: string; port: number }): Promise<SlackBot>;
+  createBot(
+    settings: SlackSettings,
+    listen: { host: string; port: number },
+    /** The console's Dashboard view, which `/crypto dashboard` and status link to. */
+    links?: { consoleDashboardUrl?: string },
+  ): Promise<SlackBot>;
+  /** The dashboard's data for the console's Dashboard view (the local lakehouse's); none: no data. */
+  dashboard?: ConsoleDashboard;
 }
 
 export async function startConsole(deps: ConsoleDeps): Promise<LocalConsole> {
@@ -52,6 +60,8 @@ export async function startConsole(deps: ConsoleDeps): Promise<LocalConsole> {
       port: settings.port,
       channels: consoleChannels(settings.feed.channel),
       stateDir: settings.stateDir,
+      historyMessages: settings.historyMessages,
+      ...(deps.dashboard ? { dashboard: deps.dashboard } : {}),
       onStoreError: (err) =>
         logger.error({ err: String(err) }, 'console: could not save the workspace (it goes on in memory)'),
     });
@@ -81,6 +91,9 @@ export async function startConsole(deps: ConsoleDeps): Promise<LocalConsole> {
     ? undefined
     : `the console has no login and CONSOLE_HOST=${settings.host} makes it reachable beyond this machine: whoever reaches it can act as any console user, ops included`;
   if (warning) logger.warn({ host: settings.host, port: settings.port }, warning);
+  const shown = isLoopback(settings.host)
+    ? local.baseUrl
+    : `http://${displayHost(settings.host)}:${settings.port}`;
   try {
     const bot = await deps.createBot(
       {
@@ -92,14 +105,12 @@ export async function startConsole(deps: ConsoleDeps): Promise<LocalConsole> {
         ...(settings.opsUsergroup ? { opsUsergroup: settings.opsUsergroup } : {}),
       },
       { host: '127.0.0.1', port: 0 },
+      deps.dashboard ? { consoleDashboardUrl: `${shown}/dashboard` } : {},
     );
     await bot.start();
     // In Socket Mode the bot has no Request URL: it is connected once start() resolves.
     if (socketMode) local.setBotHealthUrl(`http://127.0.0.1:${bot.port()}/healthz`);
     else local.setBotEventsUrl(`http://127.0.0.1:${bot.port()}/slack/events`);
-    const shown = isLoopback(settings.host)
-      ? local.baseUrl
-      : `http://${displayHost(settings.host)}:${settings.port}`;
     return {
       bot,
       url: shown,

@@ -22,6 +22,7 @@ import type { LocalSlack, LocalSlackOptions, RecordedCall } from './types.js';
 import { webApiMethods } from './web-api.js';
 import { Workspace } from './workspace.js';
 
+export type { ConsoleDashboard } from './console/dashboard-routes.js';
 export { signSlackRequest } from './signing.js';
 export { madeUpAppToken } from './socket-mode.js';
 export type {
@@ -160,6 +161,7 @@ export async function startLocalSlack(options: LocalSlackOptions): Promise<Local
     loopbackOnly: isLoopback(host),
     port: () => port,
     healthUrl: () => healthUrl ?? (eventsUrl ? new URL('/healthz', eventsUrl).href : undefined),
+    ...(options.dashboard ? { dashboard: options.dashboard } : {}),
   });
 
   return {

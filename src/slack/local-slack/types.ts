@@ -4,6 +4,8 @@
  * Slack's Web API uses so the same assertions hold against either.
  */
 
+import type { ConsoleDashboard } from './console/dashboard-routes.js';
+
 /**
  * How many live-update streams the console serves (per user and in all), and how much a client
  * that does not read may have waiting, for how long (console/live-events.ts).
@@ -58,6 +60,8 @@ export interface LocalSlackOptions {
   historyMessages?: number;
   /** A save of the state folder failed (the workspace goes on in memory). */
   onStoreError?: (err: unknown) => void;
+  /** The product's dashboard data, for the console's Dashboard view. Default: the view has none. */
+  dashboard?: ConsoleDashboard;
   /** The bot token's scopes. Default: the bot scopes of slack/manifest.yml. */
   scopes?: string[];
   /** How long after files.completeUploadExternal a file stays unprocessed (no mimetype, not usable in blocks). Default 300. */

@@ -6,6 +6,7 @@ import { chatExamples } from '../../../commands/registry.js';
 import type { ToBot } from '../to-bot.js';
 import type { BotResponse, Message } from '../types.js';
 import { tsToMicros, type Workspace } from '../workspace.js';
+import { type ConsoleDashboard, createDashboardRoutes, DASHBOARD_PATHS } from './dashboard-routes.js';
 import type { LiveEvents } from './live-events.js';
 
 /**
@@ -32,6 +33,8 @@ export interface ConsoleRoutesDeps {
   port: () => number;
   /** The bot's /healthz. */
   healthUrl: () => string | undefined;
+  /** The product's dashboard data for the Dashboard view (dashboard-routes.ts); none: no data. */
+  dashboard?: ConsoleDashboard;
 }
 
 export interface ConsoleRoutes {
@@ -340,6 +343,8 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps): ConsoleRoutes {
     return work(input);
   }
 
+  const dashboard = createDashboardRoutes({ dashboard: deps.dashboard, sendJson, page });
+
   /** The console's paths and methods; any other request is not the console's (404). */
   function isConsole(method: string | undefined, path: string): boolean {
     const get = method === 'GET' || method === 'HEAD';
@@ -348,6 +353,7 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps): ConsoleRoutes {
     if (get && (path.startsWith('/console/assets/') || path.startsWith('/console/files/'))) return true;
     if (method === 'GET' && (path === '/console/state' || path === '/console/events')) return true;
     if (method === 'GET' && path === '/console/commands') return true;
+    if (method === 'GET' && DASHBOARD_PATHS.has(path)) return true;
     return method === 'POST' && CONSOLE_POSTS.has(path);
   }
 
@@ -369,6 +375,7 @@ export function createConsoleRoutes(deps: ConsoleRoutesDeps): ConsoleRoutes {
       else if (get && path === '/') page(res, 'index.html');
       else if (get && path.startsWith('/console/assets/')) page(res, path.slice('/console/assets/'.length));
       else if (get && path.startsWith('/console/files/')) file(res, path.slice('/console/files/'.length));
+      else if (req.method === 'GET' && DASHBOARD_PATHS.has(path)) await dashboard(res, url);
       else if (req.method === 'GET' && path === '/console/commands') {
         sendJson(res, { status: 200, body: { ok: true, examples: chatExamples() } });
       } else if (req.method === 'GET' && (path === '/console/state' || path === '/console/events')) {
