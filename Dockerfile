@@ -52,5 +52,7 @@ EXPOSE 3000 9464
 # The same /healthz that a Kubernetes liveness probe asks; the slim image has no curl, node has fetch.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-ENTRYPOINT ["tini", "--", "node", "--enable-source-maps", "dist/cli.js"]
+# No --enable-source-maps: Node would keep the source maps of every module it loads (measured: 12 MB
+# of an idle process), and the compiled dist/*.js that stack traces name is readable as it is.
+ENTRYPOINT ["tini", "--", "node", "dist/cli.js"]
 CMD ["run"]

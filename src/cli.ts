@@ -29,7 +29,6 @@ import { type App, createApp } from './main.js';
 import type { LakehouseRead } from './platform/port.js';
 import { PRIVATE_UMASK } from './private-files.js';
 import { renderText } from './render/text.js';
-import { teamsAppPackage } from './teams/app-package.js';
 
 /**
  * `crypto-risk`: every command of the bot on the command line. Output goes to stdout (text, or
@@ -350,6 +349,8 @@ async function teamsPackageCommand(
     const validDomains = options.domain ?? (loopback ? [] : [publicHost]);
     if (validDomains.length === 0)
       throw usage('Give --domain (the host name the bot is reached at) or set TEAMS_PUBLIC_URL.');
+    // Loaded for this command only: JSZip holds about 10 MB a running bot never uses.
+    const { teamsAppPackage } = await import('./teams/app-package.js');
     const zip = await teamsAppPackage({ botId, validDomains }).catch((err: unknown) => {
       throw usage(err instanceof Error ? err.message : String(err));
     });

@@ -286,3 +286,13 @@ WHERE max_ts IS NOT NULL;
 INSERT INTO pipeline_files
 SELECT file, :first_batch_no + file_seq - 1, CAST(:load_ts AS TIMESTAMP)
 FROM (SELECT unnest(CAST(:files AS VARCHAR[])) AS file, generate_subscripts(CAST(:files AS VARCHAR[]), 1) AS file_seq);
+
+-- The batch's temporary tables go with the transaction: kept, they would hold the files' text and
+-- every stage's rows in memory until the next run replaces them (tens of MB after a backfill).
+DROP TABLE IF EXISTS batch_raw;
+DROP TABLE IF EXISTS batch_lines;
+DROP TABLE IF EXISTS batch_typed;
+DROP TABLE IF EXISTS batch_silver;
+DROP TABLE IF EXISTS batch_gold_wm;
+DROP TABLE IF EXISTS batch_gold_in;
+DROP TABLE IF EXISTS batch_closed;

@@ -54,15 +54,14 @@ function spawnIn(
       for (const wake of waiters.splice(0)) wake();
     });
   }
+  // `ended` is set before the waiters wake, so that each sees the process gone and fails at once.
+  let ended = false;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.on('exit', (code, signal) => {
+      ended = true;
       resolve({ code, signal });
       for (const wake of waiters.splice(0)) wake();
     });
-  });
-  let ended = false;
-  void exited.then(() => {
-    ended = true;
   });
   return {
     child,

@@ -304,6 +304,8 @@ export function createLocalModels(db: Db, settings: ModelSettings, logger: Logge
            ORDER BY s.anomaly_score, s.window_end, s.asset`,
         );
         await tx.run(sqlFile('local/merge_anomalies'));
+        // The staged rows are merged: dropped, they no longer hold memory until the next scoring.
+        await tx.run('DROP TABLE IF EXISTS staged_scores');
         return {
           model_version: model.version,
           scored: rows.length,
