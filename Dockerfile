@@ -29,9 +29,12 @@ RUN apt-get update \
     && chown 1000:1000 /data
 # Metrics listen beyond loopback here, so that a Prometheus can scrape the container's port 9464 (a
 # process on a host keeps them on loopback); publish or expose that port only to the scraper.
+# MALLOC_ARENA_MAX=2: glibc keeps a malloc arena per thread that allocated (node's, DuckDB's) and
+# holds freed memory in each; two arenas measured 180–189 MB idle instead of 195–217 MB.
 ENV NODE_ENV=production \
     DATA_DIR=/data \
-    METRICS_HOST=0.0.0.0
+    METRICS_HOST=0.0.0.0 \
+    MALLOC_ARENA_MAX=2
 WORKDIR /app
 # Only what the app reads at run time, owned by root so the app cannot change itself: its build and
 # production dependencies (the DejaVu fonts of the charts among them), the SQL it runs, the Slack
