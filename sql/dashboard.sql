@@ -56,7 +56,8 @@ LIMIT 200;
 
 -- name: price_with_anomaly_markers
 -- One asset's price over the last :hours hours from Gold (every window, scored or not), with the
--- anomalous windows as a second series for markers. Driving from Gold keeps the line continuous
+-- anomalous windows as a second series for markers and their reasons (the markers' tooltips; NULL
+-- for windows scored before reasons were kept). Driving from Gold keeps the line continuous
 -- where inference has not run yet. ticks shows thin windows (a feed that slowed down).
 SELECT
   g.window_end,
@@ -66,6 +67,7 @@ SELECT
   g.ticks,
   coalesce(a.is_anomaly, 0) AS is_anomaly,
   CASE WHEN a.is_anomaly = 1 THEN g.price_avg END AS anomaly_marker,
+  CASE WHEN a.is_anomaly = 1 THEN a.reasons END AS reasons,
   a.anomaly_score,
   a.model_version
 FROM IDENTIFIER(:catalog || '.' || :schema || '.metrics_gold') AS g

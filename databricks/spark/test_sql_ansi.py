@@ -484,7 +484,7 @@ class SqlAnsiTest(unittest.TestCase):
 
     def test_dashboard_price_with_anomaly_markers(self) -> None:
         columns = ["window_end", "price_avg", "price_min", "price_max", "ticks", "is_anomaly", "anomaly_marker",
-                   "anomaly_score", "model_version"]
+                   "reasons", "anomaly_score", "model_version"]
         scores = {(s.asset, naive(s.window_end)): s for s in self.data.scored}
 
         def windows(asset: str, hours: int, now: datetime) -> int:
@@ -511,6 +511,7 @@ class SqlAnsiTest(unittest.TestCase):
                     flagged = bool(s and s.is_anomaly)
                     self.assertEqual(r.is_anomaly, 1 if flagged else 0)
                     self.assertEqual(r.anomaly_marker, r.price_avg if flagged else None)
+                    self.assertEqual(r.reasons, s.reasons if flagged else None)
                     self.assertEqual(r.model_version, s.model_version if s else None)
         self.assertEqual(self.dashboard("price_with_anomaly_markers", EMPTY, asset="bitcoin", hours=24)[1], [])
 

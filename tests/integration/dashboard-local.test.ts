@@ -1,9 +1,6 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DASHBOARD, panelFields } from '../../src/domain/dashboard.js';
-import { runIngest } from '../../src/jobs/ingest.js';
-import { silentLogger } from '../../src/log.js';
-import { simulatorSource } from '../../src/market/sources.js';
 import {
   createLocalDashboard,
   type LocalDashboard,
@@ -11,7 +8,7 @@ import {
 } from '../../src/platform/local/dashboard.js';
 import { type LocalSlack, startLocalSlack } from '../../src/slack/local-slack/index.js';
 import { sqlFile } from '../../src/sql-files.js';
-import { createScoredLakehouse, type TestLakehouse, testConfig } from '../support/lakehouse.js';
+import { createScoredLakehouse, runSimulatedRound, type TestLakehouse } from '../support/lakehouse.js';
 
 /**
  * The dashboard over the local DuckDB: every panel of DASHBOARD has its query in
@@ -41,6 +38,27 @@ afterAll(async () => {
   await lake?.close();
 });
 
+/**
+ * The names of a query's columns, from its select list (between the first SELECT and FROM, split
+ * at the commas outside parentheses): each item's alias or, without one, its column.
+ */
+function selectedColumns(sql: string): string[] {
+  const list = /^SELECT\n([\s\S]*?)\nFROM /m.exec(sql)?.[1] ?? '';
+  const items: string[] = [];
+  let depth = 0;
+  let item = '';
+  for (const ch of list) {
+    if (ch === '(') depth += 1;
+    if (ch === ')') depth -= 1;
+    if (ch === ',' && depth === 0) {
+      items.push(item.trim());
+      item = '';
+    } else item += ch;
+  }
+  items.push(item.trim());
+  return items.map((i) => /\bAS (\w+)$/.exec(i)?.[1] ?? /(\w+)$/.exec(i)?.[1] ?? i);
+}
+
 async function getJson(path: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(`${slack.baseUrl}${path}`);
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
@@ -52,6 +70,17 @@ describe('the dashboard on the local DuckDB', () => {
     const databricks = namedQueries(sqlFile('dashboard'));
     expect([...local.keys()].sort()).toEqual(DASHBOARD.panels.map((p) => p.id).sort());
     expect([...local.keys()].sort()).toEqual([...databricks.keys()].sort());
+  });
+
+  it('answers the same columns as the Databricks dashboard, panel by panel', () => {
+    const local = namedQueries(sqlFile('local/dashboard'));
+    const databricks = namedQueries(sqlFile('dashboard'));
+    for (const [name, sql] of local) {
+      expect({ name, columns: selectedColumns(sql) }).toEqual({
+        name,
+        columns: selectedColumns(databricks.get(name) ?? ''),
+      });
+    }
   });
 
   it.each(DASHBOARD.panels.map((p) => [p.id, p] as const))(
@@ -108,16 +137,8 @@ describe('the dashboard on the local DuckDB', () => {
   it('changes its version when new windows are scored', async () => {
     const before = await dashboard.version();
     expect(before.scoredAt).not.toBeNull();
-    const config = testConfig({ SIMULATOR_HISTORY_HOURS: String(HOURS) });
     lake.setNow(new Date(Date.parse(START) + 30 * 60_000).toISOString());
-    const source = simulatorSource({
-      state: lake.platform.pipeline.state,
-      assets: config.market.assets,
-      simulator: config.market.simulator,
-    });
-    await runIngest({ platform: lake.platform, clock: lake.clock, logger: silentLogger(), source });
-    await lake.platform.engine.runPipeline();
-    await lake.platform.engine.infer({ now: lake.clock.now() });
+    await runSimulatedRound(lake, HOURS);
     const after = await dashboard.version();
     expect(after.version).not.toBe(before.version);
     expect(Date.parse(after.scoredAt as string)).toBeGreaterThan(Date.parse(before.scoredAt as string));

@@ -101,6 +101,21 @@ export function tick(
 export async function createScoredLakehouse(startIso: string, hours: number): Promise<TestLakehouse> {
   const config = testConfig({ SIMULATOR_HISTORY_HOURS: String(hours), TRAIN_LOOKBACK: '24h' });
   const lake = await createTestLakehouse(startIso, config.model);
+  await runSimulatedRound(lake, hours, { train: true });
+  return lake;
+}
+
+/**
+ * One round of the jobs at the lakehouse's clock: the simulator's ticks since the last round (the
+ * first round: `hours` of history) landed, the pipeline run, optionally a model trained, the new
+ * windows scored.
+ */
+export async function runSimulatedRound(
+  lake: TestLakehouse,
+  hours: number,
+  options: { train?: boolean } = {},
+): Promise<void> {
+  const config = testConfig({ SIMULATOR_HISTORY_HOURS: String(hours) });
   const source = simulatorSource({
     state: lake.platform.pipeline.state,
     assets: config.market.assets,
@@ -108,7 +123,6 @@ export async function createScoredLakehouse(startIso: string, hours: number): Pr
   });
   await runIngest({ platform: lake.platform, clock: lake.clock, logger: silentLogger(), source });
   await lake.platform.engine.runPipeline();
-  await lake.platform.pipeline.train({ now: lake.clock.now() });
+  if (options.train) await lake.platform.pipeline.train({ now: lake.clock.now() });
   await lake.platform.engine.infer({ now: lake.clock.now() });
-  return lake;
 }

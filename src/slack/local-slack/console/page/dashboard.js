@@ -113,16 +113,22 @@ function stepOf(values) {
 
 function specOf(panel, data, narrow) {
   const temporal = [panel.x, panel.y].filter((f) => f?.type === 'temporal');
+  // instants as epoch milliseconds (and as text for tooltips): Vega-Lite would otherwise parse each
+  // row's ISO text with an expression, which the page interprets (no eval) row by row
   const rows =
     temporal.length === 0
       ? data
       : data.map((r) => {
           const out = { ...r };
-          for (const f of temporal) out[utcField(f)] = utcText(r[f.field]);
+          for (const f of temporal) {
+            out[utcField(f)] = utcText(r[f.field]);
+            out[f.field] = typeof r[f.field] === 'string' ? Date.parse(r[f.field]) : r[f.field];
+          }
           return out;
         });
   const common = {
-    data: { values: rows },
+    description: panel.description,
+    data: { values: rows, format: { parse: null } },
     width: 'container',
     height: 220,
     autosize: { type: 'fit-x', contains: 'padding' },
@@ -135,7 +141,9 @@ function specOf(panel, data, narrow) {
     const points = color !== undefined && rows.length < 400;
     const layers = [
       {
-        mark: { type: 'line', point: points, strokeWidth: 1.5 },
+        // aria off for the line: its description would be a formatted sentence per row (thousands,
+        // each interpreted); the chart keeps its own description, the markers theirs
+        mark: { type: 'line', point: points, strokeWidth: 1.5, aria: false },
         encoding: {
           x: encodingOf(x),
           y: encodingOf(y, { scale: { zero: false } }),
@@ -149,7 +157,8 @@ function specOf(panel, data, narrow) {
         ? [{ field: 'reasons', type: 'nominal', title: 'Why' }]
         : [];
       layers.push({
-        transform: [{ filter: { field: marker.field, valid: true } }],
+        // the marked rows as the layer's own data: a filter over every row would be interpreted per row
+        data: { values: rows.filter((r) => typeof r[marker.field] === 'number'), format: { parse: null } },
         mark: { type: 'point', filled: true, color: '#d62728', size: 60, opacity: 1 },
         encoding: {
           x: encodingOf(x),
