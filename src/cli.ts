@@ -14,6 +14,7 @@ import { modelsCommand } from './commands/models.js';
 import { pipelineCommand, pipelineRewindCommand } from './commands/pipeline.js';
 import { quarantineListCommand, quarantineRetryCommand } from './commands/quarantine.js';
 import { type Command as ChatCommand, type ChatFlows, commands } from './commands/registry.js';
+import { SCHEDULE_USAGE, scheduleChangedReply, schedulePreviewReply } from './commands/schedule.js';
 import { sqlCommand } from './commands/sql.js';
 import { topArgsSchema } from './commands/top.js';
 import { trainCommand } from './commands/train.js';
@@ -24,6 +25,7 @@ import { describeFeed } from './domain/summaries.js';
 import { ExitCode, UserError } from './errors.js';
 import { describeIoError } from './io-errors.js';
 import { startMainJob } from './jobs/main-job.js';
+import { nextRuns } from './jobs/schedules.js';
 import { createLogger, type Logger } from './log.js';
 import { type App, createApp } from './main.js';
 import type { LakehouseRead } from './platform/port.js';
@@ -312,6 +314,20 @@ export function cliProgram(
       exited(await teamsPackageCommand(io, globals, options));
     });
 
+  program
+    .command('schedule')
+    .description(chat.schedule?.help ?? 'the jobs’ schedules')
+    .argument('[args...]', `as in chat: ${SCHEDULE_USAGE}`)
+    .option('--yes', 'make the change (without it: what it would do, and nothing changes)')
+    .action(
+      execute(async (app, now, tokens: string[], options: { yes?: boolean }) => {
+        const entry = commands.schedule;
+        const parsed = entry.parse(tokens);
+        if (!parsed.ok) throw usage(parsed.problem);
+        return runChat(app, io, now, entry, parsed.args, options);
+      }),
+    );
+
   for (const [name, entry] of Object.entries(chat)) {
     const cliName = entry.cli ?? name;
     if (hasCommand(program, cliName)) continue;
@@ -373,19 +389,49 @@ export function hasCommand(program: Command, name: string): boolean {
   return name === 'help' || program.commands.some((c) => c.name() === name);
 }
 
-/** On the command line nothing waits for a button: a retrain is `crypto-risk train`. */
-const CLI_FLOWS: ChatFlows = {
-  retrain: () => Promise.reject(usage('On the command line, `crypto-risk train` trains a model now.')),
-};
+/**
+ * On the command line nothing waits for a button: a retrain is `crypto-risk train`, and a schedule
+ * change is made with --yes (without it, the preview of what it would do, and nothing changes).
+ */
+function cliFlows(app: App, confirmed: boolean): ChatFlows {
+  return {
+    retrain: () => Promise.reject(usage('On the command line, `crypto-risk train` trains a model now.')),
+    async schedule(user, request) {
+      if (!confirmed) {
+        const { after, next } = await app.schedules.check(request);
+        const preview = schedulePreviewReply(request, after, next);
+        return {
+          ...preview,
+          notes: [...(preview.notes ?? []), 'Nothing changed: run it again with --yes to make the change.'],
+        };
+      }
+      const { change, after } = await app.schedules.change(request, user);
+      return scheduleChangedReply(change, after, after.paused ? [] : nextRuns(after.cron, 3));
+    },
+  };
+}
 
 /**
  * A chat command's handler, run by the OS user: no ops check, as for every command here (whoever
  * runs the command line holds the platform's credentials).
  */
-async function runChat<A>(app: App, io: CliIo, now: Date, entry: ChatCommand<A>, args: A): Promise<Reply> {
+async function runChat<A>(
+  app: App,
+  io: CliIo,
+  now: Date,
+  entry: ChatCommand<A>,
+  args: A,
+  options: { yes?: boolean } = {},
+): Promise<Reply> {
   const read = entry.read?.(args);
   if (read) await warmUp(app, io, read);
-  const reply = await entry.run(args, { platform: app.platform, now, user: osUser(), flows: CLI_FLOWS });
+  const reply = await entry.run(args, {
+    platform: app.platform,
+    now,
+    user: osUser(),
+    flows: cliFlows(app, options.yes === true),
+    schedules: app.schedules,
+  });
   return reply ?? { title: 'Done.', data: {} };
 }
 
@@ -477,6 +523,7 @@ async function runMainJob(app: App, io: CliIo): Promise<Reply> {
       schedule: config.schedule,
       health: app.jobHealth,
       metrics: app.metrics,
+      schedules: app.schedules,
       print: (line) => io.stdout(`${line}\n`),
       extraJobs: [
         {

@@ -12,6 +12,7 @@ import type {
 import { UserError } from './errors.js';
 import { createJobHealth, type JobHealth } from './jobs/job-health.js';
 import { longestIntervalMs } from './jobs/scheduler.js';
+import { createSchedules, type Schedules } from './jobs/schedules.js';
 import type { Logger } from './log.js';
 import { createCoinGeckoClient } from './market/coingecko.js';
 import { type MarketSource, resolveSource, type SourceDeps } from './market/sources.js';
@@ -48,6 +49,8 @@ export interface App {
   metrics: Metrics;
   /** The scheduled jobs' outcomes (the jobs report to it; /readyz reads it). */
   jobHealth: JobHealth;
+  /** The jobs' schedules as set from chat or the command line (`schedule`). */
+  schedules: Schedules;
   /**
    * Serves the metrics on METRICS_PORT (for `run`); undefined when METRICS_PORT=off, or when the
    * default port is taken (a warning says so; a port that was set must be free).
@@ -86,6 +89,7 @@ export async function createApp(config: Config, deps: { clock: Clock; logger: Lo
     platform = local;
   }
   const jobHealth = createJobHealth(metrics);
+  const schedules = createSchedules({ platform, schedule: config.schedule, clock, logger });
   const readiness = processReadiness(config, platform, jobHealth);
   const coingecko = createCoinGeckoClient({
     plan: config.market.coingecko.plan,
@@ -111,6 +115,7 @@ export async function createApp(config: Config, deps: { clock: Clock; logger: Lo
     platform,
     metrics,
     jobHealth,
+    schedules,
     marketSource: (setting = config.market.source) => resolveSource(setting, sourceDeps),
     async serveMetrics() {
       if (!config.metrics) return undefined;
@@ -157,6 +162,7 @@ export async function createApp(config: Config, deps: { clock: Clock; logger: Lo
           staleAfterMs,
           metrics,
           readiness,
+          schedules,
         });
       const surfaces: Record<string, () => Promise<Started>> = {
         async slack() {
@@ -186,6 +192,7 @@ export async function createApp(config: Config, deps: { clock: Clock; logger: Lo
             logger: logger.child({ component: 'teams' }),
             metrics,
             readiness,
+            schedules,
           });
           await bot.start();
           return { feed: bot.feed, where: teamsWhere(settings, bot.port()), stop: () => bot.stop() };
@@ -270,6 +277,7 @@ async function databricksPlatform(
     clock: deps.clock,
     logger,
     openBotStore: () => openDb(join(config.dataDir, 'bot.duckdb')),
+    schedule: config.schedule,
   });
 }
 

@@ -4,6 +4,7 @@ import type { Silences } from '../commands/silences.js';
 import type { Reply } from '../domain/reply.js';
 import type { FeedResult } from '../domain/results.js';
 import { storedWindow } from '../domain/windows.js';
+import type { Schedules } from '../jobs/schedules.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Platform, ScoredWindow } from '../platform/port.js';
@@ -14,6 +15,7 @@ import { digestReply, episodeReply, marketReply, plan } from './feed-plan.js';
 import { withLabels } from './labels.js';
 import { marketField, moves } from './market-context.js';
 import { type Envelope, type FeedOutlet, NotPosted } from './port.js';
+import { announceSchedules } from './schedule-announcements.js';
 import { announceSilences } from './silence-announcements.js';
 
 /** Older anomalies (e.g. in a first backfill) are not announced. */
@@ -37,6 +39,8 @@ export interface FeedDeps {
   silences?: Silences;
   /** Counts the messages posted, updated and recovered, by surface (`outlet.platform`). */
   metrics?: Metrics;
+  /** The jobs' schedules: their changes (and the ends of timed pauses) are announced. */
+  schedules?: Schedules;
 }
 
 export interface Feed {
@@ -203,6 +207,17 @@ export function createFeed(deps: FeedDeps): Feed {
           conversation,
         ).catch((err: unknown) =>
           logger.warn({ err: String(err) }, 'feed: could not announce silences; next cycle tries again'),
+        );
+      // Schedule changes and ended pauses: each announced once, as the silences are.
+      if (deps.schedules)
+        await announceSchedules(
+          { outlet, log, clock: deps.clock, logger, schedules: deps.schedules },
+          conversation,
+        ).catch((err: unknown) =>
+          logger.warn(
+            { err: String(err) },
+            'feed: could not announce schedule changes; next cycle tries again',
+          ),
         );
       const rows = await deps.platform.reads.scoredSince(await log.cursor(conversation), BATCH);
       // Data incidents (stale ingestion, frozen prices, gaps, quarantined files): each announced once.

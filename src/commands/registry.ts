@@ -2,12 +2,20 @@ import type { Clock } from '../clock.js';
 import { formatDurationSpec } from '../domain/duration.js';
 import type { DataIncident } from '../domain/incidents.js';
 import { plainText, type Reply } from '../domain/reply.js';
+import type { ScheduleRequest, Schedules } from '../jobs/schedules.js';
 import type { LakehouseRead, Platform } from '../platform/port.js';
 import { type ChartRequest, chartReply, chartTokens, noDataFor, priceChart } from './chart.js';
 import { dashboardCommand } from './dashboard.js';
 import { helpCommand } from './help.js';
 import { type MuteArgs, muteCommand, mutesCommand, muteTokens, unmuteCommand, unmuteTokens } from './mute.js';
 import { provisionCommand, provisionTokens } from './provision.js';
+import {
+  requestText,
+  SCHEDULE_USAGE,
+  type ScheduleArgs,
+  scheduleListCommand,
+  scheduleTokens,
+} from './schedule.js';
 import type { Silences } from './silences.js';
 import { MAX_TEXT, type NoArgs, noArguments, type Parsed, parsed } from './slash.js';
 import { statusCommand } from './status.js';
@@ -27,6 +35,11 @@ export const SLASH_COMMAND = '/crypto';
 export interface ChatFlows {
   /** The retrain confirmation button, then the run's progress in a thread. */
   retrain(user: string): Promise<void>;
+  /**
+   * A schedule change: the confirmation (its preview and a one-shot button) in chat, the change
+   * itself on the command line with --yes. Throws a UserError when the change cannot be made.
+   */
+  schedule(user: string, request: ScheduleRequest): Promise<Reply>;
 }
 
 /** What a handler runs against, whichever surface asked. */
@@ -42,6 +55,8 @@ export interface CommandContext {
   openIncidents?: () => Promise<DataIncident[]>;
   /** The local console's Dashboard view, when the bot runs on the console. */
   consoleDashboardUrl?: string;
+  /** The jobs' schedules (`schedule`). */
+  schedules?: Schedules;
 }
 
 /** An action only the ops team may run in chat: audited, and refused to anyone else. */
@@ -50,6 +65,8 @@ export interface OpsAction<A> {
   what(args: A): string;
   /** The answer to anyone who is not ops. */
   refusal: string;
+  /** Whether these arguments make it an ops action (default: always); else anyone may run it. */
+  when?(args: A): boolean;
 }
 
 export interface Command<A> {
@@ -75,6 +92,10 @@ export interface Command<A> {
 /** Refused retrains: here, and at the confirmation button (src/slack/retrain.ts). */
 export const RETRAIN_REFUSAL =
   'Only the ops team can retrain the model. Ask one of its members (SLACK_OPS_USERS or TEAMS_OPS_USERS, or the ops group).';
+
+/** Refused schedule changes: here, and at the confirmation button (src/chat/schedule-flow.ts). */
+export const SCHEDULE_REFUSAL =
+  'Only the ops team can change a schedule. `schedule` alone shows them to everyone; ask an ops member to change one.';
 
 /** Refused mutes and unmutes. */
 export const MUTE_REFUSAL = 'Only the ops team can mute or unmute the feed. Ask one of its members.';
@@ -173,6 +194,20 @@ const definitions = {
     ops: { what: (args) => `unmute ${args.asset}`, refusal: MUTE_REFUSAL },
     run: (args, ctx) => unmuteCommand(args, ctx),
   }),
+  schedule: command<ScheduleArgs>({
+    usage: SCHEDULE_USAGE,
+    help: 'each job’s schedule; pause, resume, set or reset one (changes: ops only, confirmed first)',
+    description:
+      'each job’s cron (UTC), paused or not, last and next runs; ops only: pause (for a while or until resumed), resume, set a cron (its next runs shown before confirming), reset to the configured default, each confirmed, audited and announced in the feed channel',
+    examples: ['schedule', 'schedule pause score 2h'],
+    parse: scheduleTokens,
+    ops: {
+      what: (args) => (args.list ? 'schedule' : `schedule ${requestText(args.request)} (request)`),
+      refusal: SCHEDULE_REFUSAL,
+      when: (args) => !args.list,
+    },
+    run: (args, ctx) => (args.list ? scheduleListCommand(ctx) : ctx.flows.schedule(ctx.user, args.request)),
+  }),
   mutes: command<NoArgs>({
     usage: 'mutes',
     help: 'the active silences: asset, until when, who, why',
@@ -259,6 +294,8 @@ export interface ChatSurface {
   openIncidents?: () => Promise<DataIncident[]>;
   /** The local console's Dashboard view, when the bot runs on the console. */
   consoleDashboardUrl?: string;
+  /** The jobs' schedules (`schedule`). */
+  schedules?: Schedules;
 }
 
 /**
@@ -276,7 +313,11 @@ async function runRequest<N extends CommandName>(
 ): Promise<Reply | undefined> {
   const entry = commands[request.name];
   const { user, access, platform, flows } = surface;
-  const ops = entry.ops && { what: entry.ops.what(request.args), refusal: entry.ops.refusal };
+  const ops = entry.ops &&
+    (entry.ops.when?.(request.args) ?? true) && {
+      what: entry.ops.what(request.args),
+      refusal: entry.ops.refusal,
+    };
   if (ops && !(await access.isOps(user))) {
     access.audit({ who: user, what: ops.what, result: 'refused: not an ops user' });
     await surface.refuse(ops.refusal);
@@ -292,6 +333,7 @@ async function runRequest<N extends CommandName>(
     ...(surface.silences ? { silences: surface.silences } : {}),
     ...(surface.openIncidents ? { openIncidents: surface.openIncidents } : {}),
     ...(surface.consoleDashboardUrl ? { consoleDashboardUrl: surface.consoleDashboardUrl } : {}),
+    ...(surface.schedules ? { schedules: surface.schedules } : {}),
   });
   // A flow audits its own steps (the retrain flow: asked to confirm, confirmed, its outcome).
   if (ops && reply) access.audit({ who: user, what: ops.what, result: plainText(reply.summary) || 'done' });

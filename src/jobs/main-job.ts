@@ -1,4 +1,5 @@
 import type { Config } from '../config.js';
+import type { EffectiveSchedule, ScheduleJob } from '../domain/schedules.js';
 import { describeInfer, describeIngest, describePipelineRun, describeTrain } from '../domain/summaries.js';
 import { UserError } from '../errors.js';
 import type { MarketSource } from '../market/sources.js';
@@ -11,6 +12,7 @@ import { runPipeline } from './pipeline.js';
 import type { JobDeps } from './record-run.js';
 import { followRetrain } from './retrain.js';
 import { createScheduler } from './scheduler.js';
+import type { Schedules } from './schedules.js';
 
 export interface MainJobDeps extends JobDeps {
   source: MarketSource;
@@ -23,7 +25,21 @@ export interface MainJobDeps extends JobDeps {
   health?: JobHealth;
   /** What the runs did (records landed, rows in and out, drops), when `run` serves metrics. */
   metrics?: Metrics;
+  /** The schedules as set from chat: applied at start and whenever they change. */
+  schedules?: Schedules;
 }
+
+/** The scheduler's name of each job with a schedule (the score job is `infer` here). */
+const SCHEDULER_NAME: Record<ScheduleJob, string> = {
+  ingest: 'ingest',
+  pipeline: 'pipeline',
+  score: 'infer',
+  train: 'train',
+  feed: 'feed',
+};
+
+/** How often the stored schedules are read again (changes made elsewhere, timed pauses that ended). */
+const SCHEDULES_REFRESH_MS = 15_000;
 
 /** After a new champion, the windows of this last stretch are scored again with it. */
 const RESCORE_AFTER_PROMOTION_MS = 24 * 3_600_000;
@@ -135,8 +151,38 @@ export async function startMainJob(deps: MainJobDeps): Promise<{ stop(): Promise
     deps,
   );
 
-  // The first round, at once: failures are reported and the schedule carries on from there.
-  const first = async (name: string) => scheduler.runNow(name).catch(() => false);
+  // The schedules set from chat, applied now and whenever they change (without a restart).
+  const pausedNow = new Set<string>();
+  const applySchedules = (schedules: EffectiveSchedule[]) => {
+    pausedNow.clear();
+    for (const s of schedules) {
+      const name = SCHEDULER_NAME[s.job];
+      if (s.paused) pausedNow.add(name);
+      scheduler.update(name, {
+        cron: s.cron,
+        paused: s.paused,
+        ...(s.paused_until ? { pausedUntil: new Date(s.paused_until) } : {}),
+      });
+    }
+  };
+  let refresher: NodeJS.Timeout | undefined;
+  if (deps.schedules) {
+    const schedules = deps.schedules;
+    applySchedules(await schedules.effective());
+    schedules.watch(applySchedules);
+    refresher = setInterval(() => {
+      schedules
+        .refresh()
+        .catch((err: unknown) =>
+          deps.logger.warn({ err: String(err) }, 'schedules: could not read or apply them; retried soon'),
+        );
+    }, SCHEDULES_REFRESH_MS);
+    refresher.unref();
+  }
+
+  // The first round, at once (a paused job waits): failures are reported and the schedule carries on.
+  const first = async (name: string) =>
+    pausedNow.has(name) ? false : scheduler.runNow(name).catch(() => false);
   await first('ingest');
   if (local) {
     await first('pipeline');
@@ -146,5 +192,10 @@ export async function startMainJob(deps: MainJobDeps): Promise<{ stop(): Promise
   for (const extra of deps.extraJobs ?? []) await first(extra.name);
   scheduler.start();
   print(`${stamp()} first round done; the jobs now run on their schedules`);
-  return { stop: () => scheduler.stop() };
+  return {
+    stop: () => {
+      clearInterval(refresher);
+      return scheduler.stop();
+    },
+  };
 }

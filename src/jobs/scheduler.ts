@@ -1,4 +1,5 @@
 import cron, { type ScheduledTask } from 'node-cron';
+import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 
 export interface ScheduledJob {
@@ -10,6 +11,11 @@ export interface ScheduledJob {
 
 export interface Scheduler {
   start(): void;
+  /**
+   * Changes a job's schedule at once, without a restart: a new cron replaces its trigger; while
+   * paused its triggers are skipped (a run by hand still runs), until `pausedUntil` when given.
+   */
+  update(name: string, schedule: { cron: string; paused: boolean; pausedUntil?: Date }): void;
   /** Runs a job now, unless it is already running (then resolves to false without running it). */
   runNow(name: string): Promise<boolean>;
   /** Stops scheduling and waits for the jobs in flight to finish. */
@@ -38,10 +44,43 @@ export function longestIntervalMs(expression: string): number {
  * comes while the job still runs, scheduled or by hand, is skipped and logged. A failing job is
  * logged and runs again at its next trigger.
  */
-export function createScheduler(jobs: readonly ScheduledJob[], deps: { logger: Logger }): Scheduler {
+export function createScheduler(
+  jobs: readonly ScheduledJob[],
+  deps: { logger: Logger; clock?: Clock },
+): Scheduler {
   const running = new Map<string, Promise<unknown>>();
-  const tasks: ScheduledTask[] = [];
+  const tasks = new Map<string, ScheduledTask>();
+  const crons = new Map(jobs.map((j) => [j.name, j.cron]));
+  /** Paused jobs, and when each pause ends (undefined: until resumed). */
+  const paused = new Map<string, Date | undefined>();
+  let started = false;
   let stopped = false;
+
+  function isPaused(name: string): boolean {
+    if (!paused.has(name)) return false;
+    const until = paused.get(name);
+    if (until && until.getTime() <= (deps.clock?.now() ?? new Date()).getTime()) {
+      paused.delete(name);
+      return false;
+    }
+    return true;
+  }
+
+  function plan(job: ScheduledJob): void {
+    tasks.get(job.name)?.destroy();
+    const task = cron.schedule(
+      crons.get(job.name) ?? job.cron,
+      () => {
+        if (isPaused(job.name)) {
+          deps.logger.debug({ job: job.name }, `${job.name} is paused; this trigger is skipped`);
+          return;
+        }
+        return trigger(job);
+      },
+      { name: job.name, timezone: 'UTC', noOverlap: true },
+    );
+    tasks.set(job.name, task);
+  }
 
   function trigger(job: ScheduledJob): Promise<boolean> {
     if (stopped) return Promise.resolve(false);
@@ -60,11 +99,17 @@ export function createScheduler(jobs: readonly ScheduledJob[], deps: { logger: L
 
   return {
     start() {
-      for (const job of jobs) {
-        tasks.push(
-          cron.schedule(job.cron, () => trigger(job), { name: job.name, timezone: 'UTC', noOverlap: true }),
-        );
-      }
+      started = true;
+      for (const job of jobs) plan(job);
+    },
+    update(name, schedule) {
+      const job = jobs.find((j) => j.name === name);
+      if (!job || stopped) return;
+      if (schedule.paused) paused.set(name, schedule.pausedUntil);
+      else paused.delete(name);
+      if (crons.get(name) === schedule.cron) return;
+      crons.set(name, schedule.cron);
+      if (started) plan(job);
     },
     runNow(name) {
       const job = jobs.find((j) => j.name === name);
@@ -73,7 +118,7 @@ export function createScheduler(jobs: readonly ScheduledJob[], deps: { logger: L
     },
     async stop() {
       stopped = true;
-      await Promise.all(tasks.map((t) => t.stop()));
+      await Promise.all([...tasks.values()].map((t) => t.destroy()));
       await Promise.all(running.values());
     },
   };

@@ -100,6 +100,19 @@ export interface Deployment {
   provision(apply: boolean): Promise<ProvisionResult>;
   /** The published AI/BI dashboard's address; undefined until `provision --apply` published it. */
   dashboardUrl(): Promise<string | undefined>;
+  /** A job's schedule as the Jobs API has it now; null when the job does not exist yet. */
+  scheduleOf(job: 'score' | 'train'): Promise<DatabricksJobSchedule | null>;
+  /**
+   * Gives a job this schedule (jobs/update), unless it has it already; false when the job does not
+   * exist yet (`provision --apply` creates it with the stored schedule).
+   */
+  applySchedule(job: 'score' | 'train', schedule: DatabricksJobSchedule): Promise<boolean>;
+}
+
+/** A Databricks job's schedule (Jobs API `schedule`, always in UTC here). */
+export interface DatabricksJobSchedule {
+  quartz_cron_expression: string;
+  pause_status: 'PAUSED' | 'UNPAUSED';
 }
 
 export type WatermarkStage = 'silver' | 'gold';
@@ -425,7 +438,7 @@ export type { ScoredWindow };
 
 /** One line of a provisioning plan: an asset of the deployment and what apply does to it. */
 export interface PlanItem {
-  kind: 'schema' | 'volume' | 'folder' | 'notebook' | 'file' | 'pipeline' | 'job' | 'dashboard';
+  kind: 'schema' | 'volume' | 'folder' | 'notebook' | 'file' | 'pipeline' | 'job' | 'dashboard' | 'schedule';
   name: string;
   action: 'create' | 'update' | 'unchanged';
   /** What differs, for an update. */

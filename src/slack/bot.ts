@@ -16,6 +16,7 @@ import { createFeed, type Feed } from '../chat/feed.js';
 import { createLabelFlow, LABEL_NOISE, LABEL_REAL, labelOf } from '../chat/labels.js';
 import type { Respond } from '../chat/port.js';
 import { createRetrainFlow, RETRAIN_CONFIRM } from '../chat/retrain.js';
+import { askSchedule, createScheduleFlow, SCHEDULE_CONFIRM } from '../chat/schedule-flow.js';
 import type { Clock } from '../clock.js';
 import { commandLabel, dispatch, parseSlashText } from '../commands/registry.js';
 import { createSilences } from '../commands/silences.js';
@@ -23,6 +24,7 @@ import { statusCommand } from '../commands/status.js';
 import type { SlackSettings } from '../config.js';
 import type { Reply } from '../domain/reply.js';
 import { UserError } from '../errors.js';
+import type { Schedules } from '../jobs/schedules.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Db } from '../platform/local/db.js';
@@ -67,6 +69,8 @@ export interface SlackBotDeps {
   readiness?: Readiness;
   /** The local console's Dashboard view, when the bot runs on the console (`/crypto dashboard`, status). */
   consoleDashboardUrl?: string;
+  /** The jobs' schedules (`/crypto schedule`; the feed announces their changes). */
+  schedules?: Schedules;
 }
 
 export interface SlackBot {
@@ -141,6 +145,9 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
     logger,
     pollMs: deps.retrainPollMs ?? 1_000,
   });
+  const scheduleFlow = deps.schedules
+    ? createScheduleFlow({ schedules: deps.schedules, access, clock })
+    : undefined;
   const progress = createSlackProgress({
     client,
     poster: postingClient,
@@ -245,7 +252,10 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
       clock,
       user: userId,
       access,
-      flows: { retrain: (user) => retrain.request(user, asRespond(respond)) },
+      flows: {
+        retrain: (user) => retrain.request(user, asRespond(respond)),
+        schedule: (user, request) => askSchedule(scheduleFlow, user, request),
+      },
       warmUp: (read) => warmUp(respond, read),
       refuse: async (sentence) => {
         await respond({ response_type: 'ephemeral', replace_original: false, text: sentence });
@@ -253,6 +263,7 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
       ...(silences ? { silences } : {}),
       openIncidents: () => deps.log.openIncidents(),
       ...(deps.consoleDashboardUrl ? { consoleDashboardUrl: deps.consoleDashboardUrl } : {}),
+      ...(deps.schedules ? { schedules: deps.schedules } : {}),
     });
     if (reply) await answer(respond, reply);
   }
@@ -329,6 +340,18 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
     });
   });
 
+  // A schedule change's confirmation: checked again, made, and shown in place of the question.
+  app.action(SCHEDULE_CONFIRM, async ({ ack, body, respond, context }) => {
+    if (!(await acknowledge(ack, body, 'schedule_confirm', context))) return;
+    const action = (body as { actions?: Array<{ value?: unknown }> }).actions?.[0];
+    const token = typeof action?.value === 'string' ? action.value : '';
+    await safely(respond, 'the schedule change', async () => {
+      if (!scheduleFlow) throw new UserError('Schedules cannot be changed from this bot.');
+      const reply = await scheduleFlow.confirm(body.user.id, token);
+      await respond({ response_type: 'ephemeral', replace_original: true, ...renderBlocks(reply) });
+    });
+  });
+
   // Labels: anyone in the channel may press them; the message itself shows the new counts.
   const labels = createLabelFlow({
     platform,
@@ -397,6 +420,7 @@ export async function createSlackBot(deps: SlackBotDeps): Promise<SlackBot> {
     ...(silences ? { silences } : {}),
     ...(deps.staleAfterMs !== undefined ? { staleAfterMs: deps.staleAfterMs } : {}),
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    ...(deps.schedules ? { schedules: deps.schedules } : {}),
   });
 
   return {

@@ -105,7 +105,14 @@ export function teamsManifest(options: TeamsPackageOptions) {
     }
   }
 
-  const list = commandNames.slice(0, MANIFEST_LIMITS.commands).map((command) => ({
+  // The manifest lists at most 10 commands; `unmute` is the one left out (help lists it, and a
+  // silence's answer names it), so every other command is offered in the compose box.
+  const listed = commandNames.filter((name) => name !== 'unmute');
+  if (listed.length > MANIFEST_LIMITS.commands)
+    throw new Error(
+      `the Teams manifest lists at most ${MANIFEST_LIMITS.commands} commands; choose which to leave out`,
+    );
+  const list = listed.map((command) => ({
     title: cut(command, MANIFEST_LIMITS.commandTitle),
     description: cut(commands[command].help, MANIFEST_LIMITS.commandDescription),
   }));

@@ -8,6 +8,7 @@ import { createFeed, type Feed } from '../chat/feed.js';
 import { createLabelFlow, labelOf } from '../chat/labels.js';
 import type { MessageRef, Respond } from '../chat/port.js';
 import { createRetrainFlow, RETRAIN_CONFIRM } from '../chat/retrain.js';
+import { askSchedule, createScheduleFlow, SCHEDULE_CONFIRM } from '../chat/schedule-flow.js';
 import type { Clock } from '../clock.js';
 import { commandLabel, dispatch, parseSlashText } from '../commands/registry.js';
 import { createSilences } from '../commands/silences.js';
@@ -15,6 +16,7 @@ import type { TeamsSettings } from '../config.js';
 import type { LabelValue } from '../domain/labels.js';
 import type { Reply } from '../domain/reply.js';
 import { UserError } from '../errors.js';
+import type { Schedules } from '../jobs/schedules.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Db } from '../platform/local/db.js';
@@ -53,6 +55,8 @@ export interface TeamsBotDeps {
   metrics?: Metrics;
   /** The process's readiness checks; /readyz adds the bot's own (a Bot Connector token) to them. */
   readiness?: Readiness;
+  /** The jobs' schedules (`schedule`; the feed announces their changes). */
+  schedules?: Schedules;
 }
 
 export interface TeamsBot {
@@ -165,6 +169,9 @@ export async function createTeamsBot(deps: TeamsBotDeps): Promise<TeamsBot> {
     logger,
   });
   const retrain = createRetrainFlow({ platform, access, clock, logger, pollMs: deps.retrainPollMs ?? 1_000 });
+  const scheduleFlow = deps.schedules
+    ? createScheduleFlow({ schedules: deps.schedules, access, clock })
+    : undefined;
   const apiFor = (serviceUrl: string): ApiClient => app.api.clone({ serviceUrl });
   const feed = createFeed({
     platform,
@@ -180,6 +187,7 @@ export async function createTeamsBot(deps: TeamsBotDeps): Promise<TeamsBot> {
     clock,
     logger: logger.child({ component: 'feed', surface: 'teams' }),
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    ...(deps.schedules ? { schedules: deps.schedules } : {}),
     silences,
     ...(deps.staleAfterMs !== undefined ? { staleAfterMs: deps.staleAfterMs } : {}),
   });
@@ -294,11 +302,15 @@ export async function createTeamsBot(deps: TeamsBotDeps): Promise<TeamsBot> {
       clock,
       user,
       access,
-      flows: { retrain: (asking) => retrain.request(asking, respond) },
+      flows: {
+        retrain: (asking) => retrain.request(asking, respond),
+        schedule: (asking, request) => askSchedule(scheduleFlow, asking, request),
+      },
       warmUp: (read) => warmUp(respond, read),
       refuse: (sentence) => respond(sentence),
       silences,
       openIncidents: () => deps.log.openIncidents(),
+      ...(deps.schedules ? { schedules: deps.schedules } : {}),
     });
     if (reply) await respond(reply);
   }
@@ -322,6 +334,24 @@ export async function createTeamsBot(deps: TeamsBotDeps): Promise<TeamsBot> {
     const conversation = a.conversation?.id;
     const label = labelOf(action?.verb ?? '');
     if (label && conversation && a.replyToId) return labelClick(a, label, conversation, a.replyToId);
+    if (action?.verb === SCHEDULE_CONFIRM) {
+      // Made at once, and answered with the card the clicker sees in place of the question.
+      const token = typeof action.data?.value === 'string' ? action.data.value : '';
+      let reply: Reply;
+      try {
+        if (!scheduleFlow) throw new UserError('Schedules cannot be changed from this bot.');
+        reply = await scheduleFlow.confirm(userOf(a), token);
+      } catch (err) {
+        const known = err instanceof UserError;
+        logger.error({ err: known ? err.message : describeFailure(err) }, 'the schedule change failed');
+        reply = {
+          title: 'Not changed',
+          summary: known ? err.message : `The schedule change failed unexpectedly (${describeFailure(err)}).`,
+          data: {},
+        };
+      }
+      return { statusCode: 200, type: ADAPTIVE_CARD_CONTENT_TYPE, value: renderCard(reply).card } as never;
+    }
     if (action?.verb !== RETRAIN_CONFIRM || !conversation || !a.replyToId) {
       // Universal Actions' error answer ("Universal Actions for Adaptive Cards": response format).
       return {

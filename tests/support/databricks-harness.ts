@@ -116,6 +116,7 @@ export async function startDatabricksHarness(
       pollMs: 50,
       // Each platform gets a throw-away store; the bot tests that restart keep their own file.
       openBotStore: () => openDb(':memory:'),
+      schedule: config.schedule,
       ...overrides,
     });
   const platform = newPlatform();

@@ -16,6 +16,7 @@ import {
   parseSlashText,
   RETRAIN_REFUSAL,
   readmeRows,
+  SCHEDULE_REFUSAL,
   usageHint,
   usageLines,
   usageReply,
@@ -61,6 +62,10 @@ function surface(platform: Platform, user: string, ops: readonly string[]) {
       retrain: async (id) => {
         log.flows.push(`retrain by ${id}`);
       },
+      schedule: async (id, request) => {
+        log.flows.push(`schedule ${request.action} ${request.job} by ${id}`);
+        return { title: 'asked', data: {} };
+      },
     },
     warmUp: async (r) => {
       log.warmUps.push(r);
@@ -83,6 +88,7 @@ describe('the command registry', () => {
       '`/crypto provision [apply]`: Databricks: the deployment plan, or apply it (ops only)',
       '`/crypto mute <asset|all> <30m|2h|1d|…> [reason]`: stop posting the anomalies of an asset (or all) for up to 7d; they are still scored (ops only)',
       '`/crypto unmute <asset|all>`: end the silence of an asset now, or every silence with all (ops only)',
+      '`/crypto schedule [pause <job> [30m|2h|1d…] | resume <job> | set <job> <cron> | reset <job>]`: each job’s schedule; pause, resume, set or reset one (changes: ops only, confirmed first)',
       '`/crypto mutes`: the active silences: asset, until when, who, why',
       '`/crypto help`: this text',
     ]);
@@ -134,6 +140,8 @@ describe('the command registry', () => {
       '/crypto retrain',
       '/crypto mute bitcoin 2h maintenance',
       '/crypto unmute bitcoin',
+      '/crypto schedule',
+      '/crypto schedule pause score 2h',
       '/crypto mutes',
       '/crypto help',
     ]);
@@ -171,12 +179,13 @@ afterEach(async () => {
 describe('dispatch', () => {
   it('refuses every ops action to anyone not ops, in one place: an audit line, its sentence, no platform call', async () => {
     const opsCommands = commandNames.filter((name) => commands[name].ops);
-    expect(opsCommands).toEqual(['retrain', 'provision', 'mute', 'unmute']);
+    expect(opsCommands).toEqual(['retrain', 'provision', 'mute', 'unmute', 'schedule']);
     const texts: Partial<Record<string, string>> = {
       retrain: 'retrain',
       provision: 'provision apply',
       mute: 'mute bitcoin 2h',
       unmute: 'unmute all',
+      schedule: 'schedule pause score 2h',
     };
     const { platform, touched } = untouchedPlatform();
     const { surface: s, log } = surface(platform, 'U0VIEW01', ['U0OPS01']);
@@ -188,12 +197,14 @@ describe('dispatch', () => {
       'Only the ops team can provision Databricks.',
       MUTE_REFUSAL,
       MUTE_REFUSAL,
+      SCHEDULE_REFUSAL,
     ]);
     expect(log.audits).toEqual([
       { who: 'U0VIEW01', what: 'retrain (request)', result: 'refused: not an ops user' },
       { who: 'U0VIEW01', what: 'provision (apply)', result: 'refused: not an ops user' },
       { who: 'U0VIEW01', what: 'mute bitcoin 2h', result: 'refused: not an ops user' },
       { who: 'U0VIEW01', what: 'unmute all', result: 'refused: not an ops user' },
+      { who: 'U0VIEW01', what: 'schedule pause score for 2h (request)', result: 'refused: not an ops user' },
     ]);
     expect(log.flows).toEqual([]);
     expect(touched).toEqual([]);

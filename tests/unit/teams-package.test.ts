@@ -68,7 +68,11 @@ describe('teamsManifest', () => {
     expect(bot).toMatchObject({ botId: BOT_ID, supportsFiles: false, isNotificationOnly: false });
     expect(bot?.scopes).toEqual(['personal', 'team', 'groupChat']);
     expect(bot?.commandLists.map((l) => l.scopes)).toEqual([['personal'], ['team'], ['groupChat']]);
-    const expected = commandNames.map((name) => ({ title: name, description: commands[name].help }));
+    // at most 10 (the schema's maxItems): every command but unmute
+    const expected = commandNames
+      .filter((name) => name !== 'unmute')
+      .map((name) => ({ title: name, description: commands[name].help }));
+    expect(expected).toHaveLength(10);
     for (const list of bot?.commandLists ?? []) expect(list.commands).toEqual(expected);
     expect(manifest.validDomains).toEqual(['bot.example.com']);
     expect(manifest).not.toHaveProperty('webApplicationInfo');

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../clock.js';
-import type { DatabricksSettings, ModelSettings } from '../../config.js';
-import { formatDuration } from '../../domain/format.js';
+import type { Config, DatabricksSettings, ModelSettings } from '../../config.js';
+import { formatDuration, formatTime } from '../../domain/format.js';
+import { type EffectiveSchedule, SCHEDULES_KEY, scheduleStateOf } from '../../domain/schedules.js';
 import { ExitCode, UserError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { SimEvent } from '../../market/record.js';
@@ -16,14 +17,17 @@ import type {
   JobStatus,
   LakehouseRead,
   ModelVersion,
+  PlanItem,
   Platform,
   RetrainRun,
   ScoredWindow,
   StageStatus,
+  StateStore,
   StatusReport,
   TrainResult,
 } from '../port.js';
 import { assertReadOnlySql } from '../read-only-sql.js';
+import { createJobScheduleApi, jobSchedulesOf } from './job-schedules.js';
 import { createProvisioner, publishedDashboardAddress } from './provision.js';
 import {
   FEED_FILE,
@@ -75,6 +79,21 @@ export interface DatabricksPlatformDeps {
   trainTimeoutMs?: number;
   /** Opens the bot's own store (a DuckDB file beside the configuration's data folder), once. */
   openBotStore: () => Promise<Db>;
+  /** The configured schedules (SCHEDULE_*): the jobs' defaults. */
+  schedule: Config['schedule'];
+}
+
+/** A schedule set from chat, as `provision` lists it: kept, with who set it when. */
+function scheduleItem(s: EffectiveSchedule): PlanItem {
+  const what = s.paused
+    ? `paused ${s.paused_until ? `until ${formatTime(s.paused_until)}` : 'until resumed'}${s.cron !== s.default_cron ? ` (on ${s.cron})` : ''}`
+    : `runs on ${s.cron} (default ${s.default_cron})`;
+  return {
+    kind: 'schedule',
+    name: s.job,
+    action: 'unchanged',
+    detail: `kept as set from chat: ${what}, by ${s.set_by ?? '?'} at ${s.set_at ? formatTime(s.set_at) : '?'}`,
+  };
 }
 
 interface Run {
@@ -523,6 +542,26 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Databric
     warehouse.query<T>(sqlFile(name), params),
   );
   let botStore: Promise<Db> | undefined;
+  /**
+   * Small JSON documents in the volume's _state/ folder: the market sources' state and the
+   * schedules set from chat, which the bot and the command line (provision) both read.
+   */
+  const stateStore: StateStore = {
+    async get<T>(key: string) {
+      const bytes = await rest.getBytes(`${volume}/_state/${encodeURIComponent(key)}.json`);
+      return bytes ? (JSON.parse(bytes.toString('utf8')) as T) : undefined;
+    },
+    async set(key, value) {
+      await rest.putBytes(
+        `${volume}/_state/${encodeURIComponent(key)}.json`,
+        Buffer.from(JSON.stringify(value)),
+        {
+          overwrite: 'true',
+        },
+      );
+    },
+  };
+  const jobScheduleApi = createJobScheduleApi(rest);
 
   return {
     kind: 'databricks',
@@ -542,21 +581,7 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Databric
         },
       },
 
-      state: {
-        async get<T>(key: string) {
-          const bytes = await rest.getBytes(`${volume}/_state/${encodeURIComponent(key)}.json`);
-          return bytes ? (JSON.parse(bytes.toString('utf8')) as T) : undefined;
-        },
-        async set(key, value) {
-          await rest.putBytes(
-            `${volume}/_state/${encodeURIComponent(key)}.json`,
-            Buffer.from(JSON.stringify(value)),
-            {
-              overwrite: 'true',
-            },
-          );
-        },
-      },
+      state: stateStore,
 
       async recordGroundTruth(events: readonly SimEvent[]) {
         if (events.length === 0) return;
@@ -817,11 +842,17 @@ export function createDatabricksPlatform(deps: DatabricksPlatformDeps): Databric
 
     deployment: {
       async provision(apply) {
-        const defined = resources(settings, deps.model, deps.assets);
+        // The jobs' schedules as set from chat (the state store), so that apply keeps them.
+        const state = scheduleStateOf(await stateStore.get(SCHEDULES_KEY));
+        const { schedules, changed } = jobSchedulesOf(state, deps.schedule, clock.now());
+        const defined = resources(settings, deps.model, deps.assets, schedules);
         const provisioner = createProvisioner({ rest, settings, resources: defined, logger });
-        return apply ? provisioner.apply() : provisioner.plan();
+        const result = await (apply ? provisioner.apply() : provisioner.plan());
+        return { ...result, items: [...result.items, ...changed.map(scheduleItem)] };
       },
       dashboardUrl: () => publishedDashboardAddress(rest, settings),
+      scheduleOf: (job) => jobScheduleApi.scheduleOf(job),
+      applySchedule: (job, schedule) => jobScheduleApi.applySchedule(job, schedule),
     },
 
     async close() {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { DatabricksSettings, ModelSettings } from '../../config.js';
 import { DASHBOARD } from '../../domain/dashboard.js';
 import { packageRoot } from '../../sql-files.js';
+import type { DatabricksJobSchedule } from '../port.js';
 import { dashboardPath, serializedDashboard } from './dashboard.js';
 
 /**
@@ -103,10 +104,25 @@ function source(...parts: string[]): string {
   return readFileSync(join(packageRoot(), 'databricks', ...parts), 'utf8');
 }
 
+/** Each Databricks job's schedule (Quartz, UTC). */
+export type JobSchedules = Record<'ingest' | 'score' | 'train', DatabricksJobSchedule>;
+
+/**
+ * The schedules of the defaults (SCHEDULE_INGEST, SCHEDULE_INFER, SCHEDULE_TRAIN as Quartz): the
+ * ingest job paused (the bot ingests: Free Edition limits egress and a 2-minute job burns quota),
+ * scoring every 10 minutes, training daily at 03:00 UTC.
+ */
+export const DEFAULT_JOB_SCHEDULES: JobSchedules = {
+  ingest: { quartz_cron_expression: '0 0/2 * * * ?', pause_status: 'PAUSED' },
+  score: { quartz_cron_expression: '0 0/10 * * * ?', pause_status: 'UNPAUSED' },
+  train: { quartz_cron_expression: '0 0 3 * * ?', pause_status: 'UNPAUSED' },
+};
+
 export function resources(
   settings: DatabricksSettings,
   model: ModelSettings,
   assets: readonly string[],
+  schedules: JobSchedules = DEFAULT_JOB_SCHEDULES,
 ): Resources {
   const dir = settings.workspaceDir;
   const notebook = (name: (typeof NOTEBOOKS)[number]) => `${dir}/notebooks/${name}`;
@@ -127,10 +143,14 @@ export function resources(
     { name: 'assets', default: assets.join(',') },
   ];
   const tags = { app: 'crypto-risk-monitor' };
-  const job = (name: string, cron: string, pause: 'PAUSED' | 'UNPAUSED', tasks: JobTask[]): JobSettings => ({
+  const job = (name: string, schedule: DatabricksJobSchedule, tasks: JobTask[]): JobSettings => ({
     name,
     max_concurrent_runs: 1,
-    schedule: { quartz_cron_expression: cron, timezone_id: 'UTC', pause_status: pause },
+    schedule: {
+      quartz_cron_expression: schedule.quartz_cron_expression,
+      timezone_id: 'UTC',
+      pause_status: schedule.pause_status,
+    },
     parameters,
     tasks,
     tags,
@@ -182,13 +202,13 @@ export function resources(
     },
     jobs: (pipelineId) => [
       // Optional: the bot ingests (Free Edition limits egress and a 2-minute job burns quota).
-      job(JOB_NAMES.ingest, '0 0/2 * * * ?', 'PAUSED', [notebookTask('ingest', '01_ingest_prices')]),
-      // Every 10 minutes: the pipeline takes in the new landing files, then inference scores.
-      job(JOB_NAMES.score, '0 0/10 * * * ?', 'UNPAUSED', [
+      job(JOB_NAMES.ingest, schedules.ingest, [notebookTask('ingest', '01_ingest_prices')]),
+      // The pipeline takes in the new landing files, then inference scores.
+      job(JOB_NAMES.score, schedules.score, [
         { task_key: 'refresh_pipeline', pipeline_task: { pipeline_id: pipelineId, full_refresh: false } },
         notebookTask('infer', '04_infer_iforest', 'refresh_pipeline'),
       ]),
-      job(JOB_NAMES.train, '0 0 3 * * ?', 'UNPAUSED', [notebookTask('train', '03_train_iforest')]),
+      job(JOB_NAMES.train, schedules.train, [notebookTask('train', '03_train_iforest')]),
     ],
   };
 }
