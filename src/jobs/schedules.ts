@@ -15,7 +15,7 @@ import {
   scheduleStateOf,
   withChange,
 } from '../domain/schedules.js';
-import { UserError } from '../errors.js';
+import { ExitCode, UserError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { DatabricksJobSchedule, Platform } from '../platform/port.js';
 
@@ -95,6 +95,9 @@ export function cronProblem(expression: string, platform: Platform['kind']): str
   return undefined;
 }
 
+/** A request that cannot be made as asked: nothing changed (exit code 2 on the command line). */
+const badInput = (sentence: string) => new UserError(sentence, { exitCode: ExitCode.Usage });
+
 export interface Schedules {
   /** The jobs with a schedule on this platform. */
   readonly jobs: readonly ScheduleJob[];
@@ -157,7 +160,7 @@ export function createSchedules(deps: {
 
   function jobOf(job: ScheduleJob): ScheduleJob {
     if (jobs.includes(job)) return job;
-    throw new UserError(
+    throw badInput(
       'On Databricks the pipeline runs as the first task of every score run: change the schedule of `score` instead.',
     );
   }
@@ -182,19 +185,19 @@ export function createSchedules(deps: {
         return { ...base, ...(until ? { until } : {}) };
       }
       case 'resume':
-        if (!current.paused) throw new UserError(`${job} is not paused; nothing was changed.`);
+        if (!current.paused) throw badInput(`${job} is not paused; nothing was changed.`);
         return base;
       case 'set': {
         const problem = cronProblem(request.cron, platform.kind);
-        if (problem) throw new UserError(problem);
+        if (problem) throw badInput(problem);
         const normal = request.cron.trim().split(/\s+/).join(' ');
         if (normal === current.cron)
-          throw new UserError(`${job} already runs on \`${normal}\`; nothing was changed.`);
+          throw badInput(`${job} already runs on \`${normal}\`; nothing was changed.`);
         return { ...base, cron: normal };
       }
       case 'reset':
         if (!current.changed && state.overrides[job] === undefined)
-          throw new UserError(
+          throw badInput(
             `${job} already runs on its default \`${defaults[job]}\`; nothing was changed.`,
           );
         return { ...base, cron: defaults[job] };

@@ -1,4 +1,5 @@
 import { createDeliveryLog, type DeliveryLog } from '../../src/chat/delivery-log.js';
+import { createSchedules, type Schedules } from '../../src/jobs/schedules.js';
 import type { Platform } from '../../src/platform/port.js';
 import { createSlackBot, type SlackBot } from '../../src/slack/bot.js';
 import { FEED_EVENT_TYPE } from '../../src/slack/feed-outlet.js';
@@ -7,7 +8,7 @@ import {
   type LocalSlackOptions,
   startLocalSlack,
 } from '../../src/slack/local-slack/index.js';
-import { createScoredLakehouse, type TestLakehouse } from './lakehouse.js';
+import { createScoredLakehouse, type TestLakehouse, testConfig } from './lakehouse.js';
 import { memoryLogger } from './memory-logger.js';
 import { slowPlatform } from './slow-platform.js';
 
@@ -45,6 +46,8 @@ export interface Harness {
   log: DeliveryLog;
   /** The platform methods the bot called. */
   calls: string[];
+  /** The jobs' schedules the bot shows and changes. */
+  schedules: Schedules;
   logLines: string[];
   /** The audit entries logged so far. */
   audits(): Array<{ who: string; what: string; when: string; result: string }>;
@@ -74,6 +77,13 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const log = createDeliveryLog(lake.platform.db);
   await log.init();
   const bots: SlackBot[] = [];
+  // The schedules over the same platform and clock (`schedule`; the feed announces their changes).
+  const schedules = createSchedules({
+    platform: slow.platform,
+    schedule: testConfig().schedule,
+    clock: lake.clock,
+    logger,
+  });
   const make = async (platform: Platform = slow.platform) => {
     const made = await createSlackBot({
       settings: {
@@ -91,6 +101,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       clock: lake.clock,
       logger,
       retrainPollMs: 50,
+      schedules,
       ...(options.staleAfterMs !== undefined ? { staleAfterMs: options.staleAfterMs } : {}),
     });
     bots.push(made);
@@ -107,6 +118,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     bot,
     log,
     calls: slow.calls,
+    schedules,
     logLines,
     audits: () =>
       logLines

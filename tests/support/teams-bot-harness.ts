@@ -1,11 +1,12 @@
 import { createDeliveryLog, type DeliveryLog } from '../../src/chat/delivery-log.js';
 import type { TeamsSettings } from '../../src/config.js';
+import { createSchedules, type Schedules } from '../../src/jobs/schedules.js';
 import type { Metrics } from '../../src/metrics.js';
 import type { Platform } from '../../src/platform/port.js';
 import type { Readiness } from '../../src/readiness.js';
 import { createTeamsBot, type TeamsBot } from '../../src/teams/bot.js';
 import { freePort } from './free-port.js';
-import { createScoredLakehouse, type TestLakehouse } from './lakehouse.js';
+import { createScoredLakehouse, type TestLakehouse, testConfig } from './lakehouse.js';
 import { memoryLogger } from './memory-logger.js';
 import { slowPlatform } from './slow-platform.js';
 import {
@@ -56,6 +57,8 @@ export interface TeamsHarness {
   endpoint: string;
   /** The platform methods the bot called. */
   calls: string[];
+  /** The jobs' schedules the bot shows and changes. */
+  schedules: Schedules;
   logLines: string[];
   audits(): Array<{ who: string; what: string; when: string; result: string }>;
   /** Another bot over the same store and emulator (a restart), started on the same port. */
@@ -100,6 +103,13 @@ export async function startTeamsHarness(options: TeamsHarnessOptions = {}): Prom
   const endpoint = `http://127.0.0.1:${port}/api/messages`;
   teams.setBotEndpoint(endpoint);
   const bots: TeamsBot[] = [];
+  // The schedules over the same platform and clock (`schedule`; the feed announces their changes).
+  const schedules = createSchedules({
+    platform: slow.platform,
+    schedule: testConfig().schedule,
+    clock: lake.clock,
+    logger,
+  });
   const make = async (platform: Platform = slow.platform) => {
     const made = await createTeamsBot({
       settings,
@@ -109,6 +119,7 @@ export async function startTeamsHarness(options: TeamsHarnessOptions = {}): Prom
       clock: lake.clock,
       logger,
       retrainPollMs: 50,
+      schedules,
       ...(options.staleAfterMs !== undefined ? { staleAfterMs: options.staleAfterMs } : {}),
       ...(options.metrics ? { metrics: options.metrics } : {}),
       ...(options.readiness ? { readiness: options.readiness } : {}),
@@ -126,6 +137,7 @@ export async function startTeamsHarness(options: TeamsHarnessOptions = {}): Prom
     settings,
     endpoint,
     calls: slow.calls,
+    schedules,
     logLines,
     audits: () =>
       logLines

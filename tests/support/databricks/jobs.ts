@@ -119,7 +119,36 @@ export function createJobs(ctx: Ctx, options: JobsOptions) {
     if (typeof max !== 'number' || !Number.isInteger(max) || max < 0 || max > 1000) {
       throw invalid('max_concurrent_runs must be an integer between 0 and 1000.');
     }
+    if (s.schedule !== undefined) checkSchedule(s.schedule);
     return s;
+  }
+
+  /**
+   * CronSchedule (https://docs.databricks.com/api/workspace/jobs/create, `schedule`):
+   * `quartz_cron_expression` and `timezone_id` are required, `pause_status` is PAUSED or UNPAUSED.
+   * The expression is Quartz syntax (http://www.quartz-scheduler.org/documentation/quartz-2.3.0/tutorials/crontrigger.html):
+   * 6 or 7 fields, and "you must currently use the '?' character in one of" day-of-month and
+   * day-of-week. The reference does not list the checks the service makes; the stricter choice is
+   * that an expression of another shape is refused with INVALID_PARAMETER_VALUE.
+   */
+  function checkSchedule(schedule: unknown): void {
+    if (!isObject(schedule)) throw invalid('schedule must be an object.');
+    const expr = schedule.quartz_cron_expression;
+    if (typeof expr !== 'string') throw invalid('Missing required field: schedule.quartz_cron_expression');
+    if (typeof schedule.timezone_id !== 'string' || schedule.timezone_id === '')
+      throw invalid('Missing required field: schedule.timezone_id');
+    const pause = schedule.pause_status;
+    if (pause !== undefined && pause !== 'PAUSED' && pause !== 'UNPAUSED')
+      throw invalid(`Invalid pause_status ${String(pause)}: must be PAUSED or UNPAUSED.`);
+    const fields = expr.trim().split(/\s+/);
+    const marks = [fields[3], fields[5]].filter((f) => f === '?').length;
+    if (
+      fields.length < 6 ||
+      fields.length > 7 ||
+      marks !== 1 ||
+      !fields.every((f) => /^[0-9A-Z*?/,#LW-]+$/i.test(f))
+    )
+      throw invalid(`Invalid Quartz cron expression: ${expr}`);
   }
 
   const maxConcurrent = (s: JobSettings) => s.max_concurrent_runs as number;
