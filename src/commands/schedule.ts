@@ -1,5 +1,6 @@
 import { durationSchema, formatDurationSpec } from '../domain/duration.js';
 import { formatTime } from '../domain/format.js';
+import { quartzToCron } from '../domain/quartz.js';
 import type { Mention, Reply } from '../domain/reply.js';
 import {
   type EffectiveSchedule,
@@ -86,8 +87,14 @@ export function scheduleListReply(rows: readonly ScheduleRow[], platform: 'local
     );
     for (const r of rows) {
       if (!r.databricks) continue;
+      const quartz = r.databricks.quartz_cron_expression;
+      const asCron = quartzToCron(quartz);
+      const paused = r.databricks.pause_status === 'PAUSED';
+      const differs = !asCron.ok || asCron.cron !== r.cron || paused !== r.paused;
+      const shown = asCron.ok ? `\`${asCron.cron}\` (Quartz \`${quartz}\`)` : `Quartz \`${quartz}\``;
       notes.push(
-        `${r.job} on Databricks now: \`${r.databricks.quartz_cron_expression}\` (Quartz), ${r.databricks.pause_status}.`,
+        `${r.job} on Databricks now: ${shown}, ${paused ? 'paused' : 'running'}` +
+          (differs ? ': not as set here (edited in the workspace?); `provision --apply` puts it back.' : '.'),
       );
     }
   }

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.js';
+import { scheduleListReply } from '../../src/commands/schedule.js';
 import { SCHEDULES_KEY } from '../../src/domain/schedules.js';
 import { createSchedules, type Schedules } from '../../src/jobs/schedules.js';
 import { JOB_NAMES } from '../../src/platform/databricks/resources.js';
@@ -57,7 +58,14 @@ describe('schedules on Databricks', () => {
       timezone_id: 'UTC',
       pause_status: 'UNPAUSED',
     });
-    // The listing shows what the Jobs API has.
+    // The listing shows what the Jobs API has, as cron.
+    const listed = scheduleListReply(await schedules.list(), 'databricks');
+    expect(listed.notes).toContain(
+      'train on Databricks now: `30 4 * * 1-5` (Quartz `0 30 4 ? * 2-6`), running.',
+    );
+    expect(listed.notes).toContain(
+      'score on Databricks now: `*/10 * * * *` (Quartz `0 0/10 * * * ?`), paused.',
+    );
     const rows = await schedules.list();
     expect(rows.find((r) => r.job === 'train')?.databricks).toEqual({
       quartz_cron_expression: '0 30 4 ? * 2-6',
@@ -95,6 +103,9 @@ describe('schedules on Databricks', () => {
         new_settings: { schedule: { quartz_cron_expression: '0 0 5 * * ?', timezone_id: 'UTC' } },
       }),
     });
+    expect(scheduleListReply(await schedules.list(), 'databricks').notes).toContain(
+      'train on Databricks now: `0 5 * * *` (Quartz `0 0 5 * * ?`), running: not as set here (edited in the workspace?); `provision --apply` puts it back.',
+    );
     await fresh.deployment.provision(true);
     expect(scheduleOfJob(h, JOB_NAMES.train)?.quartz_cron_expression).toBe('0 30 4 ? * 2-6');
 
