@@ -197,9 +197,7 @@ export function createSchedules(deps: {
       }
       case 'reset':
         if (!current.changed && state.overrides[job] === undefined)
-          throw badInput(
-            `${job} already runs on its default \`${defaults[job]}\`; nothing was changed.`,
-          );
+          throw badInput(`${job} already runs on its default \`${defaults[job]}\`; nothing was changed.`);
         return { ...base, cron: defaults[job] };
     }
   }
