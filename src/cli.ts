@@ -405,8 +405,8 @@ function cliFlows(app: App, confirmed: boolean): ChatFlows {
           notes: [...(preview.notes ?? []), 'Nothing changed: run it again with --yes to make the change.'],
         };
       }
-      const { change, after } = await app.schedules.change(request, user);
-      return scheduleChangedReply(change, after, after.paused ? [] : nextRuns(after.cron, 3));
+      const { change, after, note } = await app.schedules.change(request, user);
+      return scheduleChangedReply(change, after, after.paused ? [] : nextRuns(after.cron, 3), note);
     },
   };
 }

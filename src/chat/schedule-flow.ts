@@ -75,9 +75,9 @@ export function createScheduleFlow(deps: { schedules: Schedules; access: Access;
       }
       pending.delete(token);
       try {
-        const { change, after } = await schedules.change(p.request, userId);
-        access.audit({ who: userId, what, result: `done: ${change.id}` });
-        return scheduleChangedReply(change, after, after.paused ? [] : nextRuns(after.cron, 3));
+        const { change, after, note } = await schedules.change(p.request, userId);
+        access.audit({ who: userId, what, result: `done: ${change.id}${note ? ` (${note})` : ''}` });
+        return scheduleChangedReply(change, after, after.paused ? [] : nextRuns(after.cron, 3), note);
       } catch (err) {
         access.audit({
           who: userId,

@@ -166,6 +166,8 @@ export function scheduleChangedReply(
   change: ScheduleChange,
   after: EffectiveSchedule,
   next: string[],
+  /** What the person should know besides (a Databricks job not there yet, a Jobs API that failed). */
+  note?: string,
 ): Reply {
   return {
     title: `🗓️ ${change.job}: ${change.action === 'set' ? 'new schedule' : change.action === 'reset' ? 'back to its default' : change.action === 'pause' ? 'paused' : 'resumed'}`,
@@ -174,6 +176,7 @@ export function scheduleChangedReply(
       ...(after.paused && change.action === 'set' ? [` It is still ${pausedText(after)}.`] : []),
     ],
     ...(next.length > 0 ? { fields: [{ label: 'Next runs', value: next.map(formatTime).join(', ') }] } : {}),
+    ...(note ? { notes: [note] } : {}),
     data: { change, after, next_runs: next },
   };
 }

@@ -109,7 +109,10 @@ export interface Schedules {
   /** What a request would change, or a sentence saying why it cannot (then nothing changes). */
   check(request: ScheduleRequest): Promise<{ after: EffectiveSchedule; next: string[] }>;
   /** Makes the change: stored, then applied (this process's scheduler, the Jobs API). */
-  change(request: ScheduleRequest, by: string): Promise<{ change: ScheduleChange; after: EffectiveSchedule }>;
+  change(
+    request: ScheduleRequest,
+    by: string,
+  ): Promise<{ change: ScheduleChange; after: EffectiveSchedule; note?: string }>;
   /**
    * Reads the stored state again and applies it where it differs from what was applied (a change
    * made by the command line, a timed pause that ended): what the main job calls now and then.
@@ -137,20 +140,26 @@ export function createSchedules(deps: {
   const effectiveOf = (state: ScheduleState, now = clock.now()) =>
     jobs.map((job) => effectiveSchedule(job, defaults[job], state, now));
 
-  /** The Databricks jobs brought to the state (the Jobs API is called only where they differ). */
-  async function applyRemote(schedules: EffectiveSchedule[]): Promise<void> {
+  /**
+   * The Databricks jobs brought to the state (the Jobs API is called only where they differ);
+   * the jobs that do not exist yet, by name.
+   */
+  async function applyRemote(schedules: EffectiveSchedule[]): Promise<string[]> {
     const deployment = platform.deployment;
-    if (!deployment) return;
+    const missing: string[] = [];
+    if (!deployment) return missing;
     for (const s of schedules) {
       const remote = DATABRICKS_JOB_OF[s.job];
       if (!remote) continue;
       const quartz = cronToQuartz(s.cron);
       if (!quartz.ok) throw new UserError(quartz.problem);
-      await deployment.applySchedule(remote, {
+      const applied = await deployment.applySchedule(remote, {
         quartz_cron_expression: quartz.quartz,
         pause_status: s.paused ? 'PAUSED' : 'UNPAUSED',
       });
+      if (!applied) missing.push(remote);
     }
+    return missing;
   }
 
   function notify(schedules: EffectiveSchedule[]): void {
@@ -249,13 +258,27 @@ export function createSchedules(deps: {
       const next = withChange(state, change);
       const schedules = effectiveOf(next);
       await platform.pipeline.state.set(SCHEDULES_KEY, next);
-      await applyRemote(schedules.filter((s) => s.job === change.job));
-      notify(schedules);
       deps.logger.info(
         { job: change.job, action: change.action, by },
         `schedule: ${change.action} ${change.job}`,
       );
-      return { change, after: schedules.find((s) => s.job === change.job) as EffectiveSchedule };
+      const after = schedules.find((s) => s.job === change.job) as EffectiveSchedule;
+      // Stored first: a Jobs API that fails now loses nothing (the next refresh, and provision,
+      // apply the stored state), and the person is told so.
+      let note: string | undefined;
+      try {
+        const missing = await applyRemote([after]);
+        if (missing.length > 0)
+          note = `The Databricks job ${missing.join(', ')} does not exist yet: \`provision --apply\` creates it with this schedule.`;
+        notify(schedules);
+      } catch (err) {
+        deps.logger.warn(
+          { job: change.job, err: String(err) },
+          'schedule: the Jobs API did not take the change yet',
+        );
+        note = `The change is stored, but the Databricks job could not be updated yet (${err instanceof Error ? err.message : String(err)}): the bot tries again within a minute, and \`provision --apply\` applies it too.`;
+      }
+      return { change, after, ...(note ? { note } : {}) };
     },
 
     async refresh() {

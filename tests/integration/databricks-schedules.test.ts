@@ -134,6 +134,24 @@ describe('schedules on Databricks', () => {
     expect(await h.platform.pipeline.state.get(SCHEDULES_KEY)).toBeUndefined();
   }, 60_000);
 
+  it('keeps a change the Jobs API refused for now, says so, and applies it on the next refresh', async () => {
+    h = await startDatabricksHarness();
+    await h.platform.deployment.provision(true);
+    const schedules = schedulesOf(h);
+    h.api.fault('POST /api/2.2/jobs/update', {
+      kind: 'status',
+      status: 403,
+      errorCode: 'PERMISSION_DENIED',
+      message: 'User does not have Can Manage on job',
+    });
+    const made = await schedules.change({ action: 'pause', job: 'train' }, 'U0OPS01');
+    expect(made.note).toMatch(/^The change is stored, but the Databricks job could not be updated yet/);
+    expect(scheduleOfJob(h, JOB_NAMES.train)?.pause_status).toBe('UNPAUSED');
+    expect((await schedules.effective()).find((s) => s.job === 'train')?.paused).toBe(true);
+    await schedules.refresh();
+    expect(scheduleOfJob(h, JOB_NAMES.train)?.pause_status).toBe('PAUSED');
+  }, 60_000);
+
   it('ends a timed pause on the Jobs API once it is over (the bot refreshes the schedules)', async () => {
     let now = new Date('2025-02-01T00:00:00Z');
     h = await startDatabricksHarness({ clock: { now: () => now } });
