@@ -2,7 +2,9 @@ import type { Clock } from '../clock.js';
 import { formatTime } from '../domain/format.js';
 import type { DataIncident } from '../domain/incidents.js';
 import type { Reply } from '../domain/reply.js';
+import { lastResumed } from '../domain/schedules.js';
 import { LANDED_AT_KEY } from '../jobs/ingest.js';
+import type { Schedules } from '../jobs/schedules.js';
 import type { Logger } from '../log.js';
 import { parseReasons } from '../model/reasons.js';
 import type { Platform, QuarantinedFile, ScoredWindow } from '../platform/port.js';
@@ -36,7 +38,13 @@ export interface IncidentDeps {
  * - Quarantined landing files (the pipeline's own, embedded default): one announcement each.
  * Windows with a data issue are never announced as market anomalies (the feed leaves them out).
  */
-export function createIncidentWatch(deps: IncidentDeps & { staleAfterMs?: number }) {
+export function createIncidentWatch(
+  deps: IncidentDeps & {
+    staleAfterMs?: number;
+    /** The jobs' schedules: a paused ingest is not stale (its pause was announced). */
+    schedules?: Schedules;
+  },
+) {
   const { log, clock } = deps;
   const startedAt = clock.now().getTime();
 
@@ -56,7 +64,14 @@ export function createIncidentWatch(deps: IncidentDeps & { staleAfterMs?: number
       }
       return;
     }
-    if (now.getTime() - Math.max(landed, startedAt) <= deps.staleAfterMs) return;
+    // Ingest paused from chat lands nothing on purpose; once it runs again it has its intervals.
+    let resumedAt = 0;
+    if (deps.schedules) {
+      const state = await deps.schedules.state();
+      if ((await deps.schedules.effective()).find((s) => s.job === 'ingest')?.paused) return;
+      resumedAt = lastResumed(state, 'ingest', now) ?? 0;
+    }
+    if (now.getTime() - Math.max(landed, startedAt, resumedAt) <= deps.staleAfterMs) return;
     await log.openIncident(
       {
         id: `stale|${landedAt}`,

@@ -1,6 +1,7 @@
 import { formatAge, formatCount, formatDuration, formatPercent, formatTime } from '../domain/format.js';
 import type { DataIncident } from '../domain/incidents.js';
 import type { Reply } from '../domain/reply.js';
+import type { Schedules } from '../jobs/schedules.js';
 import type { Platform, RetrainRun, StageStatus, StatusReport } from '../platform/port.js';
 import { dashboardLink } from './dashboard.js';
 
@@ -13,6 +14,7 @@ export async function statusCommand(deps: {
   now: Date;
   openIncidents?: () => Promise<DataIncident[]>;
   consoleDashboardUrl?: string;
+  schedules?: Schedules;
 }): Promise<Reply> {
   const report = await deps.platform.reads.status(deps.now);
   // The dashboard's link, where there is one; a workspace that does not answer it leaves it out.
@@ -34,6 +36,14 @@ export async function statusCommand(deps: {
     );
   }
   if (report.databricks?.freshness_note) notes.push(report.databricks.freshness_note);
+  // Jobs paused or re-scheduled from chat: why a stage may be quiet.
+  for (const s of deps.schedules ? await deps.schedules.effective() : []) {
+    if (!s.changed) continue;
+    const what = s.paused
+      ? `paused ${s.paused_until ? `until ${formatTime(s.paused_until)}` : 'until resumed'}`
+      : `on \`${s.cron}\` instead of \`${s.default_cron}\``;
+    notes.push(`Schedule: ${s.job} is ${what} (by ${s.set_by ?? '?'}; \`schedule\` lists them).`);
+  }
   const quarantine = describeQuarantine(report.quarantine);
   if (quarantine) notes.push(quarantine);
   const gold = stage('gold');

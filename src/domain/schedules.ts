@@ -149,3 +149,20 @@ export function endedPauses(state: ScheduleState, now: Date): ScheduleChange[] {
   }
   return ended;
 }
+
+/**
+ * When a job last started running on its schedule again after a pause (ms): a resume, a reset, or
+ * the end of a timed pause; undefined when it never was paused.
+ */
+export function lastResumed(state: ScheduleState, job: ScheduleJob, now: Date): number | undefined {
+  let latest: number | undefined;
+  const later = (t: number) => {
+    if (latest === undefined || t > latest) latest = t;
+  };
+  for (const c of state.changes) {
+    if (c.job !== job) continue;
+    if (c.action === 'resume' || c.action === 'reset') later(Date.parse(c.at));
+  }
+  for (const p of endedPauses(state, now)) if (p.job === job) later(Date.parse(p.until as string));
+  return latest;
+}

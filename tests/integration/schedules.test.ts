@@ -190,6 +190,8 @@ describe('schedule in Slack', () => {
     await until(() => h?.slack.ephemeral(OPS).some((m) => m.text.startsWith('🗓️ score: paused')));
     expect(h.slack.ephemeral(OPS).filter((m) => JSON.stringify(m).includes('schedule_confirm'))).toEqual([]);
     await ask(h, OPS, 'schedule', '1 job differs from the configured schedule: score.');
+    // status says why scoring is quiet.
+    await ask(h, VIEWER, 'status', 'Schedule: score is paused until 2025-02-01 02:00 UTC (by U0OPS01');
     expect((await h.schedules.effective()).find((s) => s.job === 'score')).toMatchObject({
       paused: true,
       paused_until: '2025-02-01T02:00:00.000Z',
@@ -221,6 +223,27 @@ describe('schedule in Slack', () => {
       '🗓️ Schedule changed: score paused until 2025-02-01 02:00 UTC (it resumes on its own) by @U0OPS01.',
       '🗓️ Schedule resumed: score runs on its schedule again: its pause ended at 2025-02-01 02:00 UTC.',
     ]);
+  });
+
+  it('does not call a paused ingest stale, and counts its intervals again from the resume', async () => {
+    // Ingest every 2 minutes: stale after three intervals.
+    h = await startHarness({ hours: 3, staleAfterMs: 6 * 60_000 });
+    const stale = () =>
+      h?.slack
+        .channelMessages(CHANNEL)
+        .filter((m) => String(m.metadata?.event_payload.incident ?? '').startsWith('stale|')) ?? [];
+    await h.schedules.change({ action: 'pause', job: 'ingest' }, OPS);
+    h.lake.setNow('2025-02-01T00:30:00Z');
+    await h.bot.feed.runOnce();
+    expect(stale()).toEqual([]);
+    await h.schedules.change({ action: 'resume', job: 'ingest' }, OPS);
+    h.lake.setNow('2025-02-01T00:35:00Z');
+    await h.bot.feed.runOnce();
+    expect(stale()).toEqual([]);
+    // Still nothing lands three intervals after the resume: that is stale.
+    h.lake.setNow('2025-02-01T00:37:00Z');
+    await h.bot.feed.runOnce();
+    expect(stale()).toHaveLength(1);
   });
 
   it('shows a new cron’s next three runs before confirming, and refuses a cron that is not one', async () => {
