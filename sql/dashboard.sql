@@ -56,7 +56,7 @@ LIMIT 200;
 
 -- name: price_with_anomaly_markers
 -- One asset's price over the last :hours hours from Gold (every window, scored or not), with the
--- anomalous windows as a second series for markers and their reasons (the markers' tooltips; NULL
+-- anomalous windows as a second series for markers and their reasons (the markers' tooltips, NULL
 -- for windows scored before reasons were kept). Driving from Gold keeps the line continuous
 -- where inference has not run yet. ticks shows thin windows (a feed that slowed down).
 SELECT

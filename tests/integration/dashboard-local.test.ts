@@ -72,6 +72,15 @@ describe('the dashboard on the local DuckDB', () => {
     expect([...local.keys()].sort()).toEqual([...databricks.keys()].sort());
   });
 
+  it('has no semicolon but at the end of a statement (the Spark tests split the files there too)', () => {
+    for (const name of ['local/dashboard', 'dashboard']) {
+      const stray = sqlFile(name)
+        .split('\n')
+        .filter((line) => line.includes(';') && !/;[ \t]*$/.test(line));
+      expect({ name, stray }).toEqual({ name, stray: [] });
+    }
+  });
+
   it('answers the same columns as the Databricks dashboard, panel by panel', () => {
     const local = namedQueries(sqlFile('local/dashboard'));
     const databricks = namedQueries(sqlFile('dashboard'));
