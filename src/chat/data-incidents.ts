@@ -4,6 +4,7 @@ import type { DataIncident } from '../domain/incidents.js';
 import type { Reply } from '../domain/reply.js';
 import { lastResumed } from '../domain/schedules.js';
 import { LANDED_AT_KEY } from '../jobs/ingest.js';
+import { longestIntervalMs } from '../jobs/scheduler.js';
 import type { Schedules } from '../jobs/schedules.js';
 import type { Logger } from '../log.js';
 import { parseReasons } from '../model/reasons.js';
@@ -64,14 +65,19 @@ export function createIncidentWatch(
       }
       return;
     }
-    // Ingest paused from chat lands nothing on purpose; once it runs again it has its intervals.
+    // Ingest paused from chat lands nothing on purpose; once it runs again it has its intervals,
+    // and on a cron set from chat its intervals are that cron's.
     let resumedAt = 0;
+    let staleAfterMs = deps.staleAfterMs;
     if (deps.schedules) {
       const state = await deps.schedules.state();
-      if ((await deps.schedules.effective()).find((s) => s.job === 'ingest')?.paused) return;
+      const ingest = (await deps.schedules.effective()).find((s) => s.job === 'ingest');
+      if (ingest?.paused) return;
       resumedAt = lastResumed(state, 'ingest', now) ?? 0;
+      if (ingest && ingest.cron !== ingest.default_cron)
+        staleAfterMs *= longestIntervalMs(ingest.cron) / longestIntervalMs(ingest.default_cron);
     }
-    if (now.getTime() - Math.max(landed, startedAt, resumedAt) <= deps.staleAfterMs) return;
+    if (now.getTime() - Math.max(landed, startedAt, resumedAt) <= staleAfterMs) return;
     await log.openIncident(
       {
         id: `stale|${landedAt}`,

@@ -246,6 +246,22 @@ describe('schedule in Slack', () => {
     expect(stale()).toHaveLength(1);
   });
 
+  it('counts stale ingestion in the intervals of a cron set from chat', async () => {
+    h = await startHarness({ hours: 3, staleAfterMs: 6 * 60_000 });
+    const stale = () =>
+      h?.slack
+        .channelMessages(CHANNEL)
+        .filter((m) => String(m.metadata?.event_payload.incident ?? '').startsWith('stale|')) ?? [];
+    // Hourly instead of every 2 minutes: stale after three hours, not six minutes.
+    await h.schedules.change({ action: 'set', job: 'ingest', cron: '0 * * * *' }, OPS);
+    h.lake.setNow('2025-02-01T02:00:00Z');
+    await h.bot.feed.runOnce();
+    expect(stale()).toEqual([]);
+    h.lake.setNow('2025-02-01T03:01:00Z');
+    await h.bot.feed.runOnce();
+    expect(stale()).toHaveLength(1);
+  });
+
   it('shows a new cron’s next three runs before confirming, and refuses a cron that is not one', async () => {
     h = await startHarness({ hours: 3 });
     const preview = await ask(h, OPS, 'schedule set train 30 4 * * 1-5', 'schedule_confirm');
