@@ -153,11 +153,16 @@ export async function startMainJob(deps: MainJobDeps): Promise<{ stop(): Promise
 
   // The schedules set from chat, applied now and whenever they change (without a restart).
   const pausedNow = new Set<string>();
+  let started = false;
   const applySchedules = (schedules: EffectiveSchedule[]) => {
+    const before = new Set(pausedNow);
     pausedNow.clear();
     for (const s of schedules) {
       const name = SCHEDULER_NAME[s.job];
       if (s.paused) pausedNow.add(name);
+      // The feed announces schedule changes: one more cycle tells the channel it is paused.
+      if (started && s.paused && name === 'feed' && !before.has(name))
+        void scheduler.runNow(name).catch(() => false);
       scheduler.update(name, {
         cron: s.cron,
         paused: s.paused,
@@ -191,6 +196,7 @@ export async function startMainJob(deps: MainJobDeps): Promise<{ stop(): Promise
   }
   for (const extra of deps.extraJobs ?? []) await first(extra.name);
   scheduler.start();
+  started = true;
   print(`${stamp()} first round done; the jobs now run on their schedules`);
   return {
     stop: () => {

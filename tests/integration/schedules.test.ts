@@ -36,7 +36,7 @@ describe('the scheduler under the stored schedules (local)', () => {
   // Ingest every second (node-cron's seconds field), so its runs can be counted in a test.
   const config = testConfig({ SCHEDULE_INGEST: '* * * * * *', SIMULATOR_HISTORY_HOURS: '1' });
 
-  async function start(lake: TestLakehouse, schedules: Schedules, lines: string[]) {
+  async function start(lake: TestLakehouse, schedules: Schedules, lines: string[], feedRuns: string[] = []) {
     const { logger } = memoryLogger();
     const main = await startMainJob({
       platform: lake.platform,
@@ -50,6 +50,17 @@ describe('the scheduler under the stored schedules (local)', () => {
       schedule: config.schedule,
       schedules,
       print: (line) => lines.push(line),
+      // A feed that only counts its cycles (hourly: it runs by the first round and by hand only).
+      extraJobs: [
+        {
+          name: 'feed',
+          cron: '0 * * * *',
+          run: async () => {
+            feedRuns.push(lake.clock.now().toISOString());
+            return undefined;
+          },
+        },
+      ],
     });
     closers.push(() => main.stop());
     return main;
@@ -104,6 +115,26 @@ describe('the scheduler under the stored schedules (local)', () => {
     expect(await runsDuring(lines, 2_500)).toBeGreaterThanOrEqual(1);
     expect(ingestTasks().map((t) => t.getPattern())).toEqual(['* * * * * *']);
     expect(await lake.platform.pipeline.state.get(SCHEDULES_KEY)).toMatchObject({ overrides: {} });
+  }, 60_000);
+
+  it('runs the feed once more when it is paused, so the channel hears of it', async () => {
+    const lake = await createTestLakehouse('2025-02-01T00:00:00Z', config.model);
+    closers.push(() => lake.close());
+    const { logger } = memoryLogger();
+    const schedules = createSchedules({
+      platform: lake.platform,
+      schedule: config.schedule,
+      clock: lake.clock,
+      logger,
+    });
+    const feedRuns: string[] = [];
+    await start(lake, schedules, [], feedRuns);
+    expect(feedRuns).toHaveLength(1); // the first round
+    await schedules.change({ action: 'pause', job: 'feed' }, OPS);
+    await until(() => feedRuns.length === 2);
+    await schedules.change({ action: 'set', job: 'feed', cron: '*/5 * * * *' }, OPS);
+    await sleep(500);
+    expect(feedRuns).toHaveLength(2);
   }, 60_000);
 
   it('ends a timed pause on its own, across a restart', async () => {
