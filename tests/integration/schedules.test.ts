@@ -10,7 +10,7 @@ import { createSchedules, nextRuns, type Schedules } from '../../src/jobs/schedu
 import { simulatorSource } from '../../src/market/sources.js';
 import { createTestLakehouse, type TestLakehouse, testConfig } from '../support/lakehouse.js';
 import { memoryLogger } from '../support/memory-logger.js';
-import { CHANNEL, type Harness, OPS, startHarness, VIEWER } from '../support/slack-bot-harness.js';
+import { ask, CHANNEL, type Harness, OPS, startHarness, VIEWER } from '../support/slack-bot-harness.js';
 import {
   startTeamsHarness,
   OPS as TEAMS_OPS,
@@ -65,6 +65,19 @@ describe('the scheduler under the stored schedules (local)', () => {
     closers.push(() => main.stop());
     return main;
   }
+  /** A lakehouse at 2025-02-01 00:00 UTC and the schedules over it. */
+  async function newLake() {
+    const lake = await createTestLakehouse('2025-02-01T00:00:00Z', config.model);
+    closers.push(() => lake.close());
+    const { logger } = memoryLogger();
+    const schedules = createSchedules({
+      platform: lake.platform,
+      schedule: config.schedule,
+      clock: lake.clock,
+      logger,
+    });
+    return { lake, schedules };
+  }
   const ingests = (lines: string[]) => lines.filter((l) => / ingest: /.test(l)).length;
   /** Ingest runs in this many ms (the job runs every second unless paused). */
   async function runsDuring(lines: string[], ms: number): Promise<number> {
@@ -76,15 +89,7 @@ describe('the scheduler under the stored schedules (local)', () => {
     [...cron.getTasks().values()].filter((t) => t.name === 'ingest' && t.getStatus() !== 'destroyed');
 
   it('stops a paused job, runs it again once resumed, and takes a new cron without a restart', async () => {
-    const lake = await createTestLakehouse('2025-02-01T00:00:00Z', config.model);
-    closers.push(() => lake.close());
-    const { logger } = memoryLogger();
-    const schedules = createSchedules({
-      platform: lake.platform,
-      schedule: config.schedule,
-      clock: lake.clock,
-      logger,
-    });
+    const { lake, schedules } = await newLake();
     const lines: string[] = [];
     await start(lake, schedules, lines);
     await until(() => ingests(lines) >= 2, 10_000);
@@ -118,15 +123,7 @@ describe('the scheduler under the stored schedules (local)', () => {
   }, 60_000);
 
   it('runs the feed once more when it is paused, so the channel hears of it', async () => {
-    const lake = await createTestLakehouse('2025-02-01T00:00:00Z', config.model);
-    closers.push(() => lake.close());
-    const { logger } = memoryLogger();
-    const schedules = createSchedules({
-      platform: lake.platform,
-      schedule: config.schedule,
-      clock: lake.clock,
-      logger,
-    });
+    const { lake, schedules } = await newLake();
     const feedRuns: string[] = [];
     await start(lake, schedules, [], feedRuns);
     expect(feedRuns).toHaveLength(1); // the first round
@@ -138,8 +135,7 @@ describe('the scheduler under the stored schedules (local)', () => {
   }, 60_000);
 
   it('ends a timed pause on its own, across a restart', async () => {
-    const lake = await createTestLakehouse('2025-02-01T00:00:00Z', config.model);
-    closers.push(() => lake.close());
+    const { lake } = await newLake();
     const { logger } = memoryLogger();
     const schedules = () =>
       createSchedules({ platform: lake.platform, schedule: config.schedule, clock: lake.clock, logger });
@@ -175,17 +171,6 @@ describe('schedule in Slack', () => {
     h = undefined;
   });
 
-  async function ask(harness: Harness, user: string, text: string, needle: string) {
-    const before = harness.slack.ephemeral(user).length;
-    await harness.slack.slashCommand({ userId: user, channelId: CHANNEL, text });
-    return until(() =>
-      harness.slack
-        .ephemeral(user)
-        .slice(before)
-        .map((m) => JSON.stringify(m))
-        .find((m) => m.includes(needle)),
-    );
-  }
   const announcements = (harness: Harness) =>
     harness.slack
       .channelMessages(CHANNEL)

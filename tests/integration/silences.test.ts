@@ -5,7 +5,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli.js';
 import { createSilences } from '../../src/commands/silences.js';
 import type { TestLakehouse } from '../support/lakehouse.js';
-import { CHANNEL, type Harness, OPS, startHarness, VIEWER, windowsIn } from '../support/slack-bot-harness.js';
+import {
+  ask,
+  CHANNEL,
+  type Harness,
+  OPS,
+  startHarness,
+  VIEWER,
+  windowsIn,
+} from '../support/slack-bot-harness.js';
 import {
   startTeamsHarness,
   TEAM,
@@ -40,19 +48,6 @@ async function slack() {
   h = await startHarness({ hours: 3 });
   await h.lake.platform.db.run('DELETE FROM anomalies');
   return h;
-}
-
-/** Sends `/crypto <text>` as `user` and waits for the answer that contains `needle`. */
-async function ask(harness: Harness, user: string, text: string, needle: string) {
-  const before = harness.slack.ephemeral(user).length;
-  await harness.slack.slashCommand({ userId: user, channelId: CHANNEL, text });
-  return until(() =>
-    harness.slack
-      .ephemeral(user)
-      .slice(before)
-      .map((m) => JSON.stringify(m))
-      .find((m) => m.includes(needle)),
-  );
 }
 
 /** The feed channel's silence announcements (their key in the message metadata), oldest first. */

@@ -11,6 +11,7 @@ import {
 import { createScoredLakehouse, type TestLakehouse, testConfig } from './lakehouse.js';
 import { memoryLogger } from './memory-logger.js';
 import { slowPlatform } from './slow-platform.js';
+import { until } from './until.js';
 
 export const SECRET = 'test-signing-secret';
 export const TOKEN = 'xoxb-test-token';
@@ -158,5 +159,18 @@ export async function onlyOneAnomaly(lake: TestLakehouse): Promise<void> {
   await lake.platform.db.run(
     `INSERT INTO anomalies VALUES ('bitcoin', 'btc', TIMESTAMP '2025-01-31 23:00:00', 65000, 10, 0.02, 1e6, 0.001,
        -0.2, 1, 1, TIMESTAMP '2025-02-01 00:00:00', NULL, NULL)`,
+  );
+}
+
+/** Sends `/crypto <text>` as `user` in CHANNEL and waits for the answer that contains `needle` (as JSON). */
+export async function ask(harness: Harness, user: string, text: string, needle: string): Promise<string> {
+  const before = harness.slack.ephemeral(user).length;
+  await harness.slack.slashCommand({ userId: user, channelId: CHANNEL, text });
+  return until(() =>
+    harness.slack
+      .ephemeral(user)
+      .slice(before)
+      .map((m) => JSON.stringify(m))
+      .find((m) => m.includes(needle)),
   );
 }
