@@ -189,6 +189,26 @@ function specOf(panel, data, narrow) {
   };
 }
 
+/**
+ * A compiled spec without the lines' per-row validity check (`defined`: isValid and isFinite of x
+ * and y, an expression the page interprets for every row) when every row's x and y are numbers
+ * already: it could only ever be true. Any other spec is returned as it is.
+ */
+function withoutRowChecks(spec, panel, rows) {
+  if (panel.kind !== 'line') return spec;
+  // the rows as fetched: instants as ISO text (specOf makes them numbers), the rest numbers
+  const valid = (f, v) => Number.isFinite(f.type === 'temporal' && typeof v === 'string' ? Date.parse(v) : v);
+  if (!rows.every((r) => valid(panel.x, r[panel.x.field]) && valid(panel.y, r[panel.y.field]))) return spec;
+  const strip = (marks) => {
+    for (const mark of marks ?? []) {
+      if (mark.type === 'line') delete mark.encode?.update?.defined;
+      strip(mark.marks);
+    }
+  };
+  strip(spec.marks);
+  return spec;
+}
+
 // ---------- panels ----------
 
 function el(tag, attrs = {}, ...children) {
@@ -259,7 +279,11 @@ function showTable(entry, panel, rows) {
 async function showChart(entry, panel, rows) {
   const chart = entry.section.querySelector('.chart');
   const { vega, vegaLite, expr } = await libraries;
-  const spec = vegaLite.compile(specOf(panel, rows, chart.clientWidth < 500)).spec;
+  const spec = withoutRowChecks(
+    vegaLite.compile(specOf(panel, rows, chart.clientWidth < 500)).spec,
+    panel,
+    rows,
+  );
   // a new view renders beside the old one (so the width it measures is the panel's), which then goes
   const holder = el('div', { class: 'vega' });
   chart.append(holder);
