@@ -59,7 +59,12 @@ describe('a long run of npm start (soak)', () => {
     expect(result.notShown, 'the console page listed every feed message').toBe(0);
     expect(result.expected.length).toBeGreaterThan(0);
     const missing = result.expected.filter((key) => !result.delivered.has(key));
-    expect(missing, 'alerting windows never posted').toEqual([]);
+    // what the feed said it did, to tell a lost post from a window it never took up
+    const feedLines = result.stdout
+      .split('\n')
+      .filter((l) => / (feed|infer|train)[: ]/.test(l))
+      .slice(-60);
+    expect(missing, `alerting windows never posted; the last runs:\n${feedLines.join('\n')}`).toEqual([]);
     const repeated = [...result.delivered].filter(([, n]) => n !== 1).map(([key, n]) => `${key} ×${n}`);
     expect(repeated, 'windows posted more than once').toEqual([]);
   });
