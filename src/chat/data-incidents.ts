@@ -71,7 +71,7 @@ export function createIncidentWatch(
     let staleAfterMs = deps.staleAfterMs;
     if (deps.schedules) {
       const state = await deps.schedules.state();
-      const ingest = (await deps.schedules.effective()).find((s) => s.job === 'ingest');
+      const ingest = (await deps.schedules.effective(state)).find((s) => s.job === 'ingest');
       if (ingest?.paused) return;
       resumedAt = lastResumed(state, 'ingest', now) ?? 0;
       if (ingest && ingest.cron !== ingest.default_cron)

@@ -104,8 +104,8 @@ export interface Schedules {
   list(): Promise<ScheduleRow[]>;
   /** The stored desired state. */
   state(): Promise<ScheduleState>;
-  /** Each job's schedule now. */
-  effective(): Promise<EffectiveSchedule[]>;
+  /** Each job's schedule now, under the stored state (or this one, read already). */
+  effective(state?: ScheduleState): Promise<EffectiveSchedule[]>;
   /** What a request would change, or a sentence saying why it cannot (then nothing changes). */
   check(request: ScheduleRequest): Promise<{ after: EffectiveSchedule; next: string[] }>;
   /** Makes the change: stored, then applied (this process's scheduler, the Jobs API). */
@@ -214,7 +214,7 @@ export function createSchedules(deps: {
   return {
     jobs,
     state: read,
-    effective: async () => effectiveOf(await read()),
+    effective: async (state) => effectiveOf(state ?? (await read())),
 
     async list() {
       const now = clock.now();
